@@ -1,0 +1,30 @@
+import { loadConfig } from '../config/load.js';
+import { ConfigError, formatProblem } from '../config/problems.js';
+import { createLogger } from '../log.js';
+import { Gatehouse } from '../server/app.js';
+
+/** `gatehouse serve --config FILE`: runs until SIGINT/SIGTERM, then drains and exits. */
+export async function runServe(file: string): Promise<number> {
+  let loaded;
+  try {
+    loaded = loadConfig(file);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    for (const p of e.problems) process.stderr.write(`${formatProblem(p)}\n`);
+    process.stderr.write(`gatehouse: not started, ${e.problems.length} configuration problem(s)\n`);
+    return 1;
+  }
+  const log = createLogger(loaded.config.log.level);
+  if (loaded.config.demo) {
+    log.warn({ event: 'demo-mode' }, 'DEMO MODE: built-in demo IdP and upstream, for local trial only. Never expose this.');
+  }
+  const app = await Gatehouse.start({ loaded, log });
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await app.stop();
+  log.flush();
+  return 0;
+}

@@ -1,0 +1,51 @@
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+/** A duration such as `30m` or `12h`, parsed to milliseconds. */
+export const duration = z.string().transform((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms === undefined || ms <= 0) {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration (use e.g. 250ms, 90s, 30m, 12h, 7d)` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** An absolute http(s) URL, kept as text (normalized by the URL parser). */
+export const httpUrl = z.string().transform((text, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not an absolute URL` });
+    return z.NEVER;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    ctx.addIssue({ code: 'custom', message: `"${text}" must use http or https` });
+    return z.NEVER;
+  }
+  if (url.username || url.password) {
+    ctx.addIssue({ code: 'custom', message: 'credentials in URLs are not allowed; use a secret setting' });
+    return z.NEVER;
+  }
+  return url.href;
+});
+
+/** `host:port` to listen on; IPv6 hosts in brackets (`[::1]:4180`). */
+export const listenAddress = z.string().transform((text, ctx) => {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not host:port (e.g. 127.0.0.1:4180)` });
+    return z.NEVER;
+  }
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+});
+
+/** A lowercase identifier used in URLs and names: `lab`, `okta-prod`. */
+export const slug = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'use lowercase letters, digits and dashes (max 63)');
+
+/** An HTTP header name (RFC 9110 token). */
+export const headerName = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'use letters, digits and dashes');

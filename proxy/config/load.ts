@@ -1,0 +1,107 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { globSync } from 'tinyglobby';
+import { configSchema, SECRET_PATHS, type GatehouseConfig } from './schema.js';
+import { policyFileSchema, type PolicyFile } from './policy-schema.js';
+import { ConfigError, keyPath, type ConfigProblem } from './problems.js';
+import { locate, parseYaml, substituteEnv, validate, type YamlSource } from './yaml-source.js';
+import { checkConfigSemantics, checkPolicySemantics } from './semantics.js';
+
+/** A policy file after validation, with where it came from. */
+export interface LoadedPolicyFile {
+  file: string;
+  policy: PolicyFile;
+  /** Line of each route, for explanations and shadowing reports. */
+  routeLines: number[];
+}
+
+/** Everything Gatehouse reads from disk at startup (and again on reload). */
+export interface LoadedConfig {
+  file: string;
+  dir: string;
+  config: GatehouseConfig;
+  policies: LoadedPolicyFile[];
+}
+
+/**
+ * Reads the config file and every policy file it names, reporting every problem at once.
+ * @throws ConfigError with all problems (file, line, key, message).
+ */
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const problems: ConfigProblem[] = [];
+  const path = resolve(file);
+  const dir = dirname(path);
+  const src = readSource(path, env, problems);
+  if (src) resolveSecretFiles(src, dir, problems);
+  const config = src ? validate(src, configSchema, problems) : undefined;
+  if (config && src) checkConfigSemantics(config, src, dir, problems);
+  const policies = config ? loadPolicies(config.policies, dir, env, problems) : [];
+  if (policies.length) checkPolicySemantics(policies, problems);
+  if (problems.length || !config) throw new ConfigError(problems);
+  return { file: path, dir, config, policies };
+}
+
+/** Reads and validates just the policy files (for `policy` commands and reload). */
+export function loadPolicies(
+  globs: readonly string[],
+  dir: string,
+  env: NodeJS.ProcessEnv,
+  problems: ConfigProblem[],
+): LoadedPolicyFile[] {
+  const out: LoadedPolicyFile[] = [];
+  for (const pattern of globs) {
+    const files = globSync(pattern, { cwd: dir, absolute: true, onlyFiles: true }).sort();
+    if (files.length === 0) {
+      problems.push({ file: dir, line: 0, key: 'policies', message: `no policy file matches "${pattern}"` });
+    }
+    for (const f of files) {
+      const src = readSource(f, env, problems);
+      const policy = src && validate(src, policyFileSchema, problems);
+      if (src && policy) {
+        out.push({ file: src.file, policy, routeLines: policy.routes.map((_r, i) => locate(src, ['routes', i])) });
+      }
+    }
+  }
+  return out;
+}
+
+function readSource(path: string, env: NodeJS.ProcessEnv, problems: ConfigProblem[]): YamlSource | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    problems.push({ file: display(path), line: 0, key: '', message: `cannot read: ${(err as Error).message}` });
+    return undefined;
+  }
+  const src = parseYaml(display(path), text, problems);
+  if (src.doc.errors.length) return undefined;
+  substituteEnv(src, env, problems);
+  return src;
+}
+
+/** `secret_file: PATH` beside `secret`: read the file (trailing newline dropped) into `secret`. */
+function resolveSecretFiles(src: YamlSource, dir: string, problems: ConfigProblem[]): void {
+  for (const path of SECRET_PATHS) {
+    const filePath = [...path.slice(0, -1), `${path[path.length - 1]}_file`];
+    const ref = src.doc.getIn(filePath);
+    if (ref === undefined) continue;
+    const line = locate(src, filePath);
+    if (src.doc.hasIn(path)) {
+      problems.push({ file: src.file, line, key: keyPath(filePath), message: `set either ${path.at(-1)} or ${filePath.at(-1)}, not both` });
+      continue;
+    }
+    try {
+      const secret = readFileSync(resolve(dir, String(ref)), 'utf8').replace(/\r?\n$/, '');
+      src.doc.setIn(path, secret);
+      src.doc.deleteIn(filePath);
+    } catch (err) {
+      problems.push({ file: src.file, line, key: keyPath(filePath), message: `cannot read secret file: ${(err as Error).message}` });
+    }
+  }
+}
+
+/** Paths relative to the working directory read better in messages. */
+function display(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
+}

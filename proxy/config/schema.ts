@@ -1,0 +1,120 @@
+import { z } from 'zod';
+import { duration, httpUrl, listenAddress, slug } from './fields.js';
+import { LOG_LEVELS } from '../log.js';
+
+/**
+ * The Gatehouse configuration file: the one source of its types, defaults and docs.
+ * Every object is strict: an unknown key is an error, since a typo in a security setting
+ * must never be silently ignored.
+ */
+
+const serverSchema = z.strictObject({
+  /** Address to listen on. Default loopback: exposing Gatehouse is a deliberate act. */
+  listen: listenAddress.default({ host: '127.0.0.1', port: 4180 }),
+  /** The URL users reach Gatehouse at; SAML endpoints and cookies derive from it. */
+  public_url: httpUrl,
+  /** Cap on request headers (bytes), enforced by Node's parser; over it clients get 431. */
+  max_header_bytes: z.number().int().min(4096).max(1_048_576).default(32_768),
+  /** Time allowed to receive a complete request head (slowloris guard). */
+  headers_timeout: duration.default(20_000),
+  /**
+   * Peers (IPs or CIDRs) whose X-Forwarded-For is kept and appended to, e.g. your load balancer.
+   * Empty by default: client-sent forwarding headers are dropped, since anyone can send them.
+   */
+  trusted_proxies: z.array(z.string().min(1)).default([]),
+  /** Idle keep-alive time for client connections. */
+  keep_alive_timeout: duration.default(65_000),
+});
+
+const attributesSchema = z.strictObject({
+  /** SAML attribute holding the email; the NameID is used when it is an email and this is absent. */
+  email: z.string().min(1).default('email'),
+  /** SAML attribute holding group names (multi-valued). */
+  groups: z.string().min(1).default('groups'),
+  /** Attribute for the user name; default: the NameID. */
+  user: z.string().min(1).optional(),
+  /** Attribute for a display name (shown on Gatehouse pages only). */
+  name: z.string().min(1).optional(),
+});
+
+const demoUserSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9._-]{1,64}$/),
+  email: z.email(),
+  groups: z.array(z.string().min(1)).optional(),
+});
+
+const connectionSchema = z.strictObject({
+  id: slug,
+  /** Shown on sign-in pages. */
+  display_name: z.string().min(1).optional(),
+  idp_metadata_url: httpUrl.optional(),
+  idp_metadata_file: z.string().min(1).optional(),
+  /** Built-in demo IdP for local trial only; refused unless the file says `demo: true`. */
+  demo_idp: z.strictObject({ users: z.array(demoUserSchema).min(1) }).optional(),
+  /** SP entity ID; defaults to this connection's metadata URL. Immutable once published. */
+  entity_id: z.string().min(1).optional(),
+  /**
+   * Accept responses the IdP sends without a request (IdP-initiated). Off by default: such
+   * responses carry no InResponseTo, so they cannot be bound to the browser (login CSRF).
+   */
+  allow_idp_initiated: z.boolean().default(false),
+  /** Where IdP-initiated logins land when RelayState names no route. */
+  default_redirect: z.string().startsWith('/').default('/'),
+  attributes: attributesSchema.default({ email: 'email', groups: 'groups' }),
+});
+
+const sessionSchema = z.strictObject({
+  store: z.literal('memory').default('memory'),
+  /**
+   * Keys session ids and CSRF tokens. At least 32 characters; from ${ENV} or secret_file.
+   * Required, except in demo mode, where a random one is made at each start.
+   */
+  secret: z.string().min(32, 'must be at least 32 characters (generate with: openssl rand -base64 48)').optional(),
+  idle_timeout: duration.default(30 * 60_000),
+  max_lifetime: duration.default(12 * 3_600_000),
+  /** Cookie name; `__Host-` is prefixed automatically when public_url is https. */
+  cookie_name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('gatehouse_session'),
+  /**
+   * Share the session across sub-domains (`.ml.example.com`). Off by default: a host-only cookie
+   * cannot be read or overwritten by sibling hosts. With it, https cookies use `__Secure-`.
+   */
+  cookie_domain: z.string().regex(/^\.?[a-z0-9.-]+$/).optional(),
+});
+
+const samlSchema = z.strictObject({
+  /** Tolerated clock difference with IdPs (SAML core 1.1 leaves it to deployments). */
+  clock_skew: duration.default(60_000),
+  /** Cap on the SAMLResponse form field (bytes, after base64). */
+  max_response_bytes: z.number().int().min(1024).max(2_097_152).default(262_144),
+  /** Time a user has to finish a login at the IdP. */
+  login_timeout: duration.default(10 * 60_000),
+  /** How often IdP metadata URLs are fetched again. */
+  metadata_refresh: duration.default(3_600_000),
+  connections: z.array(connectionSchema).min(1),
+});
+
+const logSchema = z.strictObject({
+  level: z.enum(LOG_LEVELS).default('info'),
+  /** One JSON access line per request. */
+  access: z.boolean().default(true),
+});
+
+export const configSchema = z.strictObject({
+  /** Must be true for the built-in demo IdP and demo upstream to run. Never in production. */
+  demo: z.boolean().default(false),
+  server: serverSchema,
+  log: logSchema.default({ level: 'info', access: true }),
+  session: sessionSchema,
+  saml: samlSchema,
+  /** Policy file globs, relative to the config file. */
+  policies: z.array(z.string().min(1)).min(1),
+  /** Demo echo upstream, started in-process when `demo: true`. */
+  demo_upstream: z.strictObject({ listen: listenAddress }).optional(),
+});
+
+/** The validated configuration, with defaults applied. */
+export type GatehouseConfig = z.output<typeof configSchema>;
+export type ConnectionConfig = GatehouseConfig['saml']['connections'][number];
+export type DemoUser = z.output<typeof demoUserSchema>;
+/** Config paths whose value may come from a file: `secret_file: /run/secrets/x`. */
+export const SECRET_PATHS = [['session', 'secret']] as const;

@@ -1,0 +1,102 @@
+/**
+ * Header hygiene between client and upstream: first strip, then add ours.
+ * Works on Node's rawHeaders (flat [name, value, ...]) so duplicates and every spelling are seen.
+ */
+
+/** RFC 9110 7.6.1 hop-by-hop headers, plus legacy ones proxies must not forward. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'expect',
+  'host',
+]);
+
+/** Client-sent forwarding headers are never trusted: Gatehouse is the edge and sets its own. */
+const FORWARDING = ['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-prefix', 'x-real-ip', 'x-original-url', 'x-rewrite-url', 'x-forwarded-uri'];
+
+/** The names one strips for, built once at startup. */
+export interface StripSet {
+  /** Lowercase, with `_` folded to `-`. */
+  names: ReadonlySet<string>;
+  /** Cookie names of our own, removed from the Cookie header. */
+  cookies: readonly string[];
+}
+
+/** Builds the strip set from every identity header name any route uses, and our cookie names. */
+export function buildStripSet(identityHeaderNames: Iterable<string>, cookies: string[]): StripSet {
+  const names = new Set<string>(FORWARDING);
+  for (const n of identityHeaderNames) names.add(fold(n));
+  return { names, cookies };
+}
+
+/**
+ * Copies request headers for the upstream, dropping hop-by-hop headers, headers the client
+ * named in `Connection`, every client copy of identity and forwarding headers (any case, `_`
+ * for `-`, duplicates: the underscore smuggling oauth2-proxy had to fix), and our
+ * own cookies. Returns a flat [name, value, ...] array to extend with our headers.
+ */
+export function cleanRequestHeaders(raw: readonly string[], strip: StripSet, keepUpgrade = false): string[] {
+  const connectionListed = listedInConnection(raw);
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) && !(keepUpgrade && (lower === 'upgrade' || lower === 'connection'))) continue;
+    if (connectionListed?.has(lower)) continue;
+    if (strip.names.has(lower) || (lower.includes('_') && strip.names.has(lower.replaceAll('_', '-')))) continue;
+    if (lower === 'cookie') {
+      const kept = dropCookies(raw[i + 1]!, strip.cookies);
+      if (kept) out.push(name, kept);
+      continue;
+    }
+    out.push(name, raw[i + 1]!);
+  }
+  return out;
+}
+
+/** Response headers from the upstream, minus hop-by-hop and Connection-listed ones. */
+export function cleanResponseHeaders(raw: readonly (string | Buffer)[]): string[] {
+  const asText = raw.map((x) => (typeof x === 'string' ? x : x.toString('latin1')));
+  const listed = listedInConnection(asText);
+  const out: string[] = [];
+  for (let i = 0; i < asText.length; i += 2) {
+    const lower = asText[i]!.toLowerCase();
+    if ((HOP_BY_HOP.has(lower) && lower !== 'host') || listed?.has(lower)) continue;
+    out.push(asText[i]!, asText[i + 1]!);
+  }
+  return out;
+}
+
+function listedInConnection(raw: readonly string[]): Set<string> | undefined {
+  let set: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length !== 10 || raw[i]!.toLowerCase() !== 'connection') continue;
+    for (const token of raw[i + 1]!.split(',')) {
+      const t = token.trim().toLowerCase();
+      if (t && t !== 'close' && t !== 'keep-alive' && t !== 'upgrade') (set ??= new Set()).add(t);
+    }
+  }
+  return set;
+}
+
+/** Removes our cookies from a Cookie header value; '' when nothing is left. */
+export function dropCookies(header: string, names: readonly string[]): string {
+  if (!names.some((n) => header.includes(n))) return header;
+  return header
+    .split(';')
+    .filter((pair) => !names.includes(pair.slice(0, pair.indexOf('=') >>> 0).trim()))
+    .map((p) => p.trim())
+    .filter(Boolean)
+    .join('; ');
+}
+
+function fold(name: string): string {
+  return name.toLowerCase().replaceAll('_', '-');
+}

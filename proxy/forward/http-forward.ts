@@ -1,0 +1,89 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { ErrorCode } from '../errors.js';
+import { cleanResponseHeaders } from './header-hygiene.js';
+
+/** One request to send upstream: everything already decided and cleaned. */
+export interface UpstreamRequest {
+  pool: Dispatcher;
+  method: string;
+  /** Path and query exactly as checked by policy (plus the upstream's base path). */
+  path: string;
+  /** Flat [name, value, ...] headers, cleaned and with ours added. */
+  headers: string[];
+  headersTimeoutMs: number;
+}
+
+/** Called once when the exchange ends: the status sent, or the error code when it failed. */
+export type ForwardDone = (status: number, failure?: { code: ErrorCode; cause: Error }) => void;
+
+/**
+ * Streams one request to the upstream and the response back, with backpressure both ways and
+ * no buffering. Uses undici's dispatch handler API directly: no stream wrappers on the hot path.
+ */
+export function forwardHttp(req: IncomingMessage, res: ServerResponse, up: UpstreamRequest, done: ForwardDone): void {
+  const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+  let controller: Dispatcher.DispatchController | undefined;
+  let finished = false;
+  const finish = (status: number, failure?: { code: ErrorCode; cause: Error }) => {
+    if (finished) return;
+    finished = true;
+    done(status, failure);
+  };
+  res.once('close', () => {
+    if (!res.writableFinished && controller && !controller.aborted) controller.abort(new Error('client went away'));
+  });
+  up.pool.dispatch(
+    {
+      origin: undefined,
+      method: up.method,
+      path: up.path,
+      headers: up.headers,
+      body: hasBody ? req : null,
+      headersTimeout: up.headersTimeoutMs,
+    } as Dispatcher.DispatchOptions,
+    {
+      onRequestStart(c) {
+        controller = c;
+      },
+      onResponseStart(_c, statusCode, headers, statusMessage) {
+        if (statusCode < 200) return;
+        res.writeHead(statusCode, statusMessage, cleanResponseHeaders(flatten(headers)));
+      },
+      onResponseData(c, chunk) {
+        if (!res.write(chunk)) {
+          c.pause();
+          res.once('drain', () => c.resume());
+        }
+      },
+      onResponseEnd() {
+        res.end();
+        finish(res.statusCode);
+      },
+      onResponseError(_c, err) {
+        if (res.headersSent) {
+          res.destroy(err);
+          finish(res.statusCode, { code: 'UPSTREAM_UNAVAILABLE', cause: err });
+          return;
+        }
+        finish(0, { code: isTimeout(err) ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_UNAVAILABLE', cause: err });
+      },
+    },
+  );
+}
+
+function flatten(headers: Record<string, string | string[] | undefined>): string[] {
+  const out: string[] = [];
+  for (const name in headers) {
+    const v = headers[name];
+    if (v === undefined) continue;
+    if (Array.isArray(v)) for (const item of v) out.push(name, item);
+    else out.push(name, v);
+  }
+  return out;
+}
+
+function isTimeout(err: Error): boolean {
+  const code = (err as { code?: string }).code;
+  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
+}

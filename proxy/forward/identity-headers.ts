@@ -1,0 +1,48 @@
+import type { Identity } from '../policy/types.js';
+
+/** Header-safe values for one identity, computed once per identity and reused. */
+export interface EncodedIdentity {
+  user: string;
+  email: string;
+  groups: string;
+}
+
+const SAFE = /^[\x21-\x24\x26-\x2b\x2d-\x7e]*$/;
+const cache = new WeakMap<Identity, EncodedIdentity>();
+
+/**
+ * Encodes one value for an identity header: every UTF-8 byte outside visible ASCII (0x21-0x7E),
+ * and `%` and `,` themselves, become `%XX`. Plain names stay readable (`ml-engineers`,
+ * `alice@example.com`); anything else round-trips exactly with `decodeURIComponent`.
+ */
+export function encodeHeaderValue(value: string): string {
+  if (SAFE.test(value)) return value;
+  let out = '';
+  for (const byte of Buffer.from(value, 'utf8')) {
+    const plain = byte >= 0x21 && byte <= 0x7e && byte !== 0x25 && byte !== 0x2c;
+    out += plain ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+/**
+ * `X-Forwarded-Groups` is the encoded group names joined by `,` with no spaces; since `,` inside
+ * a name is encoded, splitting on `,` then decoding each item gives the names back exactly.
+ */
+export function encodeIdentity(identity: Identity): EncodedIdentity {
+  let enc = cache.get(identity);
+  if (!enc) {
+    enc = {
+      user: encodeHeaderValue(identity.user),
+      email: identity.email ? encodeHeaderValue(identity.email) : '',
+      groups: identity.groups.map(encodeHeaderValue).join(','),
+    };
+    cache.set(identity, enc);
+  }
+  return enc;
+}
+
+/** The inverse, for upstreams and tests: `a,b%2Cc` -> ['a', 'b,c']. */
+export function decodeGroupsHeader(value: string): string[] {
+  return value === '' ? [] : value.split(',').map((v) => decodeURIComponent(v));
+}

@@ -1,0 +1,47 @@
+import type { IncomingMessage } from 'node:http';
+import type { BlockList } from 'node:net';
+import type { CompiledRoute } from '../policy/compile.js';
+import type { Identity } from '../policy/types.js';
+import { isTrusted } from '../server/trusted-proxies.js';
+import { cleanRequestHeaders, type StripSet } from './header-hygiene.js';
+import { encodeIdentity } from './identity-headers.js';
+
+/** Facts about the client connection needed for forwarding headers. */
+export interface ClientFacts {
+  host: string;
+  requestId: string;
+  proto: 'http' | 'https';
+  trustedProxies: BlockList;
+}
+
+/**
+ * The headers sent upstream: the client's, cleaned (see header-hygiene), then ours:
+ * Host, X-Forwarded-For/Proto/Host, X-Request-Id, and the identity headers when signed in.
+ * X-Forwarded-For keeps the client's chain only when the peer is a trusted proxy.
+ */
+export function upstreamHeaders(req: IncomingMessage, route: CompiledRoute, identity: Identity | undefined, strip: StripSet, c: ClientFacts, upgrade = false): string[] {
+  const peer = req.socket.remoteAddress ?? '';
+  const trusted = c.trustedProxies && isTrusted(c.trustedProxies, peer);
+  const priorFor = trusted ? req.headers['x-forwarded-for'] : undefined;
+  const priorProto = trusted ? req.headers['x-forwarded-proto'] : undefined;
+  const h = cleanRequestHeaders(req.rawHeaders, strip, upgrade);
+  h.push(
+    'host', route.preserveHost ? c.host : route.upstream.host,
+    'x-forwarded-for', priorFor ? `${priorFor}, ${peer}` : peer,
+    'x-forwarded-proto', typeof priorProto === 'string' ? priorProto : c.proto,
+    'x-forwarded-host', c.host,
+    'x-request-id', c.requestId,
+  );
+  if (identity) {
+    const enc = encodeIdentity(identity);
+    h.push(route.headers.user, enc.user, route.headers.groups, enc.groups);
+    if (enc.email) h.push(route.headers.email, enc.email);
+  }
+  return h;
+}
+
+/** The upstream path: the upstream URL's base path (if any) + the checked path + the query. */
+export function upstreamPath(route: CompiledRoute, path: string, query: string): string {
+  const base = route.upstream.pathname;
+  return base === '/' ? path + query : base.replace(/\/$/, '') + path + query;
+}

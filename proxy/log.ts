@@ -1,0 +1,60 @@
+import { pino, destination as pinoDestination, stdTimeFunctions, type Logger, type DestinationStream } from 'pino';
+
+export type { Logger };
+
+/** Every structured log field Gatehouse writes, named once. */
+export const F = {
+  requestId: 'req_id',
+  event: 'event',
+  route: 'route',
+  user: 'user',
+  connection: 'connection',
+  status: 'status',
+  method: 'method',
+  path: 'path',
+  host: 'host',
+  durationMs: 'duration_ms',
+  decision: 'decision',
+  reasons: 'reasons',
+  code: 'code',
+  reason: 'reason',
+  clientIp: 'client_ip',
+  upstream: 'upstream',
+} as const;
+
+/** Event names: one access line and one decision record per request, plus lifecycle events. */
+export const EVENTS = {
+  access: 'access',
+  decision: 'decision',
+  login: 'login',
+  loginFailed: 'login-failed',
+  logout: 'logout',
+  error: 'error',
+  startup: 'startup',
+  shutdown: 'shutdown',
+} as const;
+
+/** Log level names accepted in config. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/**
+ * The process logger. JSON lines on stdout (or `destination`, for tests). Cookies, tokens and raw
+ * assertions are never passed to it above debug level; the redact list is a second fence.
+ */
+export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      base: { svc: 'gatehouse' },
+      messageKey: 'msg',
+      timestamp: stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      redact: {
+        paths: ['cookie', 'headers.cookie', 'headers.authorization', 'SAMLResponse', 'samlResponse', 'token'],
+        censor: '[redacted]',
+      },
+    },
+    destination ?? pinoDestination({ sync: false }),
+  );
+}

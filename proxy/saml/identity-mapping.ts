@@ -1,0 +1,42 @@
+import type { Profile } from '@node-saml/node-saml';
+import { fail } from '../errors.js';
+import type { Identity } from '../policy/types.js';
+import type { ConnectionConfig } from '../config/schema.js';
+
+const EMAIL_FORMAT = 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress';
+const MAX_GROUPS = 1000;
+const MAX_VALUE = 1024;
+
+/**
+ * Turns a verified profile into an Identity using the connection's attribute names. A missing
+ * groups attribute means no groups (never an error: users without groups exist, e.g. carol).
+ * @throws GatehouseError SAML_LOGIN_FAILED when there is no usable user name
+ */
+export function mapIdentity(profile: Profile, conn: ConnectionConfig): Identity {
+  const attrs = (profile.attributes ?? {}) as Record<string, unknown>;
+  const nameId = profile.nameID;
+  if (!nameId || nameId.length > MAX_VALUE) throw fail('SAML_LOGIN_FAILED', 'no-name-id');
+  const emailAttr = firstString(attrs[conn.attributes.email]);
+  const email = emailAttr ?? (profile.nameIDFormat === EMAIL_FORMAT ? nameId : undefined);
+  const user = conn.attributes.user ? firstString(attrs[conn.attributes.user]) : nameId;
+  if (!user) throw fail('SAML_LOGIN_FAILED', 'no-user-attribute');
+  const groups = strings(attrs[conn.attributes.groups]);
+  if (groups.length > MAX_GROUPS) throw fail('SAML_LOGIN_FAILED', 'too-many-groups');
+  const name = conn.attributes.name ? firstString(attrs[conn.attributes.name]) : undefined;
+  return {
+    user,
+    email: email?.toLowerCase(),
+    groups: [...new Set(groups)],
+    connection: conn.id,
+    ...(name ? { name } : {}),
+  };
+}
+
+function strings(v: unknown): string[] {
+  const list = Array.isArray(v) ? v : v === undefined || v === null ? [] : [v];
+  return list.filter((x): x is string => typeof x === 'string' && x.length > 0 && x.length <= MAX_VALUE);
+}
+
+function firstString(v: unknown): string | undefined {
+  return strings(v)[0];
+}

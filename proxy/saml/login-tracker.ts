@@ -1,0 +1,87 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { CacheProvider } from '@node-saml/node-saml';
+import type { Clock } from '../clock.js';
+import { fail } from '../errors.js';
+import type { StateStore } from '../store/state-store.js';
+
+/** A login in flight: what the browser asked for and how to recognize that browser again. */
+export interface PendingLogin {
+  requestId: string;
+  connection: string;
+  /** Where to send the user after login: a path or URL already checked to be ours. */
+  returnTo: string;
+  /** SHA-256 of the nonce in this browser's login cookie. */
+  binding: string;
+  createdAt: number;
+}
+
+/**
+ * Tracks SP-initiated logins. Each login gets an opaque one-time RelayState that points to its
+ * record; the record is bound to a nonce kept in a cookie of the browser that started it, so a
+ * response captured or crafted elsewhere cannot be finished in another browser (login CSRF,
+ * SAML profiles 4.1.3.5 on RelayState integrity).
+ */
+export class LoginTracker {
+  constructor(
+    private readonly store: StateStore,
+    private readonly ttlMs: number,
+    private readonly clock: Clock,
+  ) {}
+
+  /** The adapter node-saml uses for its InResponseTo bookkeeping, in the same store. */
+  cacheProvider(): CacheProvider {
+    const key = (id: string) => `req:${id}`;
+    return {
+      saveAsync: async (id, value) => {
+        await this.store.put(key(id), value, this.ttlMs);
+        return { value, createdAt: this.clock.now() };
+      },
+      getAsync: async (id) => (await this.store.get(key(id))) ?? null,
+      removeAsync: async (id) => {
+        if (id) await this.store.delete(key(id));
+        return id;
+      },
+    };
+  }
+
+  /** A fresh opaque RelayState (192 random bits). */
+  newRelayState(): string {
+    return randomBytes(24).toString('base64url');
+  }
+
+  /** Records a login under its RelayState, bound to the browser's nonce. */
+  async start(relayState: string, login: Omit<PendingLogin, 'createdAt' | 'binding'>, nonce: string): Promise<void> {
+    const record: PendingLogin = { ...login, binding: digest(nonce), createdAt: this.clock.now() };
+    await this.store.put(`relay:${relayState}`, JSON.stringify(record), this.ttlMs);
+  }
+
+  /**
+   * Consumes the login named by RelayState (at most once) and checks it was started by this
+   * browser, for this connection.
+   * @throws GatehouseError SAML_LOGIN_FAILED
+   */
+  async finish(relayState: string, nonce: string | undefined, connection: string): Promise<PendingLogin> {
+    if (!/^[A-Za-z0-9_-]{32}$/.test(relayState)) throw fail('SAML_LOGIN_FAILED', 'relay-state-unknown');
+    const raw = await this.store.take(`relay:${relayState}`);
+    if (!raw) throw fail('SAML_LOGIN_FAILED', 'relay-state-unknown');
+    const login = JSON.parse(raw) as PendingLogin;
+    if (!nonce || !sameDigest(login.binding, digest(nonce))) throw fail('SAML_LOGIN_FAILED', 'login-started-in-another-browser');
+    if (login.connection !== connection) throw fail('SAML_LOGIN_FAILED', 'response-for-another-connection');
+    return login;
+  }
+
+  /** Forgets node-saml's record of a request (always, after a response was processed). */
+  async forget(requestId: string): Promise<void> {
+    await this.store.delete(`req:${requestId}`);
+  }
+}
+
+function digest(value: string): string {
+  return createHash('sha256').update(value).digest('base64url');
+}
+
+function sameDigest(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}

@@ -1,0 +1,92 @@
+import { fail } from '../errors.js';
+import { children, descendants, NS, onlyChild, parseStrictXml, textOf, walk } from './xml.js';
+
+/** What the unverified envelope says; every field is re-checked against the signed assertion. */
+export interface ResponseEnvelope {
+  xml: string;
+  responseSigned: boolean;
+  inResponseTo?: string;
+  destination?: string;
+  issuer?: string;
+  /** ID of the one Assertion in the document. */
+  assertionId: string;
+}
+
+const BASE64 = /^[A-Za-z0-9+/\r\n]+={0,2}[\r\n]*$/;
+
+/** XML-DSig algorithms accepted: SHA-256 or better (SHA-1 is broken for signatures, RFC 6194). */
+export const SIGNATURE_ALGORITHMS = new Set([
+  'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
+  'http://www.w3.org/2001/04/xmldsig-more#rsa-sha384',
+  'http://www.w3.org/2001/04/xmldsig-more#rsa-sha512',
+  'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256',
+  'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384',
+  'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512',
+]);
+export const DIGEST_ALGORITHMS = new Set([
+  'http://www.w3.org/2001/04/xmlenc#sha256',
+  'http://www.w3.org/2001/04/xmldsig-more#sha384',
+  'http://www.w3.org/2001/04/xmlenc#sha512',
+]);
+
+/**
+ * Decodes and inspects a SAMLResponse before any signature work, refusing shapes no honest IdP
+ * sends and that signature-wrapping and parser-differential attacks need:
+ * DTDs, comments and processing instructions, more than one Assertion anywhere in the document,
+ * encrypted assertions (not yet supported), weak signature or digest algorithms.
+ * @throws GatehouseError SAML_LOGIN_FAILED with a precise reason
+ */
+export function inspectResponse(samlResponse: string, maxBytes: number): ResponseEnvelope {
+  if (samlResponse.length > maxBytes) throw fail('SAML_LOGIN_FAILED', 'saml-response-too-large');
+  if (!BASE64.test(samlResponse)) throw fail('SAML_LOGIN_FAILED', 'saml-response-not-base64');
+  const xml = Buffer.from(samlResponse, 'base64').toString('utf8');
+  if (xml.includes('\uFFFD')) throw fail('SAML_LOGIN_FAILED', 'saml-response-not-utf8');
+  const doc = parseStrictXml(xml);
+  const response = doc.documentElement;
+  if (response.localName !== 'Response' || response.namespaceURI !== NS.protocol) {
+    throw fail('SAML_LOGIN_FAILED', 'not-a-saml-response');
+  }
+  refuseHiddenNodes(response);
+  refuseWeakAlgorithms(response);
+  if (descendants(doc, NS.assertion, 'EncryptedAssertion').length > 0) {
+    throw fail('SAML_LOGIN_FAILED', 'encrypted-assertion-unsupported');
+  }
+  const all = descendants(doc, NS.assertion, 'Assertion');
+  const direct = children(response, NS.assertion, 'Assertion');
+  if (all.length !== 1 || direct.length !== 1) throw fail('SAML_LOGIN_FAILED', 'not-exactly-one-assertion');
+  checkStatus(response);
+  return {
+    xml,
+    responseSigned: children(response, NS.dsig, 'Signature').length > 0,
+    inResponseTo: response.getAttribute('InResponseTo') || undefined,
+    destination: response.getAttribute('Destination') || undefined,
+    issuer: textOf(onlyChild(response, NS.assertion, 'Issuer', 'duplicate-issuer')),
+    assertionId: direct[0]!.getAttribute('ID') || '',
+  };
+}
+
+/** Comments and PIs can split text nodes so that c14n and the attribute reader disagree (CVE-2017-11428 family). */
+function refuseHiddenNodes(root: Element): void {
+  for (const n of walk(root)) {
+    if (n.nodeType === 8) throw fail('SAML_LOGIN_FAILED', 'xml-comment-present');
+    if (n.nodeType === 7) throw fail('SAML_LOGIN_FAILED', 'xml-processing-instruction-present');
+  }
+}
+
+function refuseWeakAlgorithms(root: Element): void {
+  for (const m of descendants(root, NS.dsig, 'SignatureMethod')) {
+    if (!SIGNATURE_ALGORITHMS.has(m.getAttribute('Algorithm') ?? '')) throw fail('SAML_LOGIN_FAILED', 'weak-signature-algorithm');
+  }
+  for (const m of descendants(root, NS.dsig, 'DigestMethod')) {
+    if (!DIGEST_ALGORITHMS.has(m.getAttribute('Algorithm') ?? '')) throw fail('SAML_LOGIN_FAILED', 'weak-digest-algorithm');
+  }
+}
+
+/** SAML core 3.2.2.2: only top-level `Success` means an assertion may be used. */
+function checkStatus(response: Element): void {
+  const status = onlyChild(response, NS.protocol, 'Status', 'duplicate-status');
+  const code = status && onlyChild(status, NS.protocol, 'StatusCode', 'duplicate-status-code');
+  if (code?.getAttribute('Value') !== 'urn:oasis:names:tc:SAML:2.0:status:Success') {
+    throw fail('SAML_LOGIN_FAILED', 'status-not-success');
+  }
+}

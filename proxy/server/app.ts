@@ -1,0 +1,87 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { systemClock, type Clock } from '../clock.js';
+import type { LoadedConfig } from '../config/load.js';
+import { startEchoUpstream, type EchoUpstream } from '../demo/echo-upstream.js';
+import { ERRORS } from '../errors.js';
+import { createLogger, EVENTS, F, type Logger } from '../log.js';
+import { buildContext, type Closers } from './build-context.js';
+import type { AppContext } from './context.js';
+import { requestHandler } from './pipeline.js';
+import { upgradeHandler } from './upgrade.js';
+
+/** Options for starting Gatehouse in-process (the CLI and the tests use this). */
+export interface StartOptions {
+  loaded: LoadedConfig;
+  log?: Logger;
+  clock?: Clock;
+}
+
+/** A running Gatehouse: the one place that wires the modules together. */
+export class Gatehouse {
+  private constructor(
+    private readonly server: Server,
+    private readonly ctx: AppContext,
+    private readonly closers: Closers,
+    private readonly demoUpstream: EchoUpstream | undefined,
+    readonly url: string,
+  ) {}
+
+  /** Builds everything, then listens. Fails (and cleans up) when any part cannot start. */
+  static async start(opts: StartOptions): Promise<Gatehouse> {
+    const { config } = opts.loaded;
+    const log = opts.log ?? createLogger(config.log.level);
+    const built = await buildContext(opts.loaded, log, opts.clock ?? systemClock);
+    const current = built.ctx;
+    const server = createServer(
+      {
+        maxHeaderSize: config.server.max_header_bytes,
+        headersTimeout: config.server.headers_timeout,
+        requestTimeout: 0,
+        keepAliveTimeout: config.server.keep_alive_timeout,
+        noDelay: true,
+      },
+      requestHandler(() => current),
+    );
+    server.on('upgrade', upgradeHandler(() => current));
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      const code = err.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : 'BAD_REQUEST';
+      if (socket.writable) {
+        const body = JSON.stringify({ error: { code, message: ERRORS[code].message } });
+        socket.end(`HTTP/1.1 ${ERRORS[code].status} ${code}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+      } else socket.destroy();
+      log.warn({ [F.event]: EVENTS.error, [F.code]: code, [F.reason]: err.code ?? 'client-error' }, 'malformed request');
+    });
+    let demoUpstream: EchoUpstream | undefined;
+    try {
+      if (config.demo_upstream) demoUpstream = await startEchoUpstream(config.demo_upstream.listen.host, config.demo_upstream.listen.port);
+      await new Promise<void>((resolve, reject) => server.once('error', reject).listen(config.server.listen.port, config.server.listen.host, resolve));
+    } catch (err) {
+      await built.closers.close();
+      await demoUpstream?.close();
+      throw err;
+    }
+    const addr = server.address() as AddressInfo;
+    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    const app = new Gatehouse(server, current, built.closers, demoUpstream, `http://${host}:${addr.port}`);
+    log.info({ [F.event]: EVENTS.startup, listen: app.url, public_url: config.server.public_url, routes: current.routes.routes.length, demo: config.demo }, 'gatehouse listening');
+    return app;
+  }
+
+  /** The current state (read-only), for tests and admin commands. */
+  get context(): AppContext {
+    return this.ctx;
+  }
+
+  /** Stops accepting, closes connections, pools, stores and the demo upstream. */
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeIdleConnections();
+      setTimeout(() => this.server.closeAllConnections(), 2000).unref();
+    });
+    await this.closers.close();
+    await this.demoUpstream?.close();
+    this.ctx.log.info({ [F.event]: EVENTS.shutdown }, 'gatehouse stopped');
+  }
+}

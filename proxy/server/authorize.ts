@@ -1,0 +1,57 @@
+import type { IncomingMessage } from 'node:http';
+import { fail, GatehouseError } from '../errors.js';
+import { EVENTS, F } from '../log.js';
+import type { CompiledRoute } from '../policy/compile.js';
+import { evaluate } from '../policy/evaluate.js';
+import type { Session } from '../session/types.js';
+import type { AppContext, RequestScope } from './context.js';
+import { readCookie } from './cookies.js';
+import { PATHS, samlPaths } from './endpoints/paths.js';
+import type { RequestTarget } from './request-target.js';
+
+/** A request that may go upstream. */
+export interface Authorized {
+  route: CompiledRoute;
+  host: string;
+  session: Session | undefined;
+}
+
+const HOST = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\])(?::\d{1,5})?$/;
+
+/** Thrown when nobody is signed in; carries where to sign in. */
+export class LoginRequired extends GatehouseError {
+  constructor(readonly loginUrl: string) {
+    super('AUTHENTICATION_REQUIRED', 'user-unauthenticated');
+  }
+}
+
+/**
+ * Route match, session lookup and policy decision for one request, with one decision record
+ * logged. Throws LoginRequired (no session), ACCESS_DENIED (with the reason) or ROUTE_NOT_FOUND.
+ */
+export async function authorize(req: IncomingMessage, target: RequestTarget, ctx: AppContext, scope: RequestScope): Promise<Authorized> {
+  const host = (req.headers.host ?? '').toLowerCase();
+  if (!HOST.test(host)) throw fail('BAD_HOST', 'bad-host-header');
+  const route = ctx.routes.match(host, target.path);
+  if (!route) throw fail('ROUTE_NOT_FOUND', 'no-route');
+  scope.route = route.name;
+  const token = readCookie(req.headers.cookie, ctx.cookies.session);
+  const session = token ? await ctx.sessions.open(token) : undefined;
+  if (session) scope.user = session.identity.user;
+  const decision = evaluate(route, session?.identity);
+  ctx.log.info(
+    { [F.event]: EVENTS.decision, [F.requestId]: scope.id, [F.route]: route.name, [F.user]: scope.user, [F.decision]: decision.allow ? 'allow' : 'deny', [F.reasons]: decision.reasons, rule: decision.rule },
+    'decision',
+  );
+  if (decision.allow) return { route, host, session };
+  if (decision.unauthenticated) throw new LoginRequired(loginUrl(ctx, host, target));
+  throw fail('ACCESS_DENIED', decision.reasons.join(','));
+}
+
+/** Where to send someone to sign in and come back to this exact request. */
+export function loginUrl(ctx: AppContext, host: string, target: RequestTarget): string {
+  const here = host === ctx.publicUrl.host ? target.path + target.query : `${ctx.publicUrl.protocol}//${host}${target.path}${target.query}`;
+  const only = ctx.connections.size === 1 ? [...ctx.connections.keys()][0] : undefined;
+  const path = only ? samlPaths(only).login : PATHS.signin;
+  return `${ctx.publicUrl.origin}${path}?rd=${encodeURIComponent(here)}`;
+}

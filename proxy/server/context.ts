@@ -1,0 +1,40 @@
+import type { BlockList } from 'node:net';
+import type { Clock } from '../clock.js';
+import type { GatehouseConfig } from '../config/schema.js';
+import type { StripSet } from '../forward/header-hygiene.js';
+import type { UpstreamPools } from '../forward/upstream-pools.js';
+import type { Logger } from '../log.js';
+import type { RouteTable } from '../policy/route-table.js';
+import type { ServiceProvider } from '../saml/service-provider.js';
+import type { SessionManager } from '../session/session-manager.js';
+import type { DemoIdp } from '../demo/demo-idp.js';
+import type { CookiePolicy } from './cookies.js';
+
+/** Everything built at startup that request handling looks things up in. Immutable per state. */
+export interface AppContext {
+  config: GatehouseConfig;
+  publicUrl: URL;
+  log: Logger;
+  clock: Clock;
+  sessions: SessionManager;
+  cookies: CookiePolicy;
+  connections: ReadonlyMap<string, ServiceProvider>;
+  routes: RouteTable;
+  /** Hosts some route names, for checking redirect targets. */
+  routeHosts: ReadonlySet<string>;
+  pools: UpstreamPools;
+  strip: StripSet;
+  trustedProxies: BlockList;
+  demoIdp?: DemoIdp;
+}
+
+/** Per-request facts gathered along the pipeline for the access line. */
+export interface RequestScope {
+  id: string;
+  startNs: bigint;
+  route?: string;
+  user?: string;
+  /** Error code when the request failed. */
+  code?: string;
+  reason?: string;
+}

@@ -1,0 +1,44 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { fail } from '../../errors.js';
+import type { AppContext } from '../context.js';
+import { readCookie } from '../cookies.js';
+import { esc, page } from '../html.js';
+import type { RequestTarget } from '../request-target.js';
+import { sendHtml, sendJson } from '../respond.js';
+import { checkReturnTo } from '../return-to.js';
+import { samlPaths } from './paths.js';
+
+/** Liveness: the process answers. */
+export function handleHealth(res: ServerResponse): void {
+  sendJson(res, 200, { status: 'ok' });
+}
+
+/** Readiness: state built and every connection has IdP metadata. */
+export function handleReady(res: ServerResponse, ctx: AppContext): void {
+  const connections = [...ctx.connections.values()].map((sp) => ({ id: sp.conn.id, idp: sp.idpEntityId }));
+  sendJson(res, 200, { status: 'ready', connections, routes: ctx.routes.routes.length });
+}
+
+/** Who am I: the signed-in identity as JSON (401 when nobody is signed in). */
+export async function handleUserinfo(req: IncomingMessage, res: ServerResponse, ctx: AppContext): Promise<void> {
+  const session = await ctx.sessions.open(readCookie(req.headers.cookie, ctx.cookies.session));
+  if (!session) throw fail('AUTHENTICATION_REQUIRED', 'no-session');
+  const { identity } = session;
+  sendJson(res, 200, {
+    user: identity.user,
+    email: identity.email ?? null,
+    groups: identity.groups,
+    connection: identity.connection,
+    name: identity.name ?? null,
+    expires_at: new Date(session.expiresAt).toISOString(),
+  });
+}
+
+/** Sign-in page: one button per connection, each carrying the checked return target. */
+export function handleSignin(res: ServerResponse, ctx: AppContext, target: RequestTarget): void {
+  const rd = checkReturnTo(new URLSearchParams(target.query.slice(1)).get('rd') ?? '/', ctx.publicUrl, ctx.routeHosts) ?? '/';
+  const buttons = [...ctx.connections.values()]
+    .map((sp) => `<p><a class="button" href="${esc(`${samlPaths(sp.conn.id).login}?rd=${encodeURIComponent(rd)}`)}">${esc(sp.conn.display_name ?? sp.conn.id)}</a></p>`)
+    .join('');
+  sendHtml(res, 200, page('Sign in', `<h1>Sign in</h1><p>Choose your identity provider.</p>${buttons}`));
+}

@@ -1,0 +1,96 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { fail, isGatehouseError, type ErrorCode } from '../errors.js';
+import { forwardHttp } from '../forward/http-forward.js';
+import { upstreamHeaders, upstreamPath } from '../forward/upstream-headers.js';
+import { EVENTS, F } from '../log.js';
+import { authorize, LoginRequired } from './authorize.js';
+import type { AppContext, RequestScope } from './context.js';
+import { parseRequestTarget } from './request-target.js';
+import { handleReserved, isReserved } from './reserved.js';
+import { isBrowserNavigation, redirect, sendError } from './respond.js';
+
+/**
+ * One request: scope -> reserved path? -> route -> session -> decision -> clean headers ->
+ * stream upstream -> one access line. `state()` returns the current immutable context, so a
+ * reload swaps it whole between requests.
+ */
+export function requestHandler(state: () => AppContext) {
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    const ctx = state();
+    const scope: RequestScope = { id: randomUUID(), startNs: process.hrtime.bigint() };
+    res.setHeader('x-request-id', scope.id);
+    if (ctx.config.log.access) res.once('close', () => logAccess(ctx, req, res, scope));
+    handle(req, res, ctx, scope).catch((err: unknown) => fromError(req, res, ctx, scope, err));
+  };
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, ctx: AppContext, scope: RequestScope): Promise<void> {
+  const target = parseRequestTarget(req.url);
+  if (isReserved(target.path)) return handleReserved(req, res, ctx, scope, target);
+  const { route, host, session } = await authorize(req, target, ctx, scope);
+  const headers = upstreamHeaders(req, route, session?.identity, ctx.strip, {
+    host,
+    requestId: scope.id,
+    proto: ctx.publicUrl.protocol === 'https:' ? 'https' : 'http',
+    trustedProxies: ctx.trustedProxies,
+  });
+  forwardHttp(req, res, {
+    pool: ctx.pools.get(route.upstream.origin),
+    method: req.method ?? 'GET',
+    path: upstreamPath(route, target.path, target.query),
+    headers,
+    headersTimeoutMs: route.timeoutMs,
+  }, (_status, failure) => {
+    if (failure) fromError(req, res, ctx, scope, fail(failure.code, 'upstream-failed', failure.cause));
+  });
+}
+
+/** Turns any failure into a coded response; unknown errors become INTERNAL and are logged. */
+function fromError(req: IncomingMessage, res: ServerResponse, ctx: AppContext, scope: RequestScope, err: unknown): void {
+  const known = isGatehouseError(err) ? err : fail('INTERNAL', 'unexpected', err);
+  scope.code = known.code;
+  scope.reason = known.reason;
+  if (known.code === 'INTERNAL' || known.status >= 502) {
+    ctx.log.error({ [F.event]: EVENTS.error, [F.requestId]: scope.id, [F.code]: known.code, [F.reason]: known.reason, err: known.cause ?? err }, 'request failed');
+  } else if (known.code === 'SAML_LOGIN_FAILED') {
+    ctx.log.warn({ [F.event]: EVENTS.loginFailed, [F.requestId]: scope.id, [F.code]: known.code, [F.reason]: known.reason, [F.route]: scope.route, [F.clientIp]: req.socket.remoteAddress }, 'login failed');
+  }
+  drain(req);
+  if (known instanceof LoginRequired && isBrowserNavigation(req)) return redirect(res, known.loginUrl);
+  sendError(res, known.code, {
+    requestId: scope.id,
+    reason: publicReason(known.code, known.reason),
+    loginUrl: known instanceof LoginRequired ? known.loginUrl : undefined,
+  });
+}
+
+/** Only a signed-in user's access denial says why; everything else stays opaque (no oracle). */
+function publicReason(code: ErrorCode, reason: string): string | undefined {
+  return code === 'ACCESS_DENIED' || code === 'BAD_PATH' ? reason : undefined;
+}
+
+/** Discards an unread request body so the connection can be reused or closed cleanly. */
+function drain(req: IncomingMessage): void {
+  if (!req.complete && !req.readableEnded) req.resume();
+}
+
+function logAccess(ctx: AppContext, req: IncomingMessage, res: ServerResponse, scope: RequestScope): void {
+  const ms = Number(process.hrtime.bigint() - scope.startNs) / 1e6;
+  ctx.log.info(
+    {
+      [F.event]: EVENTS.access,
+      [F.requestId]: scope.id,
+      [F.method]: req.method,
+      [F.host]: req.headers.host,
+      [F.path]: (req.url ?? '').split('?')[0]!.slice(0, 512),
+      [F.status]: res.writableFinished ? res.statusCode : 499,
+      [F.durationMs]: Math.round(ms * 1000) / 1000,
+      [F.route]: scope.route,
+      [F.user]: scope.user,
+      [F.code]: scope.code,
+      [F.reason]: scope.reason,
+    },
+    'access',
+  );
+}

@@ -1,0 +1,89 @@
+import { fail } from '../errors.js';
+
+/** The request target, split and normalized once; the path checked is the path forwarded. */
+export interface RequestTarget {
+  /** Normalized path: no dot segments, no empty segments, canonical percent-encoding. */
+  path: string;
+  /** Raw query including its `?`, or '' (never used for routing or policy). */
+  query: string;
+}
+
+/** Characters allowed raw in a path (RFC 3986 pchar minus `;`, plus `/`). */
+const PLAIN = /^\/[A-Za-z0-9\-._~!$&'()*+,=:@/]*$/;
+const UNRESERVED = /[A-Za-z0-9\-._~]/;
+const HEX = /^[0-9A-Fa-f]{2}$/;
+
+/**
+ * Normalizes the path of an origin-form request target (RFC 9112 3.2.1) and refuses anything a
+ * later parser could read differently from us:
+ * - `%2F`, `%5C` and `%00`: an upstream that decodes them sees a different path (oauth2-proxy and
+ *   nginx advisories); also every encoded control character and double encoding (`%25XX`);
+ * - backslashes, `;` path parameters (Tomcat-style `/admin;x/` splitting), `#`, raw non-ASCII;
+ * - `..` that climbs above the root.
+ * Percent-encoded unreserved characters are decoded (RFC 3986 6.2.2.2) so `%2e%2e` is a dot
+ * segment here exactly as it would be upstream; dot segments are removed (RFC 3986 5.2.4);
+ * runs of `/` collapse to one. Case is kept: paths are case-sensitive.
+ * @throws GatehouseError BAD_PATH or BAD_REQUEST
+ */
+export function parseRequestTarget(url: string | undefined): RequestTarget {
+  if (!url || url.charCodeAt(0) !== 47 /* / */) throw fail('BAD_REQUEST', 'target-not-origin-form');
+  const q = url.indexOf('?');
+  const raw = q === -1 ? url : url.slice(0, q);
+  const query = q === -1 ? '' : url.slice(q);
+  if (PLAIN.test(raw) && !raw.includes('//') && !raw.includes('/.')) return { path: raw, query };
+  return { path: normalizePath(raw), query };
+}
+
+/** The slow path of {@link parseRequestTarget}: decode, check, remove dot segments. */
+export function normalizePath(raw: string): string {
+  const decoded = decodeUnreserved(raw);
+  const segments = decoded.split('/');
+  const out: string[] = [];
+  for (let i = 1; i < segments.length; i++) {
+    const seg = segments[i]!;
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') {
+      if (out.length === 0) throw fail('BAD_PATH', 'path-climbs-above-root');
+      out.pop();
+      continue;
+    }
+    out.push(seg);
+  }
+  const last = segments[segments.length - 1];
+  const trailing = out.length > 0 && (last === '' || last === '.' || last === '..');
+  return `/${out.join('/')}${trailing ? '/' : ''}`;
+}
+
+function decodeUnreserved(raw: string): string {
+  let out = '';
+  for (let i = 0; i < raw.length; i++) {
+    const ch = raw[i]!;
+    if (ch === '%') {
+      const hex = raw.slice(i + 1, i + 3);
+      if (!HEX.test(hex)) throw fail('BAD_PATH', 'malformed-percent-encoding');
+      out += decodeByte(hex, raw.slice(i + 3, i + 5));
+      i += 2;
+      continue;
+    }
+    if (!/[A-Za-z0-9\-._~!$&'()*+,=:@/]/.test(ch)) throw fail('BAD_PATH', forbiddenReason(ch));
+    out += ch;
+  }
+  return out;
+}
+
+function decodeByte(hex: string, following: string): string {
+  const code = parseInt(hex, 16);
+  const ch = String.fromCharCode(code);
+  if (code === 0x2f || code === 0x5c) throw fail('BAD_PATH', 'encoded-slash');
+  if (code === 0x00) throw fail('BAD_PATH', 'encoded-nul');
+  if (code < 0x20 || code === 0x7f) throw fail('BAD_PATH', 'encoded-control-character');
+  if (code === 0x25 && HEX.test(following)) throw fail('BAD_PATH', 'double-encoding');
+  return UNRESERVED.test(ch) ? ch : `%${hex.toUpperCase()}`;
+}
+
+function forbiddenReason(ch: string): string {
+  if (ch === '\\') return 'backslash';
+  if (ch === ';') return 'path-parameter';
+  if (ch === '#') return 'fragment-in-target';
+  return 'forbidden-character';
+}

@@ -1,0 +1,39 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { fail } from '../errors.js';
+import type { AppContext, RequestScope } from './context.js';
+import { handleDemoIdp } from './endpoints/demo-idp.js';
+import { handleHealth, handleReady, handleSignin, handleUserinfo } from './endpoints/info.js';
+import { handleLogout } from './endpoints/logout.js';
+import { PATHS } from './endpoints/paths.js';
+import { handleSaml } from './endpoints/saml.js';
+import type { RequestTarget } from './request-target.js';
+
+/** True for every path Gatehouse keeps for itself (never forwarded). */
+export function isReserved(path: string): boolean {
+  return path.startsWith('/.gatehouse/') || path === '/.gatehouse';
+}
+
+/** Dispatches `/.gatehouse/*` to its endpoint. */
+export async function handleReserved(req: IncomingMessage, res: ServerResponse, ctx: AppContext, scope: RequestScope, target: RequestTarget): Promise<void> {
+  const p = target.path;
+  scope.route = 'gatehouse';
+  if (p.startsWith(PATHS.saml)) return handleSaml(req, res, ctx, scope, target);
+  if (p.startsWith(PATHS.demoIdp)) return handleDemoIdp(req, res, ctx, target);
+  const getOnly = () => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') throw fail('METHOD_NOT_ALLOWED', 'get-only');
+  };
+  switch (p) {
+    case PATHS.logout:
+      return handleLogout(req, res, ctx, scope);
+    case PATHS.healthz:
+      return getOnly(), handleHealth(res);
+    case PATHS.readyz:
+      return getOnly(), handleReady(res, ctx);
+    case PATHS.userinfo:
+      return getOnly(), handleUserinfo(req, res, ctx);
+    case PATHS.signin:
+      return getOnly(), handleSignin(res, ctx, target);
+    default:
+      throw fail('ROUTE_NOT_FOUND', 'no-such-endpoint');
+  }
+}

@@ -1,0 +1,75 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ERRORS, type ErrorCode } from '../errors.js';
+import { errorPage } from './html.js';
+
+/** Headers on every page Gatehouse itself serves: no caching, no framing, no scripts. */
+export const PAGE_HEADERS = {
+  'cache-control': 'no-store',
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+} as const;
+
+/** True for a browser navigation: GET/HEAD asking for HTML, not XHR, not an upgrade. */
+export function isBrowserNavigation(req: IncomingMessage): boolean {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+  if (req.headers.upgrade || req.headers['x-requested-with']) return false;
+  const mode = req.headers['sec-fetch-mode'];
+  if (mode && mode !== 'navigate') return false;
+  return (req.headers.accept ?? '').includes('text/html');
+}
+
+/** Sends an HTML page with the page headers. */
+export function sendHtml(res: ServerResponse, status: number, html: string, extra: Record<string, string | string[]> = {}): void {
+  res.writeHead(status, { ...PAGE_HEADERS, 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(html), ...extra });
+  res.end(res.req.method === 'HEAD' ? undefined : html);
+}
+
+/** Sends a JSON body. */
+export function sendJson(res: ServerResponse, status: number, body: unknown, extra: Record<string, string | string[]> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'cache-control': 'no-store', 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'x-content-type-options': 'nosniff', ...extra });
+  res.end(res.req.method === 'HEAD' ? undefined : text);
+}
+
+/** Redirects (302 for GET flows, 303 after a POST). */
+export function redirect(res: ServerResponse, location: string, status: 302 | 303 = 302, extra: Record<string, string | string[]> = {}): void {
+  res.writeHead(status, { location, 'cache-control': 'no-store', 'content-length': 0, ...extra });
+  res.end();
+}
+
+/** What an error response may reveal beyond the public message. */
+export interface ErrorDetails {
+  requestId: string;
+  /** Kebab-case reason; only sent to signed-in users (anonymous users learn nothing). */
+  reason?: string;
+  loginUrl?: string;
+}
+
+/** Sends an error as HTML for browsers and JSON for everything else. */
+export function sendError(res: ServerResponse, code: ErrorCode, d: ErrorDetails, extra: Record<string, string | string[]> = {}): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const { status, message } = ERRORS[code];
+  if (isBrowserNavigation(res.req)) {
+    const link = d.loginUrl ? `<p><a class="button" href="${d.loginUrl.replace(/"/g, '&quot;')}">Sign in</a></p>` : '';
+    const reason = d.reason ? `<p class="muted">Reason: <code>${d.reason}</code></p>` : '';
+    sendHtml(res, status, errorPage(titleOf(status), message, code, d.requestId, reason + link), extra);
+    return;
+  }
+  const error: Record<string, string> = { code, message, request_id: d.requestId };
+  if (d.reason) error.reason = d.reason;
+  if (d.loginUrl) error.login_url = d.loginUrl;
+  sendJson(res, status, { error }, extra);
+}
+
+function titleOf(status: number): string {
+  if (status === 401) return 'Sign-in required';
+  if (status === 403) return 'Access denied';
+  if (status === 404) return 'Not found';
+  if (status >= 500) return 'Service unavailable';
+  return 'Bad request';
+}

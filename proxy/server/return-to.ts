@@ -1,0 +1,39 @@
+import { isGatehouseError } from '../errors.js';
+import { parseRequestTarget } from './request-target.js';
+
+/**
+ * Decides whether a post-login redirect target is ours. Accepted: a path (`/x?y`, not `//x`
+ * or `/\x`, which browsers read as another host), or an absolute http(s) URL whose host is the
+ * public host or a host a route serves. Everything else is refused: an open redirect after
+ * login hands a fresh session's user to an attacker's page.
+ * @returns the normalized target, or undefined when it is not ours
+ */
+export function checkReturnTo(target: string | undefined | null, publicUrl: URL, routeHosts: ReadonlySet<string>): string | undefined {
+  if (!target || target.length > 4096) return undefined;
+  if (/[\u0000-\u001f\\]/.test(target)) return undefined;
+  if (target.startsWith('/')) {
+    if (target.startsWith('//')) return undefined;
+    return pathOnly(target);
+  }
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== publicUrl.protocol || url.username || url.password) return undefined;
+  const host = url.host.toLowerCase();
+  if (host !== publicUrl.host && !routeHosts.has(host) && !routeHosts.has(url.hostname.toLowerCase())) return undefined;
+  const path = pathOnly(url.pathname + url.search);
+  return path === undefined ? undefined : `${url.origin}${path}`;
+}
+
+function pathOnly(target: string): string | undefined {
+  try {
+    const t = parseRequestTarget(target.split('#')[0]);
+    return t.path + t.query;
+  } catch (err) {
+    if (isGatehouseError(err)) return undefined;
+    throw err;
+  }
+}

@@ -1,0 +1,31 @@
+import { BlockList, isIP } from 'node:net';
+
+/**
+ * Parses `trusted_proxies` entries (IPs and CIDRs, v4 and v6) into a BlockList used as an
+ * allow list. Returns the entries it could not parse, for config errors.
+ */
+export function buildTrustList(entries: readonly string[]): { list: BlockList; invalid: string[] } {
+  const list = new BlockList();
+  const invalid: string[] = [];
+  for (const entry of entries) {
+    const [addr, bits] = entry.split('/');
+    const family = isIP(addr ?? '');
+    const prefix = bits === undefined ? undefined : Number(bits);
+    const maxBits = family === 6 ? 128 : 32;
+    if (!family || (prefix !== undefined && !(Number.isInteger(prefix) && prefix >= 0 && prefix <= maxBits))) {
+      invalid.push(entry);
+      continue;
+    }
+    const type = family === 6 ? 'ipv6' : 'ipv4';
+    if (prefix === undefined) list.addAddress(addr!, type);
+    else list.addSubnet(addr!, prefix, type);
+  }
+  return { list, invalid };
+}
+
+/** True when `address` (as Node reports the peer, maybe `::ffff:`-mapped) is in the list. */
+export function isTrusted(list: BlockList, address: string | undefined): boolean {
+  if (!address) return false;
+  const plain = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return list.check(plain, isIP(plain) === 6 ? 'ipv6' : 'ipv4');
+}

@@ -1,0 +1,67 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { ERRORS, fail, isGatehouseError } from '../errors.js';
+import { upstreamHeaders, upstreamPath } from '../forward/upstream-headers.js';
+import { forwardUpgrade } from '../forward/websocket.js';
+import { EVENTS, F } from '../log.js';
+import { authorize, LoginRequired } from './authorize.js';
+import type { AppContext, RequestScope } from './context.js';
+import { parseRequestTarget } from './request-target.js';
+import { isReserved } from './reserved.js';
+
+/**
+ * Websocket (and any HTTP/1.1 upgrade) requests: the same route, session and policy checks as
+ * plain requests; a refusal is a 401/403 JSON answer written on the socket (never a redirect:
+ * scripts cannot follow one), then the socket is closed.
+ */
+export function upgradeHandler(state: () => AppContext) {
+  return (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const ctx = state();
+    const scope: RequestScope = { id: randomUUID(), startNs: process.hrtime.bigint() };
+    socket.on('error', () => socket.destroy());
+    handleUpgrade(req, socket, head, ctx, scope).catch((err: unknown) => refuse(socket, ctx, scope, req, err));
+  };
+}
+
+async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: AppContext, scope: RequestScope): Promise<void> {
+  const target = parseRequestTarget(req.url);
+  if (isReserved(target.path)) throw fail('ROUTE_NOT_FOUND', 'no-upgrade-on-reserved');
+  if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') throw fail('BAD_REQUEST', 'upgrade-not-websocket');
+  const { route, host, session } = await authorize(req, target, ctx, scope);
+  if (!route.websockets) throw fail('ACCESS_DENIED', 'websockets-disabled');
+  const headers = upstreamHeaders(req, route, session?.identity, ctx.strip, {
+    host,
+    requestId: scope.id,
+    proto: ctx.publicUrl.protocol === 'https:' ? 'https' : 'http',
+    trustedProxies: ctx.trustedProxies,
+  }, true);
+  forwardUpgrade(socket, head, { upstream: route.upstream, path: upstreamPath(route, target.path, target.query), headers, timeoutMs: route.timeoutMs }, (status, err) => {
+    if (err) return refuse(socket, ctx, scope, req, fail('UPSTREAM_UNAVAILABLE', 'upgrade-failed', err));
+    logUpgrade(ctx, scope, req, status);
+  });
+}
+
+function refuse(socket: Duplex, ctx: AppContext, scope: RequestScope, req: IncomingMessage, err: unknown): void {
+  const known = isGatehouseError(err) ? err : fail('INTERNAL', 'unexpected', err);
+  if (known.code === 'INTERNAL') ctx.log.error({ [F.event]: EVENTS.error, [F.requestId]: scope.id, err }, 'upgrade failed');
+  const error: Record<string, string> = { code: known.code, message: ERRORS[known.code].message, request_id: scope.id };
+  if (known.code === 'ACCESS_DENIED') error.reason = known.reason;
+  if (known instanceof LoginRequired) error.login_url = known.loginUrl;
+  const body = JSON.stringify({ error });
+  if (socket.writable) {
+    socket.end(
+      `HTTP/1.1 ${known.status} ${known.code}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${scope.id}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  }
+  scope.code = known.code;
+  logUpgrade(ctx, scope, req, known.status);
+}
+
+function logUpgrade(ctx: AppContext, scope: RequestScope, req: IncomingMessage, status: number): void {
+  if (!ctx.config.log.access) return;
+  ctx.log.info(
+    { [F.event]: EVENTS.access, [F.requestId]: scope.id, [F.method]: 'UPGRADE', [F.host]: req.headers.host, [F.path]: (req.url ?? '').split('?')[0], [F.status]: status, [F.route]: scope.route, [F.user]: scope.user, [F.code]: scope.code },
+    'access',
+  );
+}

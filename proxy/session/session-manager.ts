@@ -1,0 +1,70 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import type { Clock } from '../clock.js';
+import type { Identity } from '../policy/types.js';
+import type { Session, SessionStore } from './types.js';
+
+/** Settings the manager needs, from `session:` in the config. */
+export interface SessionSettings {
+  secret: string;
+  idleTimeoutMs: number;
+  maxLifetimeMs: number;
+}
+
+/** Activity is written back at most this often, so a busy session costs no write per request. */
+const TOUCH_EVERY_MS = 60_000;
+const TOKEN = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * Creates, opens and ends sessions. The cookie carries a random 256-bit token; the store key is
+ * HMAC(secret, token), so neither a store dump nor a guessed key yields a working cookie, and
+ * rotating the secret ends every session.
+ */
+export class SessionManager {
+  constructor(
+    private readonly store: SessionStore,
+    private readonly settings: SessionSettings,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Starts a session (always with a fresh token: no fixation) and returns its cookie token. */
+  async create(identity: Identity, saml: Session['saml']): Promise<{ token: string; session: Session }> {
+    const token = randomBytes(32).toString('base64url');
+    const now = this.clock.now();
+    const session: Session = { identity, createdAt: now, lastSeenAt: now, expiresAt: now + this.settings.maxLifetimeMs, saml };
+    await this.store.set(this.keyOf(token), session, this.ttl(session, now));
+    return { token, session };
+  }
+
+  /** The live session for a cookie token, or undefined (malformed, unknown, idle or expired). */
+  async open(token: string | undefined): Promise<Session | undefined> {
+    if (!token || !TOKEN.test(token)) return undefined;
+    const key = this.keyOf(token);
+    const session = await this.store.get(key);
+    if (!session) return undefined;
+    const now = this.clock.now();
+    if (now >= session.expiresAt || now - session.lastSeenAt >= this.settings.idleTimeoutMs) {
+      await this.store.delete(key);
+      return undefined;
+    }
+    if (now - session.lastSeenAt >= TOUCH_EVERY_MS) await this.store.touch(key, now, this.ttl(session, now));
+    return session;
+  }
+
+  /** Ends the session behind a token, if any. */
+  async destroy(token: string | undefined): Promise<void> {
+    if (token && TOKEN.test(token)) await this.store.delete(this.keyOf(token));
+  }
+
+  /** A value bound to this session for CSRF tokens on Gatehouse's own forms. */
+  csrfToken(token: string): string {
+    return createHmac('sha256', this.settings.secret).update(`csrf:${token}`).digest('base64url');
+  }
+
+  private keyOf(token: string): string {
+    return createHmac('sha256', this.settings.secret).update(`session:${token}`).digest('base64url');
+  }
+
+  private ttl(s: Session, now: number): number {
+    return Math.max(1, Math.min(this.settings.idleTimeoutMs, s.expiresAt - now));
+  }
+}
