@@ -5,7 +5,7 @@ import { configSchema, SECRET_PATHS, type GatehouseConfig } from './schema.js';
 import { policyFileSchema, type PolicyFile } from './policy-schema.js';
 import { ConfigError, keyPath, type ConfigProblem } from './problems.js';
 import { locate, parseYaml, substituteEnv, validate, type YamlSource } from './yaml-source.js';
-import { checkConfigSemantics, checkPolicySemantics } from './semantics.js';
+import { checkConfigSemantics, checkPolicySemantics, type RawPolicyFile } from './semantics.js';
 
 /** A policy file after validation, with where it came from. */
 export interface LoadedPolicyFile {
@@ -33,22 +33,26 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   const dir = dirname(path);
   const src = readSource(path, env, problems);
   if (src) resolveSecretFiles(src, dir, problems);
+  const raw = src?.doc.toJS({ maxAliasCount: 100 }) as unknown;
   const config = src ? validate(src, configSchema, problems) : undefined;
-  if (config && src) checkConfigSemantics(config, src, dir, problems);
-  const policies = config ? loadPolicies(config.policies, dir, env, problems) : [];
-  if (policies.length) checkPolicySemantics(policies, problems);
+  if (src) checkConfigSemantics(raw, src, dir, problems);
+  // Policy files are read even when the config itself has problems, so one run shows them all.
+  const globs = config?.policies ?? stringList((raw as { policies?: unknown } | undefined)?.policies);
+  const { files, raw: rawFiles } = loadPolicyFiles(globs, dir, env, problems);
+  checkPolicySemantics(rawFiles, problems);
   if (problems.length || !config) throw new ConfigError(problems);
-  return { file: path, dir, config, policies };
+  return { file: path, dir, config, policies: files };
 }
 
-/** Reads and validates just the policy files (for `policy` commands and reload). */
-export function loadPolicies(
+/** Reads and validates the policy files; `raw` holds every file that parsed, valid or not. */
+export function loadPolicyFiles(
   globs: readonly string[],
   dir: string,
   env: NodeJS.ProcessEnv,
   problems: ConfigProblem[],
-): LoadedPolicyFile[] {
+): { files: LoadedPolicyFile[]; raw: RawPolicyFile[] } {
   const out: LoadedPolicyFile[] = [];
+  const raw: RawPolicyFile[] = [];
   for (const pattern of globs) {
     const files = globSync(pattern, { cwd: dir, absolute: true, onlyFiles: true }).sort();
     if (files.length === 0) {
@@ -56,13 +60,20 @@ export function loadPolicies(
     }
     for (const f of files) {
       const src = readSource(f, env, problems);
-      const policy = src && validate(src, policyFileSchema, problems);
-      if (src && policy) {
-        out.push({ file: src.file, policy, routeLines: policy.routes.map((_r, i) => locate(src, ['routes', i])) });
-      }
+      if (!src) continue;
+      const routes = (src.doc.toJS({ maxAliasCount: 100 }) as { routes?: unknown } | null)?.routes;
+      const routeList = Array.isArray(routes) ? routes : [];
+      const routeLines = routeList.map((_r, i) => locate(src, ['routes', i]));
+      raw.push({ file: src.file, routes: routeList, routeLines });
+      const policy = validate(src, policyFileSchema, problems);
+      if (policy) out.push({ file: src.file, policy, routeLines });
     }
   }
-  return out;
+  return { files: out, raw };
+}
+
+function stringList(v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 }
 
 function readSource(path: string, env: NodeJS.ProcessEnv, problems: ConfigProblem[]): YamlSource | undefined {

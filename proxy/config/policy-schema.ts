@@ -36,7 +36,13 @@ const routeSchema = z.strictObject({
     .transform((h) => h.toLowerCase())
     .optional(),
   /** Path prefix, matched on whole segments: `/api` covers `/api` and `/api/x`, not `/apix`. */
-  path: z.string().startsWith('/').default('/'),
+  path: z
+    .string()
+    .regex(
+      /^\/(?:(?!\.\.?(?:\/|$))[A-Za-z0-9\-._~!$&'()*+,=:@%]+\/?)*$/,
+      'a normalized path: starts with /, no empty, `.` or `..` segments, no `;`, `?`, `#` or `\\`',
+    )
+    .default('/'),
   upstream: httpUrl,
   allow: z.array(ruleSchema).min(1),
   deny: z.array(ruleSchema.refine((r) => !r.public, '`public` has no meaning in deny')).default([]),

@@ -16,10 +16,12 @@ const HOP_BY_HOP = new Set([
   'upgrade',
   'expect',
   'host',
+  // httpoxy (CVE-2016-5385): CGI-style upstreams turn `Proxy:` into HTTP_PROXY.
+  'proxy',
 ]);
 
 /** Client-sent forwarding headers are never trusted: Gatehouse is the edge and sets its own. */
-const FORWARDING = ['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-prefix', 'x-real-ip', 'x-original-url', 'x-rewrite-url', 'x-forwarded-uri'];
+const FORWARDING = ['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-prefix', 'x-real-ip', 'x-original-url', 'x-rewrite-url', 'x-forwarded-uri', 'x-request-id'];
 
 /** The names one strips for, built once at startup. */
 export interface StripSet {
@@ -47,10 +49,10 @@ export function cleanRequestHeaders(raw: readonly string[], strip: StripSet, kee
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    const lower = name.toLowerCase();
+    // `_` and `-` are folded together: some upstreams (CGI, WSGI, PHP) read them as one.
+    const lower = fold(name);
     if (HOP_BY_HOP.has(lower) && !(keepUpgrade && (lower === 'upgrade' || lower === 'connection'))) continue;
-    if (connectionListed?.has(lower)) continue;
-    if (strip.names.has(lower) || (lower.includes('_') && strip.names.has(lower.replaceAll('_', '-')))) continue;
+    if (connectionListed?.has(lower) || strip.names.has(lower)) continue;
     if (lower === 'cookie') {
       const kept = dropCookies(raw[i + 1]!, strip.cookies);
       if (kept) out.push(name, kept);
@@ -79,7 +81,7 @@ function listedInConnection(raw: readonly string[]): Set<string> | undefined {
   for (let i = 0; i < raw.length; i += 2) {
     if (raw[i]!.length !== 10 || raw[i]!.toLowerCase() !== 'connection') continue;
     for (const token of raw[i + 1]!.split(',')) {
-      const t = token.trim().toLowerCase();
+      const t = fold(token.trim());
       if (t && t !== 'close' && t !== 'keep-alive' && t !== 'upgrade') (set ??= new Set()).add(t);
     }
   }
@@ -98,5 +100,6 @@ export function dropCookies(header: string, names: readonly string[]): string {
 }
 
 function fold(name: string): string {
-  return name.toLowerCase().replaceAll('_', '-');
+  const lower = name.toLowerCase();
+  return lower.includes('_') ? lower.replaceAll('_', '-') : lower;
 }

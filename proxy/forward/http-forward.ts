@@ -12,6 +12,8 @@ export interface UpstreamRequest {
   /** Flat [name, value, ...] headers, cleaned and with ours added. */
   headers: string[];
   headersTimeoutMs: number;
+  /** Echoed to the client as X-Request-Id. */
+  requestId: string;
 }
 
 /** Called once when the exchange ends: the status sent, or the error code when it failed. */
@@ -48,7 +50,11 @@ export function forwardHttp(req: IncomingMessage, res: ServerResponse, up: Upstr
       },
       onResponseStart(_c, statusCode, headers, statusMessage) {
         if (statusCode < 200) return;
-        res.writeHead(statusCode, statusMessage, cleanResponseHeaders(flatten(headers)));
+        // A raw list keeps repeated headers (Set-Cookie) as they came; nothing may be set on `res`
+        // with setHeader before this, or Node merges the list by name.
+        const out = cleanResponseHeaders(flatten(headers));
+        out.push('x-request-id', up.requestId);
+        res.writeHead(statusCode, statusMessage, out);
       },
       onResponseData(c, chunk) {
         if (!res.write(chunk)) {

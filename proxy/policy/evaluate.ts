@@ -46,7 +46,8 @@ export function matchRule(rule: CompiledRule, id: Identity, misses?: Set<string>
     reasons.push('email-ok');
   }
   if (rule.domains) {
-    const domain = id.email?.slice(id.email.lastIndexOf('@') + 1);
+    const at = id.email ? id.email.lastIndexOf('@') : -1;
+    const domain = at > 0 ? id.email!.slice(at + 1) : undefined;
     if (!domain || !rule.domains.has(domain)) return miss(misses, 'email-domain-unauthorized');
     reasons.push('email-domain-ok');
   }

@@ -17,7 +17,9 @@ export function mapIdentity(profile: Profile, conn: ConnectionConfig): Identity 
   const nameId = profile.nameID;
   if (!nameId || nameId.length > MAX_VALUE) throw fail('SAML_LOGIN_FAILED', 'no-name-id');
   const emailAttr = firstString(attrs[conn.attributes.email]);
-  const email = emailAttr ?? (profile.nameIDFormat === EMAIL_FORMAT ? nameId : undefined);
+  const candidate = emailAttr ?? (profile.nameIDFormat === EMAIL_FORMAT ? nameId : undefined);
+  // Only something shaped like an address counts: `email_domains` rules read the part after @.
+  const email = candidate && /^[^@\s]+@[^@\s]+$/.test(candidate) ? candidate : undefined;
   const user = conn.attributes.user ? firstString(attrs[conn.attributes.user]) : nameId;
   if (!user) throw fail('SAML_LOGIN_FAILED', 'no-user-attribute');
   const groups = strings(attrs[conn.attributes.groups]);

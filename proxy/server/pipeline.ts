@@ -8,7 +8,7 @@ import { authorize, LoginRequired } from './authorize.js';
 import type { AppContext, RequestScope } from './context.js';
 import { parseRequestTarget } from './request-target.js';
 import { handleReserved, isReserved } from './reserved.js';
-import { isBrowserNavigation, redirect, sendError } from './respond.js';
+import { isBrowserNavigation, redirect, sendError, tagResponse } from './respond.js';
 
 /**
  * One request: scope -> reserved path? -> route -> session -> decision -> clean headers ->
@@ -19,7 +19,7 @@ export function requestHandler(state: () => AppContext) {
   return (req: IncomingMessage, res: ServerResponse): void => {
     const ctx = state();
     const scope: RequestScope = { id: randomUUID(), startNs: process.hrtime.bigint() };
-    res.setHeader('x-request-id', scope.id);
+    tagResponse(res, scope.id);
     if (ctx.config.log.access) res.once('close', () => logAccess(ctx, req, res, scope));
     handle(req, res, ctx, scope).catch((err: unknown) => fromError(req, res, ctx, scope, err));
   };
@@ -41,6 +41,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: AppContext
     path: upstreamPath(route, target.path, target.query),
     headers,
     headersTimeoutMs: route.timeoutMs,
+    requestId: scope.id,
   }, (_status, failure) => {
     if (failure) fromError(req, res, ctx, scope, fail(failure.code, 'upstream-failed', failure.cause));
   });

@@ -37,6 +37,9 @@ export function parseRequestTarget(url: string | undefined): RequestTarget {
 /** The slow path of {@link parseRequestTarget}: decode, check, remove dot segments. */
 export function normalizePath(raw: string): string {
   const decoded = decodeUnreserved(raw);
+  // `%25` followed by hex, even when the hex itself arrived encoded (`%25%32%65`), is a
+  // double encoding: an upstream that decodes twice would see another path.
+  if (/%25[0-9A-Fa-f]{2}/.test(decoded)) throw fail('BAD_PATH', 'double-encoding');
   const segments = decoded.split('/');
   const out: string[] = [];
   for (let i = 1; i < segments.length; i++) {
@@ -61,7 +64,7 @@ function decodeUnreserved(raw: string): string {
     if (ch === '%') {
       const hex = raw.slice(i + 1, i + 3);
       if (!HEX.test(hex)) throw fail('BAD_PATH', 'malformed-percent-encoding');
-      out += decodeByte(hex, raw.slice(i + 3, i + 5));
+      out += decodeByte(hex);
       i += 2;
       continue;
     }
@@ -71,13 +74,12 @@ function decodeUnreserved(raw: string): string {
   return out;
 }
 
-function decodeByte(hex: string, following: string): string {
+function decodeByte(hex: string): string {
   const code = parseInt(hex, 16);
   const ch = String.fromCharCode(code);
   if (code === 0x2f || code === 0x5c) throw fail('BAD_PATH', 'encoded-slash');
   if (code === 0x00) throw fail('BAD_PATH', 'encoded-nul');
   if (code < 0x20 || code === 0x7f) throw fail('BAD_PATH', 'encoded-control-character');
-  if (code === 0x25 && HEX.test(following)) throw fail('BAD_PATH', 'double-encoding');
   return UNRESERVED.test(ch) ? ch : `%${hex.toUpperCase()}`;
 }
 

@@ -11,31 +11,53 @@ export const PAGE_HEADERS = {
   'referrer-policy': 'no-referrer',
 } as const;
 
-/** True for a browser navigation: GET/HEAD asking for HTML, not XHR, not an upgrade. */
-export function isBrowserNavigation(req: IncomingMessage): boolean {
-  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+const requestIds = new WeakMap<ServerResponse, string>();
+
+/**
+ * Remembers the request id of a response; Gatehouse's own responses carry it as X-Request-Id.
+ * (Not `setHeader`: proxied responses write a raw header list, which setHeader would merge.)
+ */
+export function tagResponse(res: ServerResponse, requestId: string): void {
+  requestIds.set(res, requestId);
+}
+
+function withId(res: ServerResponse, headers: Record<string, string | number | string[]>): Record<string, string | number | string[]> {
+  const id = requestIds.get(res);
+  return id ? { ...headers, 'x-request-id': id } : headers;
+}
+
+/** True when a person's browser loads this as a page (any method): it gets HTML, not JSON. */
+export function wantsPage(req: IncomingMessage): boolean {
   if (req.headers.upgrade || req.headers['x-requested-with']) return false;
   const mode = req.headers['sec-fetch-mode'];
   if (mode && mode !== 'navigate') return false;
   return (req.headers.accept ?? '').includes('text/html');
 }
 
+/**
+ * True for a browser navigation that may be redirected to sign in: a page load with GET/HEAD.
+ * Everything else (API, CLI, XHR, fetch, websockets, POSTs) gets a 401 it can act on.
+ */
+export function isBrowserNavigation(req: IncomingMessage): boolean {
+  return (req.method === 'GET' || req.method === 'HEAD') && wantsPage(req);
+}
+
 /** Sends an HTML page with the page headers. */
 export function sendHtml(res: ServerResponse, status: number, html: string, extra: Record<string, string | string[]> = {}): void {
-  res.writeHead(status, { ...PAGE_HEADERS, 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(html), ...extra });
+  res.writeHead(status, withId(res, { ...PAGE_HEADERS, 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(html), ...extra }));
   res.end(res.req.method === 'HEAD' ? undefined : html);
 }
 
 /** Sends a JSON body. */
 export function sendJson(res: ServerResponse, status: number, body: unknown, extra: Record<string, string | string[]> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'cache-control': 'no-store', 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'x-content-type-options': 'nosniff', ...extra });
+  res.writeHead(status, withId(res, { 'cache-control': 'no-store', 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'x-content-type-options': 'nosniff', ...extra }));
   res.end(res.req.method === 'HEAD' ? undefined : text);
 }
 
 /** Redirects (302 for GET flows, 303 after a POST). */
 export function redirect(res: ServerResponse, location: string, status: 302 | 303 = 302, extra: Record<string, string | string[]> = {}): void {
-  res.writeHead(status, { location, 'cache-control': 'no-store', 'content-length': 0, ...extra });
+  res.writeHead(status, withId(res, { location, 'cache-control': 'no-store', 'content-length': 0, ...extra }));
   res.end();
 }
 
@@ -54,7 +76,9 @@ export function sendError(res: ServerResponse, code: ErrorCode, d: ErrorDetails,
     return;
   }
   const { status, message } = ERRORS[code];
-  if (isBrowserNavigation(res.req)) {
+  // RFC 9110 15.5.2: a 401 carries a challenge; ours names the login URL for CLIs.
+  if (status === 401) extra = { ...extra, 'www-authenticate': challenge(d.loginUrl) };
+  if (wantsPage(res.req)) {
     const link = d.loginUrl ? `<p><a class="button" href="${d.loginUrl.replace(/"/g, '&quot;')}">Sign in</a></p>` : '';
     const reason = d.reason ? `<p class="muted">Reason: <code>${d.reason}</code></p>` : '';
     sendHtml(res, status, errorPage(titleOf(status), message, code, d.requestId, reason + link), extra);
@@ -64,6 +88,11 @@ export function sendError(res: ServerResponse, code: ErrorCode, d: ErrorDetails,
   if (d.reason) error.reason = d.reason;
   if (d.loginUrl) error.login_url = d.loginUrl;
   sendJson(res, status, { error }, extra);
+}
+
+/** The WWW-Authenticate challenge of a 401. */
+export function challenge(loginUrl: string | undefined): string {
+  return loginUrl ? `Gatehouse realm="gatehouse", login_url="${loginUrl.replace(/"/g, '%22')}"` : 'Gatehouse realm="gatehouse"';
 }
 
 function titleOf(status: number): string {

@@ -9,6 +9,7 @@ import { authorize, LoginRequired } from './authorize.js';
 import type { AppContext, RequestScope } from './context.js';
 import { parseRequestTarget } from './request-target.js';
 import { isReserved } from './reserved.js';
+import { challenge } from './respond.js';
 
 /**
  * Websocket (and any HTTP/1.1 upgrade) requests: the same route, session and policy checks as
@@ -49,9 +50,10 @@ function refuse(socket: Duplex, ctx: AppContext, scope: RequestScope, req: Incom
   if (known.code === 'ACCESS_DENIED') error.reason = known.reason;
   if (known instanceof LoginRequired) error.login_url = known.loginUrl;
   const body = JSON.stringify({ error });
+  const auth = known.status === 401 ? `www-authenticate: ${challenge(error.login_url)}\r\n` : '';
   if (socket.writable) {
     socket.end(
-      `HTTP/1.1 ${known.status} ${known.code}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${scope.id}\r\nconnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${known.status} ${known.code}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${scope.id}\r\n${auth}connection: close\r\n\r\n${body}`,
     );
   }
   scope.code = known.code;

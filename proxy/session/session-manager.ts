@@ -20,11 +20,16 @@ const TOKEN = /^[A-Za-z0-9_-]{43}$/;
  * rotating the secret ends every session.
  */
 export class SessionManager {
+  /** Activity granularity: at most a minute, and fine enough for short idle timeouts. */
+  private readonly touchEveryMs: number;
+
   constructor(
     private readonly store: SessionStore,
     private readonly settings: SessionSettings,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.touchEveryMs = Math.min(TOUCH_EVERY_MS, Math.floor(settings.idleTimeoutMs / 2));
+  }
 
   /** Starts a session (always with a fresh token: no fixation) and returns its cookie token. */
   async create(identity: Identity, saml: Session['saml']): Promise<{ token: string; session: Session }> {
@@ -46,7 +51,7 @@ export class SessionManager {
       await this.store.delete(key);
       return undefined;
     }
-    if (now - session.lastSeenAt >= TOUCH_EVERY_MS) await this.store.touch(key, now, this.ttl(session, now));
+    if (now - session.lastSeenAt >= this.touchEveryMs) await this.store.touch(key, now, this.ttl(session, now));
     return session;
   }
 
