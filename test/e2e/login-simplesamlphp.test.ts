@@ -10,18 +10,14 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page, Response as PwResponse } from 'playwright-core';
-import { chromiumAvailable, launchBrowser, loginAtSimpleSamlPhp } from '../helpers/browser.js';
+import { e2eSkipReason, launchBrowser, loginAtSimpleSamlPhp } from '../helpers/browser.js';
 import { freePort } from '../helpers/free-port.js';
 import { startGatehouse, type RunningGatehouse } from '../helpers/gatehouse.js';
 import { replaceNameId } from '../helpers/saml-tamper.js';
 import { DEFAULT_USERS, simpleSamlPhpAvailable, startSimpleSamlPhp, type RunningIdp } from '../helpers/simplesamlphp.js';
 import { startTestUpstream, type SeenRequest, type TestUpstream } from '../helpers/upstream.js';
 
-const skipReason = !simpleSamlPhpAvailable()
-  ? 'SimpleSAMLphp, apache2 or mod_php 8.2 not installed (see .ci/install-system-deps.sh)'
-  : !chromiumAvailable()
-    ? 'chromium not installed (see .ci/install-system-deps.sh)'
-    : undefined;
+const skipReason = e2eSkipReason(simpleSamlPhpAvailable());
 
 const CONNECTION = 'lab';
 const SESSION_COOKIE = 'gatehouse_session';

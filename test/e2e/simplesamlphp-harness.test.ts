@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { DOMParser } from '@xmldom/xmldom';
 import type { Browser } from 'playwright-core';
-import { chromiumAvailable, launchBrowser, loginAtSimpleSamlPhp } from '../helpers/browser.js';
+import { e2eSkipReason, launchBrowser, loginAtSimpleSamlPhp } from '../helpers/browser.js';
 import { simpleSamlPhpAvailable, startSimpleSamlPhp } from '../helpers/simplesamlphp.js';
 import type { RunningIdp } from '../helpers/simplesamlphp.js';
 
@@ -20,11 +20,7 @@ const RSA_SHA256 = 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256';
 const NAMEID_EMAIL = 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress';
 const NAME_FORMAT_BASIC = 'urn:oasis:names:tc:SAML:2.0:attrname-format:basic';
 
-const skipReason = !simpleSamlPhpAvailable()
-  ? 'SimpleSAMLphp, apache2 or mod_php 8.2 not installed (see .ci/install-system-deps.sh)'
-  : !chromiumAvailable()
-    ? 'chromium not installed (see .ci/install-system-deps.sh)'
-    : undefined;
+const skipReason = e2eSkipReason(simpleSamlPhpAvailable());
 
 /** A form POSTed to the stand-in ACS. */
 interface AcsPost {

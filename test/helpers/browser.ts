@@ -58,3 +58,17 @@ export async function loginAtSimpleSamlPhp(page: Page, username: string, passwor
     throw new Error(`login as ${username} did not leave the SimpleSAMLphp login page (${page.url()})`, { cause: err });
   }
 }
+
+/**
+ * Why the end-to-end suites must skip here, or undefined when they can run. With
+ * GATEHOUSE_E2E_REQUIRED=1 (set by .ci/run) a missing dependency is an error, not a skip.
+ */
+export function e2eSkipReason(idpAvailable: boolean): string | undefined {
+  const reason = !idpAvailable
+    ? 'SimpleSAMLphp, apache2 or mod_php 8.2 not installed (see .ci/install-system-deps.sh)'
+    : !chromiumAvailable()
+      ? 'chromium not installed (see .ci/install-system-deps.sh)'
+      : undefined;
+  if (reason && process.env.GATEHOUSE_E2E_REQUIRED === '1') throw new Error(`e2e required but ${reason}`);
+  return reason;
+}

@@ -202,7 +202,8 @@ describe('who gets what', () => {
   });
 
   test('an API client without a session gets 401 JSON with the login URL', async () => {
-    for (const headers of [{ accept: 'application/json' }, { accept: 'text/html', 'x-requested-with': 'XMLHttpRequest' }, {}]) {
+    const variants: Record<string, string>[] = [{ accept: 'application/json' }, { accept: 'text/html', 'x-requested-with': 'XMLHttpRequest' }, {}];
+    for (const headers of variants) {
       const res = await fetch(`${gh.url}/ml/page`, { redirect: 'manual', headers });
       assert.equal(res.status, 401);
       const body = (await res.json()) as { error: { code: string; login_url: string; request_id: string } };

@@ -1,4 +1,3 @@
-import { policyFileSchema } from '../../proxy/config/policy-schema.js';
 /**
  * Policy: deny wins, nothing is allowed by default, every criterion of a rule must hold, and each
  * decision says why (reasons and the deciding rule are logged, so they are asserted here).

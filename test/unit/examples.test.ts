@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, test } from 'node:test';
+import { loadConfig } from '../../proxy/config/load.js';
+import { ConfigError } from '../../proxy/config/problems.js';
+
+const root = (p: string) => new URL(`../../${p}`, import.meta.url).pathname;
+const env = { GATEHOUSE_SESSION_SECRET: 'x9Kq2v7Lm4Rt8Wz1Yb5Nc3Hd6Jf0Gs2Pq' };
+
+describe('shipped examples stay valid', () => {
+  test('config.example.yaml and every file in policies/ pass the loader', () => {
+    const loaded = loadConfig(root('config.example.yaml'), env);
+    assert.ok(loaded.policies.length >= 3);
+  });
+
+  test('config.example.yaml without the secret in the environment is refused, naming the variable', () => {
+    assert.throws(() => loadConfig(root('config.example.yaml'), {}), (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.ok(err.problems.some((p) => p.key === 'session.secret' && /GATEHOUSE_SESSION_SECRET/.test(p.message)));
+      return true;
+    });
+  });
+
+  test('the demo config (npm start) passes the loader and says demo: true', () => {
+    const loaded = loadConfig(root('demo/config.yaml'), {});
+    assert.equal(loaded.config.demo, true);
+  });
+
+  test('no example carries an inline secret', () => {
+    const text = readFileSync(root('config.example.yaml'), 'utf8');
+    assert.match(text, /secret: "\$\{GATEHOUSE_SESSION_SECRET\}"/);
+    assert.doesNotMatch(readFileSync(root('demo/config.yaml'), 'utf8'), /^\s*secret:/m);
+  });
+
+  test('every example policy file starts with a header comment saying what it grants and why', () => {
+    for (const name of ['jupyter', 'tf-serving', 'prefect']) {
+      const text = readFileSync(root(`policies/${name}.yaml`), 'utf8');
+      assert.match(text, /^# .+\n# Grants: .+/m, name);
+      assert.match(text, /Why: /, name);
+    }
+  });
+});
