@@ -15,6 +15,7 @@ export const ERRORS = {
   ROUTE_NOT_FOUND: { status: 404, message: 'No route serves this address.' },
   UNKNOWN_CONNECTION: { status: 404, message: 'No such sign-in connection.' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this endpoint.' },
+  REQUEST_TIMEOUT: { status: 408, message: 'The request body was not received in time.' },
   BODY_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
   HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are too large.' },
   INTERNAL: { status: 500, message: 'Internal error.' },

@@ -39,7 +39,8 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   // Policy files are read even when the config itself has problems, so one run shows them all.
   const globs = config?.policies ?? stringList((raw as { policies?: unknown } | undefined)?.policies);
   const { files, raw: rawFiles } = loadPolicyFiles(globs, dir, env, problems);
-  checkPolicySemantics(rawFiles, problems);
+  const connectionIds = new Set(list((raw as { saml?: { connections?: unknown } } | undefined)?.saml?.connections).map((c) => String((c as { id?: unknown })?.id)));
+  checkPolicySemantics(rawFiles, connectionIds, problems);
   if (problems.length || !config) throw new ConfigError(problems);
   return { file: path, dir, config, policies: files };
 }
@@ -70,6 +71,10 @@ export function loadPolicyFiles(
     }
   }
   return { files: out, raw };
+}
+
+function list(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [];
 }
 
 function stringList(v: unknown): string[] {

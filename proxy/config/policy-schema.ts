@@ -10,6 +10,11 @@ const ruleSchema = z
     emails: z.array(z.string().min(3)).min(1).optional(),
     /** Any of these domains (the part after @, case-insensitive). */
     email_domains: z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, 'a domain such as example.com')).min(1).optional(),
+    /**
+     * Signed in through any of these connections (IdPs). With several connections, name them:
+     * otherwise any configured IdP can assert any email or group.
+     */
+    connections: z.array(z.string().min(1)).min(1).optional(),
     /** Any signed-in user. */
     authenticated: z.literal(true).optional(),
     /** Everyone, signed in or not. Must stand alone and only in allow lists. */

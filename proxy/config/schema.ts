@@ -22,6 +22,11 @@ const serverSchema = z.strictObject({
    * Empty by default: client-sent forwarding headers are dropped, since anyone can send them.
    */
   trusted_proxies: z.array(z.string().min(1)).default([]),
+  /**
+   * Longest time to receive a whole request (head and body); longer uploads are cut with 408.
+   * Large enough for model uploads; `0s` is refused: some limit must exist.
+   */
+  request_timeout: duration.default(300_000),
   /** Idle keep-alive time for client connections. */
   keep_alive_timeout: duration.default(65_000),
 });

@@ -63,8 +63,11 @@ export interface RawPolicyFile {
   routeLines: number[];
 }
 
-/** Rules across all policy files: unique route names, no two routes on the same host and path. */
-export function checkPolicySemantics(files: RawPolicyFile[], problems: ConfigProblem[]): void {
+/**
+ * Rules across all policy files: unique route names, no two routes on the same host and path,
+ * and `connections` criteria naming connections that exist.
+ */
+export function checkPolicySemantics(files: RawPolicyFile[], connectionIds: ReadonlySet<string>, problems: ConfigProblem[]): void {
   const names = new Map<string, string>();
   const places = new Map<string, string>();
   for (const f of files) {
@@ -81,6 +84,15 @@ export function checkPolicySemantics(files: RawPolicyFile[], problems: ConfigPro
       const same = places.get(place);
       if (same) problems.push({ file: f.file, line, key, message: `same host and path as the route at ${same}; this one could never match` });
       else places.set(place, `${f.file}:${line}`);
+      for (const kind of ['allow', 'deny'] as const) {
+        list(route[kind]).forEach((rule, r) => {
+          for (const c of list(obj(rule).connections)) {
+            if (typeof c === 'string' && !connectionIds.has(c)) {
+              problems.push({ file: f.file, line, key: `${key}.${kind}[${r}].connections`, message: `no connection "${c}" in the config` });
+            }
+          }
+        });
+      }
     });
   }
 }

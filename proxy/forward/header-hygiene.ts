@@ -29,20 +29,28 @@ export interface StripSet {
   names: ReadonlySet<string>;
   /** Cookie names of our own, removed from the Cookie header. */
   cookies: readonly string[];
+  /** Our cookie names lowercased without `__Host-`/`__Secure-`: upstream Set-Cookie for these is dropped. */
+  cookieBases: ReadonlySet<string>;
 }
 
 /** Builds the strip set from every identity header name any route uses, and our cookie names. */
 export function buildStripSet(identityHeaderNames: Iterable<string>, cookies: string[]): StripSet {
   const names = new Set<string>(FORWARDING);
   for (const n of identityHeaderNames) names.add(fold(n));
-  return { names, cookies };
+  return { names, cookies, cookieBases: new Set(cookies.map(cookieBase)) };
+}
+
+function cookieBase(name: string): string {
+  return name.trim().toLowerCase().replace(/^__(host|secure)-/, '');
 }
 
 /**
  * Copies request headers for the upstream, dropping hop-by-hop headers, headers the client
  * named in `Connection`, every client copy of identity and forwarding headers (any case, `_`
  * for `-`, duplicates: the underscore smuggling oauth2-proxy had to fix), and our
- * own cookies. Returns a flat [name, value, ...] array to extend with our headers.
+ * own cookies. With `keepUpgrade` (websocket handshakes) the client's Upgrade is kept, and the
+ * caller sends its own `Connection: Upgrade` (the client's might name our headers) and no body.
+ * Returns a flat [name, value, ...] array to extend with our headers.
  */
 export function cleanRequestHeaders(raw: readonly string[], strip: StripSet, keepUpgrade = false): string[] {
   const connectionListed = listedInConnection(raw);
@@ -51,7 +59,8 @@ export function cleanRequestHeaders(raw: readonly string[], strip: StripSet, kee
     const name = raw[i]!;
     // `_` and `-` are folded together: some upstreams (CGI, WSGI, PHP) read them as one.
     const lower = fold(name);
-    if (HOP_BY_HOP.has(lower) && !(keepUpgrade && (lower === 'upgrade' || lower === 'connection'))) continue;
+    if (HOP_BY_HOP.has(lower) && !(keepUpgrade && lower === 'upgrade')) continue;
+    if (keepUpgrade && (lower === 'content-length')) continue;
     if (connectionListed?.has(lower) || strip.names.has(lower)) continue;
     if (lower === 'cookie') {
       const kept = dropCookies(raw[i + 1]!, strip.cookies);
@@ -63,15 +72,21 @@ export function cleanRequestHeaders(raw: readonly string[], strip: StripSet, kee
   return out;
 }
 
-/** Response headers from the upstream, minus hop-by-hop and Connection-listed ones. */
-export function cleanResponseHeaders(raw: readonly (string | Buffer)[]): string[] {
+/**
+ * Response headers from the upstream, minus hop-by-hop and Connection-listed ones, and minus any
+ * Set-Cookie for one of our cookies (in any case or prefix): an upstream must not be able to plant
+ * or clear a Gatehouse session in the browser (session fixation, forced logout).
+ */
+export function cleanResponseHeaders(raw: readonly (string | Buffer)[], ourCookies?: ReadonlySet<string>): string[] {
   const asText = raw.map((x) => (typeof x === 'string' ? x : x.toString('latin1')));
   const listed = listedInConnection(asText);
   const out: string[] = [];
   for (let i = 0; i < asText.length; i += 2) {
     const lower = asText[i]!.toLowerCase();
     if ((HOP_BY_HOP.has(lower) && lower !== 'host') || listed?.has(lower)) continue;
-    out.push(asText[i]!, asText[i + 1]!);
+    const value = asText[i + 1]!;
+    if (ourCookies && lower === 'set-cookie' && ourCookies.has(cookieBase(value.slice(0, value.indexOf('=') >>> 0)))) continue;
+    out.push(asText[i]!, value);
   }
   return out;
 }

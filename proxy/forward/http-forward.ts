@@ -14,6 +14,8 @@ export interface UpstreamRequest {
   headersTimeoutMs: number;
   /** Echoed to the client as X-Request-Id. */
   requestId: string;
+  /** Our cookie names (see StripSet.cookieBases): upstreams may not set them. */
+  ourCookies: ReadonlySet<string>;
 }
 
 /** Called once when the exchange ends: the status sent, or the error code when it failed. */
@@ -27,13 +29,30 @@ export function forwardHttp(req: IncomingMessage, res: ServerResponse, up: Upstr
   const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
   let controller: Dispatcher.DispatchController | undefined;
   let finished = false;
-  const finish = (status: number, failure?: { code: ErrorCode; cause: Error }) => {
+  let failure: ErrorCode | undefined;
+  const abort = (code: ErrorCode, message: string) => {
+    failure = code;
+    if (controller && !controller.aborted) controller.abort(new Error(message));
+  };
+  // The route timeout covers the wait for a response head once the request is complete, queueing
+  // in the pool included (undici's own headersTimeout starts only once the request is on a
+  // socket); while a body is uploading, the same timeout applies to the client going idle.
+  let headTimer: NodeJS.Timeout | undefined;
+  const armHeadTimer = () => {
+    if (!finished) headTimer = setTimeout(() => abort('UPSTREAM_TIMEOUT', 'no response head in time'), up.headersTimeoutMs);
+  };
+  if (!hasBody) armHeadTimer();
+  const bodyIdle = hasBody ? idleWatch(req, up.headersTimeoutMs, () => abort('REQUEST_TIMEOUT', 'request body stalled'), armHeadTimer) : undefined;
+  const body = bodyIdle ? bodyIdle.body : null;
+  const finish = (status: number, err?: { code: ErrorCode; cause: Error }) => {
     if (finished) return;
     finished = true;
-    done(status, failure);
+    clearTimeout(headTimer);
+    bodyIdle?.stop();
+    done(status, err);
   };
   res.once('close', () => {
-    if (!res.writableFinished && controller && !controller.aborted) controller.abort(new Error('client went away'));
+    if (!res.writableFinished) abort('UPSTREAM_UNAVAILABLE', 'client went away');
   });
   up.pool.dispatch(
     {
@@ -41,18 +60,20 @@ export function forwardHttp(req: IncomingMessage, res: ServerResponse, up: Upstr
       method: up.method,
       path: up.path,
       headers: up.headers,
-      body: hasBody ? req : null,
+      body,
       headersTimeout: up.headersTimeoutMs,
     } as Dispatcher.DispatchOptions,
     {
       onRequestStart(c) {
         controller = c;
+        if (failure) c.abort(new Error('aborted before start'));
       },
       onResponseStart(_c, statusCode, headers, statusMessage) {
         if (statusCode < 200) return;
+        clearTimeout(headTimer);
         // A raw list keeps repeated headers (Set-Cookie) as they came; nothing may be set on `res`
         // with setHeader before this, or Node merges the list by name.
-        const out = cleanResponseHeaders(flatten(headers));
+        const out = cleanResponseHeaders(flatten(headers), up.ourCookies);
         out.push('x-request-id', up.requestId);
         res.writeHead(statusCode, statusMessage, out);
       },
@@ -72,10 +93,30 @@ export function forwardHttp(req: IncomingMessage, res: ServerResponse, up: Upstr
           finish(res.statusCode, { code: 'UPSTREAM_UNAVAILABLE', cause: err });
           return;
         }
-        finish(0, { code: isTimeout(err) ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_UNAVAILABLE', cause: err });
+        finish(0, { code: failure ?? (isTimeout(err) ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_UNAVAILABLE'), cause: err });
       },
     },
   );
+}
+
+/**
+ * The request body as undici reads it, calling `onIdle` when the client sends nothing for `ms`
+ * (a stalled upload would otherwise hold an upstream connection forever).
+ */
+function idleWatch(req: IncomingMessage, ms: number, onIdle: () => void, onComplete: () => void): { body: AsyncIterable<Buffer>; stop(): void } {
+  const timer = setTimeout(onIdle, ms);
+  async function* body(): AsyncGenerator<Buffer> {
+    try {
+      for await (const chunk of req) {
+        timer.refresh();
+        yield chunk as Buffer;
+      }
+      onComplete();
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  return { body: body(), stop: () => clearTimeout(timer) };
 }
 
 function flatten(headers: Record<string, string | string[] | undefined>): string[] {

@@ -32,6 +32,7 @@ export function upstreamHeaders(req: IncomingMessage, route: CompiledRoute, iden
     'x-forwarded-host', c.host,
     'x-request-id', c.requestId,
   );
+  if (upgrade) h.push('connection', 'Upgrade');
   if (identity) {
     const enc = encodeIdentity(identity);
     h.push(route.headers.user, enc.user, route.headers.groups, enc.groups);

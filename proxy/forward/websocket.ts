@@ -9,6 +9,8 @@ export interface UpgradeRequest {
   path: string;
   headers: string[];
   timeoutMs: number;
+  /** Our cookie names: an upstream may not set them (see cleanResponseHeaders). */
+  ourCookies: ReadonlySet<string>;
 }
 
 /**
@@ -33,15 +35,23 @@ export function forwardUpgrade(client: Duplex, head: Buffer, up: UpgradeRequest,
   };
   outgoing.once('timeout', () => fail(Object.assign(new Error('upgrade timed out'), { code: 'UND_ERR_HEADERS_TIMEOUT' })));
   outgoing.once('error', fail);
-  client.once('error', () => outgoing.destroy());
+  // A client gone before the upstream answered must not leave the upstream request open.
+  const clientGone = () => outgoing.destroy();
+  client.once('close', clientGone).once('error', clientGone);
   outgoing.once('response', (res) => {
-    client.end(statusLine(res) + headerLines(res.rawHeaders) + '\r\n');
-    res.resume();
+    client.off('close', clientGone);
+    client.write(statusLine(res) + headerLines(res.rawHeaders, up.ourCookies) + '\r\n');
+    res.pipe(client);
     done(res.statusCode ?? 502);
   });
   outgoing.once('upgrade', (res, upstream, upstreamHead) => {
     outgoing.setTimeout(0);
-    client.write(statusLine(res) + headerLines(res.rawHeaders, true) + '\r\n');
+    client.off('close', clientGone);
+    if (client.destroyed) {
+      upstream.destroy();
+      return done(499);
+    }
+    client.write(statusLine(res) + headerLines(res.rawHeaders, up.ourCookies, true) + '\r\n');
     if (upstreamHead.length) client.write(upstreamHead);
     if (head.length) upstream.write(head);
     splice(client, upstream);
@@ -65,16 +75,16 @@ function statusLine(res: IncomingMessage): string {
   return `HTTP/1.1 ${res.statusCode} ${res.statusMessage ?? ''}\r\n`;
 }
 
-function headerLines(raw: string[], upgrade = false): string {
-  const kept = upgrade ? keepUpgrade(raw) : cleanResponseHeaders(raw).concat(['connection', 'close']);
+function headerLines(raw: string[], ourCookies: ReadonlySet<string>, upgrade = false): string {
+  const kept = upgrade ? keepUpgrade(raw, ourCookies) : cleanResponseHeaders(raw, ourCookies).concat(['connection', 'close']);
   let out = '';
   for (let i = 0; i < kept.length; i += 2) out += `${kept[i]}: ${kept[i + 1]}\r\n`;
   return out;
 }
 
 /** On a 101, Upgrade and Connection are the point; other hop-by-hop headers still go. */
-function keepUpgrade(raw: string[]): string[] {
-  const out = cleanResponseHeaders(raw);
+function keepUpgrade(raw: string[], ourCookies: ReadonlySet<string>): string[] {
+  const out = cleanResponseHeaders(raw, ourCookies);
   out.push('connection', 'Upgrade');
   for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === 'upgrade') out.push('upgrade', raw[i + 1]!);
   return out;

@@ -58,5 +58,6 @@ function compileRule(rule: RuleConfig, label: string): CompiledRule {
     groups: rule.groups ? new Set(rule.groups) : undefined,
     emails: lower(rule.emails),
     domains: lower(rule.email_domains),
+    connections: rule.connections ? new Set(rule.connections) : undefined,
   });
 }

@@ -36,6 +36,10 @@ export function evaluate(rules: RouteRules, identity: Identity | undefined): Dec
 /** Returns the reasons a rule matches, or undefined (adding why not to `misses`). All criteria must hold. */
 export function matchRule(rule: CompiledRule, id: Identity, misses?: Set<string>): string[] | undefined {
   const reasons: string[] = [];
+  if (rule.connections) {
+    if (!rule.connections.has(id.connection)) return miss(misses, 'connection-unauthorized');
+    reasons.push('connection-ok');
+  }
   if (rule.authenticated) reasons.push('authenticated');
   if (rule.groups) {
     if (!id.groups.some((g) => rule.groups!.has(g))) return miss(misses, 'groups-unauthorized');

@@ -21,6 +21,7 @@ export interface CompiledRule {
   groups?: ReadonlySet<string>;
   emails?: ReadonlySet<string>;
   domains?: ReadonlySet<string>;
+  connections?: ReadonlySet<string>;
 }
 
 /** The outcome of a policy evaluation; reasons are kebab-case, logged and asserted in tests. */

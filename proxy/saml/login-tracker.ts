@@ -28,7 +28,11 @@ export class LoginTracker {
     private readonly clock: Clock,
   ) {}
 
-  /** The adapter node-saml uses for its InResponseTo bookkeeping, in the same store. */
+  /**
+   * The adapter node-saml uses for its InResponseTo bookkeeping, in the same store. Removal is
+   * ours alone (see `complete`): node-saml removes an ID on any failure, which would let anyone
+   * who saw a RelayState cancel that login by posting garbage.
+   */
   cacheProvider(): CacheProvider {
     const key = (id: string) => `req:${id}`;
     return {
@@ -37,10 +41,7 @@ export class LoginTracker {
         return { value, createdAt: this.clock.now() };
       },
       getAsync: async (id) => (await this.store.get(key(id))) ?? null,
-      removeAsync: async (id) => {
-        if (id) await this.store.delete(key(id));
-        return id;
-      },
+      removeAsync: async (id) => id,
     };
   }
 
@@ -56,13 +57,13 @@ export class LoginTracker {
   }
 
   /**
-   * Consumes the login named by RelayState (at most once) and checks it was started by this
-   * browser, for this connection.
+   * Finds the login named by RelayState and checks it was started by this browser, for this
+   * connection. Nothing is consumed yet: a failed attempt must not cancel someone's login.
    * @throws GatehouseError SAML_LOGIN_FAILED
    */
-  async finish(relayState: string, nonce: string | undefined, connection: string): Promise<PendingLogin> {
+  async find(relayState: string, nonce: string | undefined, connection: string): Promise<PendingLogin> {
     if (!/^[A-Za-z0-9_-]{32}$/.test(relayState)) throw fail('SAML_LOGIN_FAILED', 'relay-state-unknown');
-    const raw = await this.store.take(`relay:${relayState}`);
+    const raw = await this.store.get(`relay:${relayState}`);
     if (!raw) throw fail('SAML_LOGIN_FAILED', 'relay-state-unknown');
     const login = JSON.parse(raw) as PendingLogin;
     if (!nonce || !sameDigest(login.binding, digest(nonce))) throw fail('SAML_LOGIN_FAILED', 'login-started-in-another-browser');
@@ -70,9 +71,14 @@ export class LoginTracker {
     return login;
   }
 
-  /** Forgets node-saml's record of a request (always, after a response was processed). */
-  async forget(requestId: string): Promise<void> {
+  /**
+   * Consumes a login after its response verified: at most once, even under concurrent posts.
+   * @throws GatehouseError SAML_LOGIN_FAILED `relay-state-unknown` when already consumed
+   */
+  async complete(relayState: string, requestId: string): Promise<void> {
+    const raw = await this.store.take(`relay:${relayState}`);
     await this.store.delete(`req:${requestId}`);
+    if (!raw) throw fail('SAML_LOGIN_FAILED', 'relay-state-unknown');
   }
 }
 

@@ -12,10 +12,14 @@ export class ReplayCache {
     private readonly clock: Clock,
   ) {}
 
-  /** Claims an assertion ID for its issuer; false when it was seen before. */
-  async claim(issuer: string, assertionId: string, usableUntil: number): Promise<boolean> {
+  /**
+   * Claims an assertion ID for its issuer: `claimed` the first time, `replayed` after, and `full`
+   * when the cache cannot remember it (then the login must be refused: fail closed).
+   */
+  async claim(issuer: string, assertionId: string, usableUntil: number): Promise<'claimed' | 'replayed' | 'full'> {
     const key = `replay:${createHash('sha256').update(`${issuer}\n${assertionId}`).digest('base64url')}`;
     const ttl = Math.max(1000, usableUntil - this.clock.now());
-    return this.store.putIfAbsent(key, '1', ttl);
+    if (await this.store.putIfAbsent(key, '1', ttl)) return 'claimed';
+    return (await this.store.get(key)) === undefined ? 'full' : 'replayed';
   }
 }

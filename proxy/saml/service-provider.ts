@@ -85,42 +85,39 @@ export class ServiceProvider {
 
   /**
    * Verifies a POSTed SAMLResponse and returns who logged in. Any failure throws
-   * SAML_LOGIN_FAILED with a private reason; nothing is stored on failure except the consumed
-   * login record (one attempt per login).
+   * SAML_LOGIN_FAILED with a private reason and changes nothing: the login stays pending (so a
+   * forged post cannot cancel it) until a verified response consumes it, once.
    */
   async finishLogin(samlResponse: string, relayState: string | undefined, nonce: string | undefined): Promise<LoginResult> {
     const env = inspectResponse(samlResponse, this.deps.maxResponseBytes);
     const { requestId, returnTo } = await this.matchRequest(env, relayState, nonce);
-    try {
-      this.checkEnvelope(env);
-      const profile = await this.verify(env, samlResponse);
-      const checked = checkAssertion(profile.getAssertionXml!(), {
-        idpEntityId: this.idpEntityId,
-        acsUrl: this.urls.acsUrl,
-        requestId,
-        nowMs: this.deps.clock.now(),
-        skewMs: this.deps.skewMs,
-      });
-      if (checked.id !== env.assertionId) throw fail('SAML_LOGIN_FAILED', 'assertion-id-mismatch');
-      if (!(await this.deps.replay.claim(this.idpEntityId, checked.id, checked.usableUntil))) {
-        throw fail('SAML_LOGIN_FAILED', 'assertion-replayed');
-      }
-      return {
-        identity: mapIdentity(profile, this.conn),
-        saml: { nameId: profile.nameID, nameIdFormat: profile.nameIDFormat, sessionIndex: profile.sessionIndex, issuer: this.idpEntityId },
-        returnTo,
-        authnInstant: checked.authnInstant,
-      };
-    } finally {
-      if (requestId) await this.deps.tracker.forget(requestId);
-    }
+    this.checkEnvelope(env);
+    const profile = await this.verify(env, samlResponse);
+    const checked = checkAssertion(profile.getAssertionXml!(), {
+      idpEntityId: this.idpEntityId,
+      acsUrl: this.urls.acsUrl,
+      requestId,
+      nowMs: this.deps.clock.now(),
+      skewMs: this.deps.skewMs,
+    });
+    if (checked.id !== env.assertionId) throw fail('SAML_LOGIN_FAILED', 'assertion-id-mismatch');
+    const identity = mapIdentity(profile, this.conn);
+    const claim = await this.deps.replay.claim(this.idpEntityId, checked.id, checked.usableUntil);
+    if (claim !== 'claimed') throw fail('SAML_LOGIN_FAILED', claim === 'full' ? 'replay-cache-full' : 'assertion-replayed');
+    if (requestId) await this.deps.tracker.complete(relayState!, requestId);
+    return {
+      identity,
+      saml: { nameId: profile.nameID, nameIdFormat: profile.nameIDFormat, sessionIndex: profile.sessionIndex, issuer: this.idpEntityId },
+      returnTo,
+      authnInstant: checked.authnInstant,
+    };
   }
 
   /** SP-initiated (InResponseTo present) must match this browser's login; otherwise IdP-initiated. */
   private async matchRequest(env: ResponseEnvelope, relayState: string | undefined, nonce: string | undefined) {
     if (env.inResponseTo) {
       if (!relayState) throw fail('SAML_LOGIN_FAILED', 'relay-state-missing');
-      const login = await this.deps.tracker.finish(relayState, nonce, this.conn.id);
+      const login = await this.deps.tracker.find(relayState, nonce, this.conn.id);
       if (login.requestId !== env.inResponseTo) throw fail('SAML_LOGIN_FAILED', 'in-response-to-mismatch');
       return { requestId: login.requestId, returnTo: login.returnTo };
     }

@@ -37,7 +37,7 @@ export class Gatehouse {
       {
         maxHeaderSize: config.server.max_header_bytes,
         headersTimeout: config.server.headers_timeout,
-        requestTimeout: 0,
+        requestTimeout: config.server.request_timeout,
         keepAliveTimeout: config.server.keep_alive_timeout,
         noDelay: true,
       },

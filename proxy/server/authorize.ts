@@ -7,7 +7,7 @@ import type { Session } from '../session/types.js';
 import type { AppContext, RequestScope } from './context.js';
 import { readCookie } from './cookies.js';
 import { PATHS, samlPaths } from './endpoints/paths.js';
-import type { RequestTarget } from './request-target.js';
+import type { RequestTarget } from '../path.js';
 
 /** A request that may go upstream. */
 export interface Authorized {

@@ -32,10 +32,13 @@ export interface Closers {
 export async function buildContext(loaded: LoadedConfig, log: Logger, clock: Clock): Promise<{ ctx: AppContext; closers: Closers }> {
   const { config } = loaded;
   const publicUrl = new URL(config.server.public_url);
-  const stateStore = new MemoryStateStore(clock);
+  // Two stores: a login flood may push out pending logins (a retry fixes that), but must never
+  // push out replay records, so the replay store refuses new entries when full (fail closed).
+  const stateStore = new MemoryStateStore(clock, 200_000, 'evict-oldest');
+  const replayStore = new MemoryStateStore(clock, 500_000, 'refuse');
   const sessionStore = new MemorySessionStore(clock);
   const tracker = new LoginTracker(stateStore, config.saml.login_timeout, clock);
-  const replay = new ReplayCache(stateStore, clock);
+  const replay = new ReplayCache(replayStore, clock);
   const deps = { tracker, replay, clock, skewMs: config.saml.clock_skew, maxResponseBytes: config.saml.max_response_bytes, loginTimeoutMs: config.saml.login_timeout };
   const connections = new Map<string, ServiceProvider>();
   const sources: IdpSource[] = [];
@@ -83,7 +86,7 @@ export async function buildContext(loaded: LoadedConfig, log: Logger, clock: Clo
     async close() {
       for (const s of sources) s.stop();
       await pools.close();
-      await Promise.all([stateStore.close(), sessionStore.close()]);
+      await Promise.all([stateStore.close(), replayStore.close(), sessionStore.close()]);
     },
   };
   return { ctx: Object.freeze(ctx), closers };

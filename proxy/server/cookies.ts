@@ -20,7 +20,9 @@ export function cookiePolicy(opts: { publicUrl: string; name: string; domain?: s
   const prefix = !secure ? '' : opts.domain ? '__Secure-' : '__Host-';
   return {
     session: `${prefix}${opts.name}`,
-    login: `${prefix}gatehouse_login`,
+    // Never shared across hosts, so always `__Host-` on https: a sibling host must not be able
+    // to plant a login nonce (that would defeat the browser binding of logins).
+    login: `${secure ? '__Host-' : ''}gatehouse_login`,
     secure,
     domain: opts.domain,
     sessionMaxAgeS: Math.floor(opts.sessionMaxAgeMs / 1000),

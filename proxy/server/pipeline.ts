@@ -6,7 +6,7 @@ import { upstreamHeaders, upstreamPath } from '../forward/upstream-headers.js';
 import { EVENTS, F } from '../log.js';
 import { authorize, LoginRequired } from './authorize.js';
 import type { AppContext, RequestScope } from './context.js';
-import { parseRequestTarget } from './request-target.js';
+import { parseRequestTarget } from '../path.js';
 import { handleReserved, isReserved } from './reserved.js';
 import { isBrowserNavigation, redirect, sendError, tagResponse } from './respond.js';
 
@@ -28,6 +28,9 @@ export function requestHandler(state: () => AppContext) {
 async function handle(req: IncomingMessage, res: ServerResponse, ctx: AppContext, scope: RequestScope): Promise<void> {
   const target = parseRequestTarget(req.url);
   if (isReserved(target.path)) return handleReserved(req, res, ctx, scope, target);
+  const te = req.headers['transfer-encoding'];
+  // Only `chunked` is understood end to end; `gzip, chunked` would reach the upstream undeclared.
+  if (te !== undefined && te.trim().toLowerCase() !== 'chunked') throw fail('BAD_REQUEST', 'unsupported-transfer-encoding');
   const { route, host, session } = await authorize(req, target, ctx, scope);
   const headers = upstreamHeaders(req, route, session?.identity, ctx.strip, {
     host,
@@ -42,6 +45,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: AppContext
     headers,
     headersTimeoutMs: route.timeoutMs,
     requestId: scope.id,
+    ourCookies: ctx.strip.cookieBases,
   }, (_status, failure) => {
     if (failure) fromError(req, res, ctx, scope, fail(failure.code, 'upstream-failed', failure.cause));
   });
@@ -57,7 +61,7 @@ function fromError(req: IncomingMessage, res: ServerResponse, ctx: AppContext, s
   } else if (known.code === 'SAML_LOGIN_FAILED') {
     ctx.log.warn({ [F.event]: EVENTS.loginFailed, [F.requestId]: scope.id, [F.code]: known.code, [F.reason]: known.reason, [F.route]: scope.route, [F.clientIp]: req.socket.remoteAddress }, 'login failed');
   }
-  drain(req);
+  drain(req, res);
   if (known instanceof LoginRequired && isBrowserNavigation(req)) return redirect(res, known.loginUrl);
   sendError(res, known.code, {
     requestId: scope.id,
@@ -71,9 +75,14 @@ function publicReason(code: ErrorCode, reason: string): string | undefined {
   return code === 'ACCESS_DENIED' || code === 'BAD_PATH' ? reason : undefined;
 }
 
-/** Discards an unread request body so the connection can be reused or closed cleanly. */
-function drain(req: IncomingMessage): void {
-  if (!req.complete && !req.readableEnded) req.resume();
+/**
+ * An unread request body: close the connection after the answer (a stalled or oversized body
+ * must not hold the socket) and discard what still arrives meanwhile.
+ */
+function drain(req: IncomingMessage, res: ServerResponse): void {
+  if (req.complete || req.readableEnded) return;
+  if (!res.headersSent) res.shouldKeepAlive = false;
+  req.resume();
 }
 
 function logAccess(ctx: AppContext, req: IncomingMessage, res: ServerResponse, scope: RequestScope): void {

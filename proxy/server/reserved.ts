@@ -6,7 +6,7 @@ import { handleHealth, handleReady, handleSignin, handleUserinfo } from './endpo
 import { handleLogout } from './endpoints/logout.js';
 import { PATHS } from './endpoints/paths.js';
 import { handleSaml } from './endpoints/saml.js';
-import type { RequestTarget } from './request-target.js';
+import type { RequestTarget } from '../path.js';
 
 /** True for every path Gatehouse keeps for itself (never forwarded). */
 export function isReserved(path: string): boolean {

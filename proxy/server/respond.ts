@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ERRORS, type ErrorCode } from '../errors.js';
-import { errorPage } from './html.js';
+import { errorPage, esc } from './html.js';
 
 /** Headers on every page Gatehouse itself serves: no caching, no framing, no scripts. */
 export const PAGE_HEADERS = {
@@ -79,8 +79,8 @@ export function sendError(res: ServerResponse, code: ErrorCode, d: ErrorDetails,
   // RFC 9110 15.5.2: a 401 carries a challenge; ours names the login URL for CLIs.
   if (status === 401) extra = { ...extra, 'www-authenticate': challenge(d.loginUrl) };
   if (wantsPage(res.req)) {
-    const link = d.loginUrl ? `<p><a class="button" href="${d.loginUrl.replace(/"/g, '&quot;')}">Sign in</a></p>` : '';
-    const reason = d.reason ? `<p class="muted">Reason: <code>${d.reason}</code></p>` : '';
+    const link = d.loginUrl ? `<p><a class="button" href="${esc(d.loginUrl)}">Sign in</a></p>` : '';
+    const reason = d.reason ? `<p class="muted">Reason: <code>${esc(d.reason)}</code></p>` : '';
     sendHtml(res, status, errorPage(titleOf(status), message, code, d.requestId, reason + link), extra);
     return;
   }

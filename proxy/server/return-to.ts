@@ -1,5 +1,5 @@
 import { isGatehouseError } from '../errors.js';
-import { parseRequestTarget } from './request-target.js';
+import { parseRequestTarget } from '../path.js';
 
 /**
  * Decides whether a post-login redirect target is ours. Accepted: a path (`/x?y`, not `//x`
@@ -10,7 +10,8 @@ import { parseRequestTarget } from './request-target.js';
  */
 export function checkReturnTo(target: string | undefined | null, publicUrl: URL, routeHosts: ReadonlySet<string>): string | undefined {
   if (!target || target.length > 4096) return undefined;
-  if (/[\u0000-\u001f\\]/.test(target)) return undefined;
+  // Visible ASCII only: anything else is either an attack or cannot go into a Location header.
+  if (/[^\x21-\x7e]|\\/.test(target)) return undefined;
   if (target.startsWith('/')) {
     if (target.startsWith('//')) return undefined;
     return pathOnly(target);

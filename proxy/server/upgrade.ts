@@ -7,7 +7,7 @@ import { forwardUpgrade } from '../forward/websocket.js';
 import { EVENTS, F } from '../log.js';
 import { authorize, LoginRequired } from './authorize.js';
 import type { AppContext, RequestScope } from './context.js';
-import { parseRequestTarget } from './request-target.js';
+import { parseRequestTarget } from '../path.js';
 import { isReserved } from './reserved.js';
 import { challenge } from './respond.js';
 
@@ -31,16 +31,28 @@ async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
   if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') throw fail('BAD_REQUEST', 'upgrade-not-websocket');
   const { route, host, session } = await authorize(req, target, ctx, scope);
   if (!route.websockets) throw fail('ACCESS_DENIED', 'websockets-disabled');
+  checkOrigin(req.headers.origin, host, ctx);
   const headers = upstreamHeaders(req, route, session?.identity, ctx.strip, {
     host,
     requestId: scope.id,
     proto: ctx.publicUrl.protocol === 'https:' ? 'https' : 'http',
     trustedProxies: ctx.trustedProxies,
   }, true);
-  forwardUpgrade(socket, head, { upstream: route.upstream, path: upstreamPath(route, target.path, target.query), headers, timeoutMs: route.timeoutMs }, (status, err) => {
+  forwardUpgrade(socket, head, { upstream: route.upstream, path: upstreamPath(route, target.path, target.query), headers, timeoutMs: route.timeoutMs, ourCookies: ctx.strip.cookieBases }, (status, err) => {
     if (err) return refuse(socket, ctx, scope, req, fail('UPSTREAM_UNAVAILABLE', 'upgrade-failed', err));
     logUpgrade(ctx, scope, req, status);
   });
+}
+
+/**
+ * Cross-site websocket hijacking: browsers send cookies on websocket handshakes from any site
+ * (SameSite=Lax allows same-site ones, CORS does not apply). A browser handshake must come from
+ * the page's own origin or Gatehouse's; clients that send no Origin (CLIs) are not browsers.
+ */
+function checkOrigin(origin: string | undefined, host: string, ctx: AppContext): void {
+  if (origin === undefined) return;
+  if (origin === ctx.publicUrl.origin || origin === `${ctx.publicUrl.protocol}//${host}`) return;
+  throw fail('CSRF_REJECTED', 'websocket-cross-origin');
 }
 
 function refuse(socket: Duplex, ctx: AppContext, scope: RequestScope, req: IncomingMessage, err: unknown): void {

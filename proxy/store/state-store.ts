@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import { TtlMap } from './ttl-map.js';
+import { TtlMap, type WhenFull } from './ttl-map.js';
 
 /**
  * Short-lived shared state: SAML login tracking and the assertion replay cache.
@@ -7,7 +7,10 @@ import { TtlMap } from './ttl-map.js';
  */
 export interface StateStore {
   put(key: string, value: string, ttlMs: number): Promise<void>;
-  /** Stores only when the key is free; true when stored. Used for one-time-use checks. */
+  /**
+   * Stores only when the key is free; true when stored. Used for one-time-use checks, so a store
+   * that cannot keep the entry (full) must answer false, never forget an older one.
+   */
   putIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
   get(key: string): Promise<string | undefined>;
   /** Reads and deletes in one step, so a value can be consumed at most once. */
@@ -20,12 +23,12 @@ export interface StateStore {
 export class MemoryStateStore implements StateStore {
   private readonly map: TtlMap<string>;
 
-  constructor(clock: Clock, maxEntries = 200_000) {
-    this.map = new TtlMap(clock, maxEntries);
+  constructor(clock: Clock, maxEntries = 200_000, whenFull: WhenFull = 'evict-oldest') {
+    this.map = new TtlMap(clock, maxEntries, whenFull);
   }
 
   async put(key: string, value: string, ttlMs: number): Promise<void> {
-    this.map.set(key, value, ttlMs);
+    if (!this.map.set(key, value, ttlMs)) throw new Error('state store full');
   }
 
   async putIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {

@@ -6,9 +6,15 @@ interface Entry<V> {
 }
 
 /**
- * A Map whose entries expire, bounded in size. When full, the oldest entry is dropped, so a flood
- * of login starts cannot grow memory without bound. Expired entries are swept on a timer that
- * does not keep the process alive.
+ * What a full map does with one more entry: `evict-oldest` drops the oldest live entry (fine for
+ * state whose loss only costs a retry, like pending logins); `refuse` keeps every live entry and
+ * refuses the new one (for state whose loss would be a security hole, like the replay cache).
+ */
+export type WhenFull = 'evict-oldest' | 'refuse';
+
+/**
+ * A Map whose entries expire, bounded in size so a flood cannot grow memory without bound.
+ * Expired entries are swept on a timer that does not keep the process alive.
  */
 export class TtlMap<V> {
   private readonly map = new Map<string, Entry<V>>();
@@ -17,6 +23,7 @@ export class TtlMap<V> {
   constructor(
     private readonly clock: Clock,
     private readonly maxEntries: number,
+    private readonly whenFull: WhenFull = 'evict-oldest',
     sweepEveryMs = 30_000,
   ) {
     this.timer = setInterval(() => this.sweep(), sweepEveryMs);
@@ -37,20 +44,28 @@ export class TtlMap<V> {
     return e.value;
   }
 
-  set(key: string, value: V, ttlMs: number): void {
+  /** Stores an entry; false when the map is full of live entries and refuses new ones. */
+  set(key: string, value: V, ttlMs: number): boolean {
     this.map.delete(key);
-    if (this.map.size >= this.maxEntries) {
-      const oldest = this.map.keys().next();
-      if (!oldest.done) this.map.delete(oldest.value);
-    }
+    if (this.map.size >= this.maxEntries && !this.makeRoom()) return false;
     this.map.set(key, { value, expiresAt: this.clock.now() + ttlMs });
+    return true;
+  }
+
+  private makeRoom(): boolean {
+    if (this.whenFull === 'refuse') {
+      this.sweep();
+      return this.map.size < this.maxEntries;
+    }
+    const oldest = this.map.keys().next();
+    if (!oldest.done) this.map.delete(oldest.value);
+    return true;
   }
 
   /** Sets only when no live entry exists; returns whether it did. Atomic within the process. */
   setIfAbsent(key: string, value: V, ttlMs: number): boolean {
     if (this.get(key) !== undefined) return false;
-    this.set(key, value, ttlMs);
-    return true;
+    return this.set(key, value, ttlMs);
   }
 
   /** Moves the expiry of a live entry. */

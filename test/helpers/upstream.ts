@@ -47,6 +47,11 @@ export async function startTestUpstream(): Promise<TestUpstream> {
         res.end('status');
         return;
       }
+      if (url.pathname.endsWith('/set-our-cookie')) {
+        res.writeHead(200, { 'set-cookie': ['gatehouse_session=planted-by-upstream; Path=/', '__Host-Gatehouse_Login=x; Path=/; Secure', 'app=1; Path=/'] });
+        res.end('planted');
+        return;
+      }
       if (url.pathname.endsWith('/stream')) {
         const n = Number(url.searchParams.get('chunks') ?? 10);
         const size = Number(url.searchParams.get('size') ?? 1024);

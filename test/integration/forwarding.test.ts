@@ -136,6 +136,19 @@ describe('header hygiene', () => {
     assert.equal(cookie, 'theme=dark; lang=en');
   });
 
+  test('session fixation by an upstream: Set-Cookie for our cookies is dropped, others kept', async () => {
+    const res = await rawRequest('/public/set-our-cookie', []);
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.headers['set-cookie'], ['app=1; Path=/']);
+  });
+
+  test('request smuggling: a Transfer-Encoding other than chunked is refused', async () => {
+    const before = upstream.seen.length;
+    const res = await rawRequest('/public/te', [['Transfer-Encoding', 'gzip, chunked'], ['accept', 'application/json']], 'POST');
+    assert.equal(res.status, 400);
+    assert.equal(upstream.seen.length, before);
+  });
+
   test('response: hop-by-hop and Connection-listed headers dropped, multiple Set-Cookie kept', async () => {
     const res = await rawRequest('/public/status/418', []);
     assert.equal(res.status, 418);
@@ -232,6 +245,20 @@ describe('who gets what', () => {
     assert.match(res.body, /UPSTREAM_UNAVAILABLE/);
   });
 
+  test('stalled upload: 408 after the route timeout, and the upstream connection is released', async () => {
+    const url = new URL(gh.url);
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request({ host: url.hostname, port: url.port, path: '/ml/upload', method: 'POST', headers: { cookie: `gatehouse_session=${alice.get('gatehouse_session')}`, 'content-length': '1000', accept: 'application/json' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      });
+      req.on('error', reject);
+      req.write('only ten b');
+    });
+    assert.equal(status, 408);
+    assert.equal((await jarFetch(alice, `${gh.url}/ml/after-stall`)).status, 200);
+  });
+
   test('upstream too slow: 504 UPSTREAM_TIMEOUT after the route timeout', async () => {
     const res = await jarFetch(alice, `${gh.url}/ml/slow?ms=2000`, { headers: { accept: 'application/json' } });
     assert.equal(res.status, 504);
@@ -256,9 +283,9 @@ describe('streaming', () => {
 
 describe('websockets', () => {
   const wsUrl = (path: string) => `${gh.url.replace('http', 'ws')}${path}`;
-  const open = (path: string, jar?: CookieJar) =>
+  const open = (path: string, jar?: CookieJar, origin?: string) =>
     new Promise<{ ws?: WebSocket; status?: number }>((resolve) => {
-      const ws = new WebSocket(wsUrl(path), { headers: jar ? { cookie: jar.header()! } : {} });
+      const ws = new WebSocket(wsUrl(path), { headers: jar ? { cookie: jar.header()! } : {}, ...(origin ? { origin } : {}) });
       ws.once('open', () => resolve({ ws }));
       ws.once('unexpected-response', (_req, res) => resolve({ status: res.statusCode }));
       ws.once('error', () => resolve({}));
@@ -272,6 +299,13 @@ describe('websockets', () => {
     assert.equal(await echoed, 'hello through gatehouse');
     ws!.close();
     assert.equal(upstream.seen.filter((s) => s.method === 'UPGRADE').at(-1)!.headers['x-forwarded-user'], 'alice@example.com');
+  });
+
+  test('cross-site websocket hijacking: a handshake from another origin is refused', async () => {
+    assert.equal((await open('/ml/ws', alice, 'https://evil.example')).status, 403);
+    const { ws } = await open('/ml/ws', alice, gh.url);
+    assert.ok(ws, 'our own origin is fine');
+    ws!.close();
   });
 
   test('websocket without a session: 401, never upgraded', async () => {

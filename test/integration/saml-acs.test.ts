@@ -152,6 +152,30 @@ describe('attacks on the ACS: each refused with no session, one log line, the sa
     await assertRejected(await postResponse(l, xml, { relayState: null, jar: new CookieJar() }), 'assertion-replayed');
   });
 
+  test('ReDoS: a SAMLResponse of line breaks is refused without blocking the server', async () => {
+    const login = await startSpLogin(gh.url, 'lab');
+    const started = Date.now();
+    const attack = postResponse(login, `A${'\n'.repeat(85_000)}!`, { raw: true });
+    const health = await fetch(`${gh.url}/.gatehouse/healthz`);
+    assert.equal(health.status, 200);
+    await assertRejected(await attack, 'saml-response-not-base64');
+    assert.ok(Date.now() - started < 3000, 'answered at once, not after the seconds a quadratic regex takes (about 7 s here)');
+  });
+
+  test('deeply nested XML is refused (xml-too-deep), not a stack overflow', async () => {
+    const login = await startSpLogin(gh.url, 'lab');
+    const deep = `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol">${'<a>'.repeat(20_000)}${'</a>'.repeat(20_000)}</samlp:Response>`;
+    await assertRejected(await postResponse(login, deep), 'xml-too-deep');
+  });
+
+  test('a forged post with a seen RelayState does not cancel the login', async () => {
+    const login = await startSpLogin(gh.url, 'lab');
+    await assertRejected(await postResponse(login, replaceNameId(genuine(login), 'mallory@example.com')), 'signature-invalid');
+    await assertRejected(await postResponse(login, genuine(login), { jar: new CookieJar() }), 'login-started-in-another-browser');
+    const res = await postResponse(login, genuine(login));
+    assert.equal(res.status, 303, 'the genuine response still signs the user in');
+  });
+
   test('oversized SAMLResponse: 413 before any parsing', async () => {
     const login = await startSpLogin(gh.url, 'lab');
     const res = await postResponse(login, 'A'.repeat(300_000), { raw: true });

@@ -7,7 +7,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative } from 'node:path';
 import { runCheck } from '../../proxy/cli/check.js';
@@ -266,5 +266,40 @@ describe('gatehouse check (runCheck)', () => {
     assert.equal(err.text(), '');
     assert.equal(code, 0);
     assert.match(out.text(), /^ok: .*valid[/\\]gatehouse\.yaml: 1 connection\(s\), 1 policy file\(s\), 2 route\(s\)\n$/);
+  });
+});
+
+describe('cross-file: policies name connections that exist', () => {
+  it('a rule naming an unknown connection is reported with its file, line and key', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gh-conn-'));
+    try {
+      mkdirSync(join(dir, 'policies'));
+      writeFileSync(join(dir, 'gatehouse.yaml'), [
+        'server: { public_url: "http://127.0.0.1:4180" }',
+        'session: { secret: "${GATEHOUSE_SESSION_SECRET}" }',
+        'saml:',
+        '  connections:',
+        '    - { id: lab, idp_metadata_url: "https://idp.example.com/md" }',
+        'policies: ["policies/*.yaml"]',
+        '',
+      ].join('\n'));
+      writeFileSync(join(dir, 'policies', 'p.yaml'), [
+        'routes:',
+        '  - name: r',
+        '    upstream: http://127.0.0.1:9',
+        '    allow: [ { connections: [okta], groups: [admins] } ]',
+        '',
+      ].join('\n'));
+      assert.throws(() => loadConfig(join(dir, 'gatehouse.yaml'), { GATEHOUSE_SESSION_SECRET: 'q7Wc2Lx9Rv4Tb8Nm1Zp6Yh3Jk5Df0Gs' }), (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        const p = err.problems.find((x) => x.key === 'routes[0].allow[0].connections');
+        assert.ok(p, JSON.stringify(err.problems));
+        assert.equal(p.line, 2);
+        assert.match(p.message, /no connection "okta"/);
+        return true;
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -66,10 +66,18 @@ describe('cleanRequestHeaders: hop-by-hop headers are not forwarded', () => {
     assert.deepEqual(cleanRequestHeaders(raw, STRIP), [...BASE, 'X-D', '4']);
   });
 
-  it('keepUpgrade keeps Upgrade and Connection for websocket handshakes, still dropping what Connection names', () => {
-    const raw = [...BASE, 'Connection', 'Upgrade, X-Secret', 'Upgrade', 'websocket', 'X-Secret', 's', 'Transfer-Encoding', 'chunked'];
-    assert.deepEqual(cleanRequestHeaders(raw, STRIP, true), [...BASE, 'Connection', 'Upgrade, X-Secret', 'Upgrade', 'websocket']);
-    assert.deepEqual(cleanRequestHeaders(raw, STRIP, false), BASE);
+  it('keepUpgrade keeps only Upgrade for websocket handshakes: the client Connection (which may name our headers) and any body framing go', () => {
+    const raw = [...BASE, 'Connection', 'Upgrade, X-Forwarded-User', 'Upgrade', 'websocket', 'X-Secret', 's', 'Transfer-Encoding', 'chunked', 'Content-Length', '7'];
+    const kept = cleanRequestHeaders(raw, STRIP, true);
+    assert.deepEqual(kept.filter((_v, i) => i % 2 === 0).map((n) => n.toLowerCase()).filter((n) => ['connection', 'transfer-encoding', 'content-length'].includes(n)), []);
+    assert.deepEqual(values(kept, 'upgrade'), ['websocket']);
+    assert.deepEqual(values(kept, 'x-forwarded-user'), []);
+    assert.deepEqual(cleanRequestHeaders(raw, STRIP, false).filter((_v, i) => i % 2 === 0).map((n) => n.toLowerCase()).includes('upgrade'), false);
+  });
+
+  it('an upstream handshake gets our own Connection: Upgrade, exactly once', () => {
+    const raw = ['Connection', 'Upgrade, X-Forwarded-User', 'Upgrade', 'websocket'];
+    assert.deepEqual(values(upstreamHeaders(fakeRequest(raw, '203.0.113.9'), ROUTE, undefined, STRIP, FACTS, true), 'connection'), ['Upgrade']);
   });
 });
 

@@ -56,6 +56,11 @@ describe('evaluate', () => {
       { allow: false, reasons: ['groups-unauthorized'] }],
     ['a user without groups is refused', rules([{ groups: ['admins'] }]), CAROL,
       { allow: false, reasons: ['groups-unauthorized'] }],
+    // connections (which IdP)
+    ['IdP impersonation: a user from another connection does not pass a connections rule', rules([{ connections: ['okta'], groups: ['admins'] }]), ALICE,
+      { allow: false, reasons: ['connection-unauthorized'] }],
+    ['a user from the named connection passes', rules([{ connections: ['lab'], groups: ['admins'] }]), ALICE,
+      { allow: true, reasons: ['connection-ok', 'groups-ok'], rule: 'allow[0]' }],
     // public
     ['public admits anonymous', rules([{ public: true }]), undefined, { allow: true, reasons: ['public'], rule: 'allow[0]' }],
     ['public admits a signed-in user', rules([{ public: true }]), BOB, { allow: true, reasons: ['public'], rule: 'allow[0]' }],

@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { GatehouseError, type ErrorCode } from '../../proxy/errors.js';
-import { normalizePath, parseRequestTarget } from '../../proxy/server/request-target.js';
+import { normalizePath, parseRequestTarget } from '../../proxy/path.js';
 
 /** Runs `fn` and returns the GatehouseError it throws; fails the test when it does not throw one. */
 function refusal(fn: () => unknown): GatehouseError {

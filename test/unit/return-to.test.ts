@@ -13,6 +13,8 @@ const ROUTE_HOSTS: ReadonlySet<string> = new Set(['nb.example.com', 'data.exampl
 describe('checkReturnTo: open-redirect attacks refused', () => {
   const attacks: Array<[string, string | undefined | null]> = [
     ['protocol-relative URL', '//evil.com'],
+    ['non-ASCII in the query (cannot go into Location: would 500 after login)', '/ml/x?q=\u0100'],
+    ['DEL in the query', '/ml/x?q=\u007f'],
     ['protocol-relative URL with a path', '//evil.com/login'],
     ['backslash read as a slash by browsers', '/\\evil.com'],
     ['backslashes only', '\\\\evil.com'],

@@ -4,7 +4,7 @@ import { fail } from '../../errors.js';
 import type { AppContext } from '../context.js';
 import { readForm } from '../form-body.js';
 import { esc, page } from '../html.js';
-import type { RequestTarget } from '../request-target.js';
+import type { RequestTarget } from '../../path.js';
 import { PAGE_HEADERS, sendHtml } from '../respond.js';
 
 const BANNER = '<p class="demo"><strong>Demo IdP — for local trial only.</strong> Anyone can pick any user here. Never use it in production.</p>';

@@ -3,7 +3,7 @@ import { fail } from '../../errors.js';
 import type { AppContext } from '../context.js';
 import { readCookie } from '../cookies.js';
 import { esc, page } from '../html.js';
-import type { RequestTarget } from '../request-target.js';
+import type { RequestTarget } from '../../path.js';
 import { sendHtml, sendJson } from '../respond.js';
 import { checkReturnTo } from '../return-to.js';
 import { samlPaths } from './paths.js';
@@ -13,10 +13,9 @@ export function handleHealth(res: ServerResponse): void {
   sendJson(res, 200, { status: 'ok' });
 }
 
-/** Readiness: state built and every connection has IdP metadata. */
+/** Readiness: state built and every connection has IdP metadata (no details for anonymous callers). */
 export function handleReady(res: ServerResponse, ctx: AppContext): void {
-  const connections = [...ctx.connections.values()].map((sp) => ({ id: sp.conn.id, idp: sp.idpEntityId }));
-  sendJson(res, 200, { status: 'ready', connections, routes: ctx.routes.routes.length });
+  sendJson(res, 200, { status: 'ready', connections: ctx.connections.size, routes: ctx.routes.routes.length });
 }
 
 /** Who am I: the signed-in identity as JSON (401 when nobody is signed in). */

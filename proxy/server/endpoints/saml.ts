@@ -5,7 +5,7 @@ import { EVENTS, F } from '../../log.js';
 import type { AppContext, RequestScope } from '../context.js';
 import { loginCookie, readCookie, sessionCookie } from '../cookies.js';
 import { readForm } from '../form-body.js';
-import type { RequestTarget } from '../request-target.js';
+import type { RequestTarget } from '../../path.js';
 import { redirect } from '../respond.js';
 import { checkReturnTo } from '../return-to.js';
 

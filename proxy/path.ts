@@ -1,4 +1,4 @@
-import { fail } from '../errors.js';
+import { fail } from './errors.js';
 
 /** The request target, split and normalized once; the path checked is the path forwarded. */
 export interface RequestTarget {
