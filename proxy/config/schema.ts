@@ -102,13 +102,15 @@ const logSchema = z.strictObject({
   level: z.enum(LOG_LEVELS).default('info'),
   /** One JSON access line per request. */
   access: z.boolean().default(true),
+  /** Decision records: one per allow and deny (`all`), only refusals (`deny`), or `none`. */
+  decisions: z.enum(['all', 'deny', 'none']).default('all'),
 });
 
 export const configSchema = z.strictObject({
   /** Must be true for the built-in demo IdP and demo upstream to run. Never in production. */
   demo: z.boolean().default(false),
   server: serverSchema,
-  log: logSchema.default({ level: 'info', access: true }),
+  log: logSchema.default({ level: 'info', access: true, decisions: 'all' }),
   session: sessionSchema,
   saml: samlSchema,
   /** Policy file globs, relative to the config file. */

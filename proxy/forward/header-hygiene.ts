@@ -78,7 +78,7 @@ export function cleanRequestHeaders(raw: readonly string[], strip: StripSet, kee
  * or clear a Gatehouse session in the browser (session fixation, forced logout).
  */
 export function cleanResponseHeaders(raw: readonly (string | Buffer)[], ourCookies?: ReadonlySet<string>): string[] {
-  const asText = raw.map((x) => (typeof x === 'string' ? x : x.toString('latin1')));
+  const asText = raw.every((x) => typeof x === 'string') ? (raw as readonly string[]) : raw.map((x) => (typeof x === 'string' ? x : x.toString('latin1')));
   const listed = listedInConnection(asText);
   const out: string[] = [];
   for (let i = 0; i < asText.length; i += 2) {
@@ -114,7 +114,16 @@ export function dropCookies(header: string, names: readonly string[]): string {
     .join('; ');
 }
 
+const folded = new Map<string, string>();
+
+/** Lowercase with `_` as `-`; memoized, since clients send the same few spellings again and again. */
 function fold(name: string): string {
-  const lower = name.toLowerCase();
-  return lower.includes('_') ? lower.replaceAll('_', '-') : lower;
+  let f = folded.get(name);
+  if (f === undefined) {
+    const lower = name.toLowerCase();
+    f = lower.includes('_') ? lower.replaceAll('_', '-') : lower;
+    if (folded.size >= 4096) folded.clear();
+    folded.set(name, f);
+  }
+  return f;
 }

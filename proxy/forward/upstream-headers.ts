@@ -12,6 +12,8 @@ export interface ClientFacts {
   requestId: string;
   proto: 'http' | 'https';
   trustedProxies: BlockList;
+  /** False when no proxy is trusted: skips the address check on the hot path. */
+  anyTrustedProxy: boolean;
 }
 
 /**
@@ -21,7 +23,7 @@ export interface ClientFacts {
  */
 export function upstreamHeaders(req: IncomingMessage, route: CompiledRoute, identity: Identity | undefined, strip: StripSet, c: ClientFacts, upgrade = false): string[] {
   const peer = req.socket.remoteAddress ?? '';
-  const trusted = c.trustedProxies && isTrusted(c.trustedProxies, peer);
+  const trusted = c.anyTrustedProxy && isTrusted(c.trustedProxies, peer);
   const priorFor = trusted ? req.headers['x-forwarded-for'] : undefined;
   const priorProto = trusted ? req.headers['x-forwarded-proto'] : undefined;
   const h = cleanRequestHeaders(req.rawHeaders, strip, upgrade);

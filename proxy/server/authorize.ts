@@ -18,6 +18,9 @@ export interface Authorized {
 
 const HOST = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\])(?::\d{1,5})?$/;
 
+/** Host header values already seen to be well-formed (a handful in practice; bounded). */
+const goodHosts = new Set<string>();
+
 /** Thrown when nobody is signed in; carries where to sign in. */
 export class LoginRequired extends GatehouseError {
   constructor(readonly loginUrl: string) {
@@ -31,7 +34,11 @@ export class LoginRequired extends GatehouseError {
  */
 export async function authorize(req: IncomingMessage, target: RequestTarget, ctx: AppContext, scope: RequestScope): Promise<Authorized> {
   const host = (req.headers.host ?? '').toLowerCase();
-  if (!HOST.test(host)) throw fail('BAD_HOST', 'bad-host-header');
+  if (!goodHosts.has(host)) {
+    if (!HOST.test(host)) throw fail('BAD_HOST', 'bad-host-header');
+    if (goodHosts.size >= 1024) goodHosts.clear();
+    goodHosts.add(host);
+  }
   const route = ctx.routes.match(host, target.path);
   if (!route) throw fail('ROUTE_NOT_FOUND', 'no-route');
   scope.route = route.name;
@@ -39,7 +46,8 @@ export async function authorize(req: IncomingMessage, target: RequestTarget, ctx
   const session = token ? await ctx.sessions.open(token) : undefined;
   if (session) scope.user = session.identity.user;
   const decision = evaluate(route, session?.identity);
-  ctx.log.info(
+  const record = ctx.config.log.decisions;
+  if (record === 'all' || (record === 'deny' && !decision.allow)) ctx.log.info(
     { [F.event]: EVENTS.decision, [F.requestId]: scope.id, [F.route]: route.name, [F.user]: scope.user, [F.decision]: decision.allow ? 'allow' : 'deny', [F.reasons]: decision.reasons, rule: decision.rule },
     'decision',
   );

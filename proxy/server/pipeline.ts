@@ -37,6 +37,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: AppContext
     requestId: scope.id,
     proto: ctx.publicUrl.protocol === 'https:' ? 'https' : 'http',
     trustedProxies: ctx.trustedProxies,
+    anyTrustedProxy: ctx.config.server.trusted_proxies.length > 0,
   });
   forwardHttp(req, res, {
     pool: ctx.pools.get(route.upstream.origin),

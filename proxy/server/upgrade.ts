@@ -37,6 +37,7 @@ async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
     requestId: scope.id,
     proto: ctx.publicUrl.protocol === 'https:' ? 'https' : 'http',
     trustedProxies: ctx.trustedProxies,
+    anyTrustedProxy: ctx.config.server.trusted_proxies.length > 0,
   }, true);
   forwardUpgrade(socket, head, { upstream: route.upstream, path: upstreamPath(route, target.path, target.query), headers, timeoutMs: route.timeoutMs, ourCookies: ctx.strip.cookieBases }, (status, err) => {
     if (err) return refuse(socket, ctx, scope, req, fail('UPSTREAM_UNAVAILABLE', 'upgrade-failed', err));

@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { Identity } from '../policy/types.js';
 import type { Session, SessionStore } from './types.js';
@@ -13,6 +13,8 @@ export interface SessionSettings {
 /** Activity is written back at most this often, so a busy session costs no write per request. */
 const TOUCH_EVERY_MS = 60_000;
 const TOKEN = /^[A-Za-z0-9_-]{43}$/;
+/** Tokens whose store key is remembered; cleared wholesale when full (cheap, bounded). */
+const KEY_CACHE_SIZE = 50_000;
 
 /**
  * Creates, opens and ends sessions. The cookie carries a random 256-bit token; the store key is
@@ -22,6 +24,9 @@ const TOKEN = /^[A-Za-z0-9_-]{43}$/;
 export class SessionManager {
   /** Activity granularity: at most a minute, and fine enough for short idle timeouts. */
   private readonly touchEveryMs: number;
+  private readonly key: KeyObject;
+  /** token -> store key, bounded: spares an HMAC per request for active sessions. */
+  private readonly keys = new Map<string, string>();
 
   constructor(
     private readonly store: SessionStore,
@@ -29,6 +34,7 @@ export class SessionManager {
     private readonly clock: Clock,
   ) {
     this.touchEveryMs = Math.min(TOUCH_EVERY_MS, Math.floor(settings.idleTimeoutMs / 2));
+    this.key = createSecretKey(Buffer.from(settings.secret, 'utf8'));
   }
 
   /** Starts a session (always with a fresh token: no fixation) and returns its cookie token. */
@@ -62,11 +68,17 @@ export class SessionManager {
 
   /** A value bound to this session for CSRF tokens on Gatehouse's own forms. */
   csrfToken(token: string): string {
-    return createHmac('sha256', this.settings.secret).update(`csrf:${token}`).digest('base64url');
+    return createHmac('sha256', this.key).update(`csrf:${token}`).digest('base64url');
   }
 
   private keyOf(token: string): string {
-    return createHmac('sha256', this.settings.secret).update(`session:${token}`).digest('base64url');
+    let key = this.keys.get(token);
+    if (key === undefined) {
+      key = createHmac('sha256', this.key).update(`session:${token}`).digest('base64url');
+      if (this.keys.size >= KEY_CACHE_SIZE) this.keys.clear();
+      this.keys.set(token, key);
+    }
+    return key;
   }
 
   private ttl(s: Session, now: number): number {

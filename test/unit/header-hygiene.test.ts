@@ -194,7 +194,7 @@ const CUSTOM = routeFrom({
   headers: { user: 'X-Auth-Request-User', email: 'X-Auth-Request-Email', groups: 'X-Auth-Request-Groups' },
 });
 const TRUSTED = buildTrustList(['10.0.0.0/8', '::1']).list;
-const FACTS: ClientFacts = { host: 'nb.example.com', requestId: 'req-1', proto: 'https', trustedProxies: TRUSTED };
+const FACTS: ClientFacts = { host: 'nb.example.com', requestId: 'req-1', proto: 'https', trustedProxies: TRUSTED, anyTrustedProxy: true };
 const ALICE: Identity = { user: 'alice', email: 'alice@example.com', groups: ['ml-engineers', 'a,b'], connection: 'lab' };
 const SPOOFED = [
   'X-Forwarded-User', 'mallory', 'x_forwarded_user', 'mallory', 'X-Forwarded-Email', 'root@example.com',

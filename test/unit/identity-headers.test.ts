@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeGroupsHeader, encodeHeaderValue, encodeIdentity } from '../../proxy/forward/identity-headers.js';
 import type { Identity } from '../../proxy/policy/types.js';
+import { rng } from '../helpers/prng.js';
 
 const VISIBLE_ASCII = /^[\x21-\x7e]*$/;
 
@@ -77,17 +78,6 @@ describe('encodeHeaderValue: user and email', () => {
   });
 });
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('encodeIdentity: properties over random group lists', () => {
   const ALPHABET = ['a', 'Z', '-', ',', ';', ' ', '%', '%2C', '"', "'", '\r', '\n', '\u0000', 'ü', '東', '🚀', '=', ':', '\\'];

@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { GatehouseError, type ErrorCode } from '../../proxy/errors.js';
 import { normalizePath, parseRequestTarget } from '../../proxy/path.js';
+import { rng } from '../helpers/prng.js';
 
 /** Runs `fn` and returns the GatehouseError it throws; fails the test when it does not throw one. */
 function refusal(fn: () => unknown): GatehouseError {
@@ -158,17 +159,6 @@ describe('normalizePath', () => {
   });
 });
 
-/** Deterministic PRNG (mulberry32): the loop is reproducible from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('parseRequestTarget: properties over random paths', () => {
   const ALPHABET = ['a', '/', '.', '%2e', '%2E', '..', '%41'];
