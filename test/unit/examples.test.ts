@@ -22,7 +22,10 @@ describe('shipped examples stay valid', () => {
   });
 
   test('the demo config (npm start) passes the loader and says demo: true', () => {
-    const loaded = loadConfig(root('demo/config.yaml'), {});
+    const pkg = JSON.parse(readFileSync(root('package.json'), 'utf8')) as { scripts: { start: string } };
+    const file = /--config (\S+)/.exec(pkg.scripts.start)?.[1];
+    assert.equal(file, 'demo/config.yaml', 'npm start runs the demo config');
+    const loaded = loadConfig(root(file), {});
     assert.equal(loaded.config.demo, true);
   });
 
