@@ -68,6 +68,7 @@ function fromError(req: IncomingMessage, res: ServerResponse, ctx: AppContext, s
     requestId: scope.id,
     reason: publicReason(known.code, known.reason),
     loginUrl: known instanceof LoginRequired ? known.loginUrl : undefined,
+    user: known.code === 'ACCESS_DENIED' ? scope.user : undefined,
   });
 }
 

@@ -67,6 +67,8 @@ export interface ErrorDetails {
   /** Kebab-case reason; only sent to signed-in users (anonymous users learn nothing). */
   reason?: string;
   loginUrl?: string;
+  /** The signed-in user, shown on refusals with a way to switch accounts. */
+  user?: string;
 }
 
 /** Sends an error as HTML for browsers and JSON for everything else. */
@@ -81,7 +83,8 @@ export function sendError(res: ServerResponse, code: ErrorCode, d: ErrorDetails,
   if (wantsPage(res.req)) {
     const link = d.loginUrl ? `<p><a class="button" href="${esc(d.loginUrl)}">Sign in</a></p>` : '';
     const reason = d.reason ? `<p class="muted">Reason: <code>${esc(d.reason)}</code></p>` : '';
-    sendHtml(res, status, errorPage(titleOf(status), message, code, d.requestId, reason + link), extra);
+    const who = d.user ? `<p class="muted">Signed in as <strong>${esc(d.user)}</strong> · <a href="/.gatehouse/logout">Sign out or switch account</a></p>` : '';
+    sendHtml(res, status, errorPage(titleOf(status), message, code, d.requestId, reason + who + link), extra);
     return;
   }
   const error: Record<string, string> = { code, message, request_id: d.requestId };

@@ -228,14 +228,18 @@ describe('who gets what', () => {
 
   test('a signed-in user without the group gets 403 with the reason and request id, nothing forwarded', async () => {
     const before = upstream.seen.length;
-    const res = await jarFetch(bob, `${gh.url}/ml/x`, { headers: { accept: 'text/html' } });
+    const res = await rawRequest('/ml/x', [['Cookie', bob.header()!], ['accept', 'text/html'], ['sec-fetch-mode', 'navigate']]);
     assert.equal(res.status, 403);
-    const html = await res.text();
+    assert.match(String(res.headers['content-type']), /text\/html/);
+    const html = res.body;
+    const requestId = String(res.headers['x-request-id']);
     assert.match(html, /ACCESS_DENIED/);
     assert.match(html, /groups-unauthorized/);
-    assert.ok(html.includes(res.headers.get('x-request-id')!));
+    assert.match(html, /Signed in as <strong>bob@example\.com<\/strong>/);
+    assert.match(html, /href="\/\.gatehouse\/logout"/);
+    assert.ok(html.includes(requestId));
     assert.equal(upstream.seen.length, before);
-    const decision = gh.logs.find((l) => l.event === 'decision' && l.req_id === res.headers.get('x-request-id'));
+    const decision = gh.logs.find((l) => l.event === 'decision' && l.req_id === requestId);
     assert.deepEqual(decision[0]!.reasons, ['groups-unauthorized']);
   });
 
