@@ -1,20 +1,46 @@
-import { loadConfig } from '../config/load.js';
-import { ConfigError, formatProblem } from '../config/problems.js';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { loadConfig, type LoadedConfig } from '../config/load.js';
+import { ConfigError, formatProblem, type ConfigProblem } from '../config/problems.js';
+import { isGatehouseError } from '../errors.js';
+import { parseIdpMetadata } from '../saml/idp-metadata.js';
 
 /**
- * `gatehouse check --config FILE`: validates the config and every policy file, printing every
- * problem at once as `file:line key: message`. Exit 0 when clean, 1 otherwise.
+ * `gatehouse check --config FILE`: validates the config, every policy file and every IdP
+ * metadata file, printing every problem at once as `file:line key: message`. Exit 0 when clean,
+ * 1 otherwise. (Metadata URLs are not fetched: `check` works offline.)
  */
 export function runCheck(file: string, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): number {
+  let problems: ConfigProblem[];
+  let loaded: LoadedConfig | undefined;
   try {
-    const loaded = loadConfig(file);
+    loaded = loadConfig(file);
+    problems = metadataProblems(loaded);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    problems = e.problems;
+  }
+  if (problems.length === 0 && loaded) {
     const routes = loaded.policies.reduce((n, p) => n + p.policy.routes.length, 0);
     out.write(`ok: ${loaded.file}: ${loaded.config.saml.connections.length} connection(s), ${loaded.policies.length} policy file(s), ${routes} route(s)\n`);
     return 0;
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    for (const p of e.problems) err.write(`${formatProblem(p)}\n`);
-    err.write(`${e.problems.length} problem(s) found\n`);
-    return 1;
   }
+  for (const p of problems) err.write(`${formatProblem(p)}\n`);
+  err.write(`${problems.length} problem(s) found\n`);
+  return 1;
+}
+
+/** Each idp_metadata_file must hold usable IdP metadata: entity ID, Redirect SSO, a signing cert. */
+function metadataProblems(loaded: LoadedConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  loaded.config.saml.connections.forEach((c, i) => {
+    if (!c.idp_metadata_file) return;
+    try {
+      parseIdpMetadata(readFileSync(resolve(loaded.dir, c.idp_metadata_file), 'utf8'));
+    } catch (e) {
+      const why = isGatehouseError(e) ? e.reason : (e as Error).message;
+      problems.push({ file: loaded.file, line: 0, key: `saml.connections[${i}].idp_metadata_file`, message: `not usable IdP metadata: ${why}` });
+    }
+  });
+  return problems;
 }

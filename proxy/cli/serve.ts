@@ -18,6 +18,14 @@ export async function runServe(file: string): Promise<number> {
   if (loaded.config.demo) {
     log.warn({ event: 'demo-mode' }, 'DEMO MODE: built-in demo IdP and upstream, for local trial only. Never expose this.');
   }
+  // A bug must not become a remote kill switch: a stray rejection is logged and serving goes on;
+  // an uncaught exception may have left state half-changed, so that one exits (to be restarted).
+  process.on('unhandledRejection', (err) => log.error({ event: 'error', code: 'INTERNAL', err }, 'unhandled rejection'));
+  process.on('uncaughtException', (err) => {
+    log.fatal({ event: 'error', code: 'INTERNAL', err }, 'uncaught exception; exiting');
+    log.flush();
+    process.exit(70);
+  });
   const app = await Gatehouse.start({ loaded, log });
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
