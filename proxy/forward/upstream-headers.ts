@@ -28,7 +28,7 @@ export function upstreamHeaders(req: IncomingMessage, route: CompiledRoute, iden
   const priorProto = trusted ? req.headers['x-forwarded-proto'] : undefined;
   const h = cleanRequestHeaders(req.rawHeaders, strip, upgrade);
   h.push(
-    'host', route.preserveHost ? c.host : route.upstream.host,
+    'host', route.preserveHost ? c.host : route.upstreamHost,
     'x-forwarded-for', priorFor ? `${priorFor}, ${peer}` : peer,
     'x-forwarded-proto', typeof priorProto === 'string' ? priorProto : c.proto,
     'x-forwarded-host', c.host,
@@ -45,6 +45,5 @@ export function upstreamHeaders(req: IncomingMessage, route: CompiledRoute, iden
 
 /** The upstream path: the upstream URL's base path (if any) + the checked path + the query. */
 export function upstreamPath(route: CompiledRoute, path: string, query: string): string {
-  const base = route.upstream.pathname;
-  return base === '/' ? path + query : base.replace(/\/$/, '') + path + query;
+  return route.upstreamBase + path + query;
 }

@@ -18,6 +18,11 @@ export interface CompiledRoute extends RouteRules {
   /** Path prefix without trailing slash (`/` stays `/`). */
   prefix: string;
   upstream: URL;
+  /** `upstream`'s origin, host and base path, read once here (URL getters allocate). */
+  upstreamOrigin: string;
+  upstreamHost: string;
+  /** Base path to prepend ('' when the upstream URL has none). */
+  upstreamBase: string;
   headers: IdentityHeaderNames;
   timeoutMs: number;
   websockets: boolean;
@@ -33,11 +38,15 @@ export function compileRoutes(files: readonly LoadedPolicyFile[]): CompiledRoute
 
 function compileRoute(r: RouteConfig, source: string): CompiledRoute {
   const allow = r.allow.map((rule, i) => compileRule(rule, `allow[${i}]`));
+  const upstream = new URL(r.upstream);
   return Object.freeze({
     name: r.name,
     host: r.host,
     prefix: r.path === '/' ? '/' : r.path.replace(/\/+$/, ''),
-    upstream: new URL(r.upstream),
+    upstream,
+    upstreamOrigin: upstream.origin,
+    upstreamHost: upstream.host,
+    upstreamBase: upstream.pathname === '/' ? '' : upstream.pathname.replace(/\/$/, ''),
     headers: Object.freeze({ ...r.headers }),
     timeoutMs: r.timeout,
     websockets: r.websockets,

@@ -58,7 +58,7 @@ export async function buildContext(loaded: LoadedConfig, log: Logger, clock: Clo
     connections.set(conn.id, new ServiceProvider(conn, urls, source, deps));
   }
   const routes = new RouteTable(compileRoutes(loaded.policies));
-  const pools = new UpstreamPools(routes.routes.map((r) => r.upstream.origin));
+  const pools = new UpstreamPools(routes.routes.map((r) => r.upstreamOrigin));
   const cookies = cookiePolicy({
     publicUrl: publicUrl.href,
     name: config.session.cookie_name,

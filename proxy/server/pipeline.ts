@@ -40,7 +40,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: AppContext
     anyTrustedProxy: ctx.config.server.trusted_proxies.length > 0,
   });
   forwardHttp(req, res, {
-    pool: ctx.pools.get(route.upstream.origin),
+    pool: ctx.pools.get(route.upstreamOrigin),
     method: req.method ?? 'GET',
     path: upstreamPath(route, target.path, target.query),
     headers,
