@@ -1,0 +1,59 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { demoLogin } from '../../test/helpers/demo-login.js';
+import { freePort, waitForPort } from './free-port.js';
+
+const MAIN = fileURLToPath(new URL('../../dist/proxy/main.js', import.meta.url));
+
+/** Gatehouse running as its own process (the built dist/, as `gatehouse serve` runs it). */
+export interface GatehouseProcess {
+  url: string;
+  pid: number;
+  /** Cookie header of a signed-in user whose group the benchmark route requires. */
+  cookie: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `node dist/proxy/main.js serve` on a free loopback port in front of `upstreamUrl`, with
+ * memory sessions, access and decision logs on (written to /dev/null: the cost of producing them
+ * counts) and one route that requires a group. Signs in through the demo IdP to get a session:
+ * the benchmark measures authenticated requests, policy check included.
+ */
+export async function startGatehouseProcess(upstreamUrl: string): Promise<GatehouseProcess> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
+  mkdirSync(join(dir, 'policies'));
+  writeFileSync(
+    join(dir, 'gatehouse.yaml'),
+    stringify({
+      demo: true,
+      server: { listen: `127.0.0.1:${port}`, public_url: `http://127.0.0.1:${port}` },
+      session: { store: 'memory' },
+      saml: { connections: [{ id: 'demo', demo_idp: { users: [{ name: 'bench', email: 'bench@example.com', groups: ['ml-engineers'] }] } }] },
+      policies: ['policies/*.yaml'],
+    }),
+  );
+  writeFileSync(join(dir, 'policies', 'bench.yaml'), stringify({ routes: [{ name: 'bench', path: '/', upstream: upstreamUrl, allow: [{ groups: ['ml-engineers'] }] }] }));
+  const child: ChildProcess = spawn(process.execPath, [MAIN, 'serve', '--config', join(dir, 'gatehouse.yaml')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const stop = async () => {
+    if (child.exitCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitForPort(port, '127.0.0.1', 15_000);
+    const url = `http://127.0.0.1:${port}`;
+    const jar = await demoLogin(url, 'bench');
+    return { url, pid: child.pid!, cookie: `gatehouse_session=${jar.get('gatehouse_session')}`, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * `npm run bench`: authenticated GET throughput and latency through Gatehouse, against the bare
+ * upstream, nginx and Apache + mod_auth_mellon with a signed-in session (each when installed), in
+ * the same interleaved run. Prints a markdown table with
+ * ratios and writes the JSON to bench/results/. Loopback only; every process started is stopped.
+ *
+ *   npm run bench -- --rounds 5 --seconds 8
+ */
+import { fileURLToPath } from 'node:url';
+import { parseBenchArgs, USAGE } from './lib/args.js';
+import { runForwardingBaselines } from './lib/baselines.js';
+import { startEchoUpstream } from './lib/echo-upstream.js';
+import { startGatehouseProcess } from './lib/gatehouse-process.js';
+import { mellonAvailable, startMellon, type Mellon } from './lib/mellon.js';
+import { formatMarkdown, writeReport } from './lib/report.js';
+import { wrkAvailable } from './lib/wrk.js';
+
+const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
+
+async function main(): Promise<number> {
+  const { options, outDir, help } = parseBenchArgs(process.argv.slice(2));
+  if (help) return console.log(USAGE.replace('bench/forwarding-baselines.ts', 'bench/run.ts')), 0;
+  if (!wrkAvailable()) {
+    console.error('wrk is not installed (apt-get install wrk): nothing to measure with');
+    return 2;
+  }
+  const upstream = await startEchoUpstream({ bodyBytes: options.bodyBytes });
+  const abort = new AbortController();
+  process.once('SIGINT', () => abort.abort());
+  process.once('SIGTERM', () => abort.abort());
+  try {
+    const gh = await startGatehouseProcess(upstream.url);
+    let mellon: Mellon | undefined;
+    try {
+      if (mellonAvailable()) mellon = await startMellon({ upstreamUrl: upstream.url });
+      else console.error('apache2 or mod_auth_mellon not installed (.ci/install-system-deps.sh): no mellon baseline');
+      const report = await runForwardingBaselines({
+        ...options,
+        upstream,
+        targets: [
+          { name: 'gatehouse', url: `${gh.url}/bench`, headers: { cookie: gh.cookie }, pid: gh.pid },
+          ...(mellon ? [{ name: 'mellon', url: mellon.url, headers: { cookie: mellon.cookie }, pid: mellon.pid }] : []),
+          ...(options.targets ?? []),
+        ],
+        log: (l) => console.error(l),
+        signal: abort.signal,
+      });
+      console.log(formatMarkdown(report));
+      console.error(`results: ${writeReport(report, outDir ?? RESULTS)}`);
+      let code = 0;
+      for (const name of ['gatehouse', 'mellon']) {
+        const t = report.targets.find((x) => x.name === name);
+        if (t && t.non2xx + t.errors > 0) {
+          console.error(`${name} answered ${t.non2xx} non-2xx and ${t.errors} errors: the numbers are not of authenticated requests`);
+          code = 1;
+        }
+      }
+      // wrk does not count 3xx as failures: check that the mellon session survived the run.
+      await mellon?.verify().catch((err: Error) => {
+        console.error(`mellon session no longer valid after the run (${err.message}): its numbers may be of redirects`);
+        code = 1;
+      });
+      return code;
+    } finally {
+      await mellon?.stop();
+      await gh.stop();
+    }
+  } finally {
+    await upstream.stop();
+  }
+}
+
+main().then(
+  (code) => (process.exitCode = code),
+  (err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  },
+);
