@@ -30,6 +30,10 @@ async function main(): Promise<number> {
   process.once('SIGTERM', () => abort.abort());
   try {
     const gh = await startGatehouseProcess(upstream.url);
+    // The same Gatehouse with its undici upstream client: what the native engine buys, same run.
+    const ghUndici = await startGatehouseProcess(upstream.url, { upstreamClient: 'undici' });
+    // Like for like with nginx and mellon, which run here without access logs.
+    const ghNoLog = await startGatehouseProcess(upstream.url, { requestLogs: false });
     let mellon: Mellon | undefined;
     try {
       if (mellonAvailable()) mellon = await startMellon({ upstreamUrl: upstream.url });
@@ -39,6 +43,8 @@ async function main(): Promise<number> {
         upstream,
         targets: [
           { name: 'gatehouse', url: `${gh.url}/bench`, headers: { cookie: gh.cookie }, pid: gh.pid },
+          { name: 'gatehouse-undici', url: `${ghUndici.url}/bench`, headers: { cookie: ghUndici.cookie }, pid: ghUndici.pid },
+          { name: 'gatehouse-nolog', url: `${ghNoLog.url}/bench`, headers: { cookie: ghNoLog.cookie }, pid: ghNoLog.pid },
           ...(mellon ? [{ name: 'mellon', url: mellon.url, headers: { cookie: mellon.cookie }, pid: mellon.pid }] : []),
           ...(options.targets ?? []),
         ],
@@ -48,7 +54,7 @@ async function main(): Promise<number> {
       console.log(formatMarkdown(report));
       console.error(`results: ${writeReport(report, outDir ?? RESULTS)}`);
       let code = 0;
-      for (const name of ['gatehouse', 'mellon']) {
+      for (const name of ['gatehouse', 'gatehouse-undici', 'gatehouse-nolog', 'mellon']) {
         const t = report.targets.find((x) => x.name === name);
         if (t && t.non2xx + t.errors > 0) {
           console.error(`${name} answered ${t.non2xx} non-2xx and ${t.errors} errors: the numbers are not of authenticated requests`);
@@ -64,6 +70,8 @@ async function main(): Promise<number> {
     } finally {
       await mellon?.stop();
       await gh.stop();
+      await ghUndici.stop();
+      await ghNoLog.stop();
     }
   } finally {
     await upstream.stop();

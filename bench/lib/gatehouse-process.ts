@@ -20,11 +20,14 @@ export interface GatehouseProcess {
 
 /**
  * Starts `node dist/proxy/main.js serve` on a free loopback port in front of `upstreamUrl`, with
- * memory sessions, access and decision logs on (written to /dev/null: the cost of producing them
- * counts) and one route that requires a group. Signs in through the demo IdP to get a session:
+ * memory sessions, access and decision logs on unless `requestLogs: false` (written to /dev/null:
+ * the cost of producing them counts) and one route that requires a group. Signs in through the demo IdP to get a session:
  * the benchmark measures authenticated requests, policy check included.
  */
-export async function startGatehouseProcess(upstreamUrl: string): Promise<GatehouseProcess> {
+export async function startGatehouseProcess(
+  upstreamUrl: string,
+  opts: { upstreamClient?: 'auto' | 'undici'; requestLogs?: boolean } = {},
+): Promise<GatehouseProcess> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
   mkdirSync(join(dir, 'policies'));
@@ -32,7 +35,8 @@ export async function startGatehouseProcess(upstreamUrl: string): Promise<Gateho
     join(dir, 'gatehouse.yaml'),
     stringify({
       demo: true,
-      server: { listen: `127.0.0.1:${port}`, public_url: `http://127.0.0.1:${port}` },
+      server: { listen: `127.0.0.1:${port}`, public_url: `http://127.0.0.1:${port}`, upstream_client: opts.upstreamClient ?? 'auto' },
+      log: opts.requestLogs === false ? { access: false, decisions: 'none' } : { access: true, decisions: 'all' },
       session: { store: 'memory' },
       saml: { connections: [{ id: 'demo', demo_idp: { users: [{ name: 'bench', email: 'bench@example.com', groups: ['ml-engineers'] }] } }] },
       policies: ['policies/*.yaml'],

@@ -2,10 +2,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { ErrorCode } from '../errors.js';
 import { cleanResponseHeaders } from './header-hygiene.js';
+import type { Forwarder } from './upstream-pools.js';
 
 /** One request to send upstream: everything already decided and cleaned. */
 export interface UpstreamRequest {
-  pool: Dispatcher;
+  forwarder: Forwarder;
   method: string;
   /** Path and query exactly as checked by policy (plus the upstream's base path). */
   path: string;
@@ -23,9 +24,35 @@ export type ForwardDone = (status: number, failure?: { code: ErrorCode; cause: E
 
 /**
  * Streams one request to the upstream and the response back, with backpressure both ways and
- * no buffering. Uses undici's dispatch handler API directly: no stream wrappers on the hot path.
+ * no buffering, through the origin's engine (native or undici; same timeouts, same codes).
  */
 export function forwardHttp(req: IncomingMessage, res: ServerResponse, up: UpstreamRequest, done: ForwardDone): void {
+  const f = up.forwarder;
+  if (f.kind === 'native') {
+    f.pool.send({
+      req,
+      res,
+      method: up.method,
+      path: up.path,
+      headers: up.headers,
+      headTimeoutMs: up.headersTimeoutMs,
+      onResponseHead: (_status, _message, raw) => responseHeaders(raw, up),
+      onDone: done,
+    });
+    return;
+  }
+  forwardUndici(req, res, f.pool, up, done);
+}
+
+/** Response headers as sent to the client: cleaned, our cookies refused, our request id added. */
+function responseHeaders(raw: readonly (string | Buffer)[], up: UpstreamRequest): string[] {
+  const out = cleanResponseHeaders(raw, up.ourCookies);
+  out.push('x-request-id', up.requestId);
+  return out;
+}
+
+/** The undici engine: its dispatch handler API directly, no stream wrappers on the hot path. */
+function forwardUndici(req: IncomingMessage, res: ServerResponse, pool: Dispatcher, up: UpstreamRequest, done: ForwardDone): void {
   const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
   let controller: Dispatcher.DispatchController | undefined;
   let finished = false;
@@ -54,7 +81,7 @@ export function forwardHttp(req: IncomingMessage, res: ServerResponse, up: Upstr
   res.once('close', () => {
     if (!res.writableFinished) abort('UPSTREAM_UNAVAILABLE', 'client went away');
   });
-  up.pool.dispatch(
+  pool.dispatch(
     {
       origin: undefined,
       method: up.method,
@@ -73,9 +100,7 @@ export function forwardHttp(req: IncomingMessage, res: ServerResponse, up: Upstr
         clearTimeout(headTimer);
         // A raw list keeps repeated headers (Set-Cookie) as they came; nothing may be set on `res`
         // with setHeader before this, or Node merges the list by name.
-        const out = cleanResponseHeaders(flatten(headers), up.ourCookies);
-        out.push('x-request-id', up.requestId);
-        res.writeHead(statusCode, statusMessage, out);
+        res.writeHead(statusCode, statusMessage, responseHeaders(flatten(headers), up));
       },
       onResponseData(c, chunk) {
         if (!res.write(chunk)) {

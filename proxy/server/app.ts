@@ -64,7 +64,7 @@ export class Gatehouse {
     const addr = server.address() as AddressInfo;
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
     const app = new Gatehouse(server, current, built.closers, demoUpstream, `http://${host}:${addr.port}`);
-    log.info({ [F.event]: EVENTS.startup, listen: app.url, public_url: config.server.public_url, routes: current.routes.routes.length, demo: config.demo }, 'gatehouse listening');
+    log.info({ [F.event]: EVENTS.startup, listen: app.url, public_url: config.server.public_url, routes: current.routes.routes.length, upstream_client: current.pools.engine, demo: config.demo }, 'gatehouse listening');
     return app;
   }
 
@@ -82,6 +82,7 @@ export class Gatehouse {
     });
     await this.closers.close();
     await this.demoUpstream?.close();
+    this.ctx.requests.flush();
     this.ctx.log.info({ [F.event]: EVENTS.shutdown }, 'gatehouse stopped');
   }
 }

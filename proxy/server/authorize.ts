@@ -1,6 +1,5 @@
 import type { IncomingMessage } from 'node:http';
 import { fail, GatehouseError } from '../errors.js';
-import { EVENTS, F } from '../log.js';
 import type { CompiledRoute } from '../policy/compile.js';
 import { evaluate } from '../policy/evaluate.js';
 import type { Session } from '../session/types.js';
@@ -47,10 +46,9 @@ export async function authorize(req: IncomingMessage, target: RequestTarget, ctx
   if (session) scope.user = session.identity.user;
   const decision = evaluate(route, session?.identity);
   const record = ctx.config.log.decisions;
-  if (record === 'all' || (record === 'deny' && !decision.allow)) ctx.log.info(
-    { [F.event]: EVENTS.decision, [F.requestId]: scope.id, [F.route]: route.name, [F.user]: scope.user, [F.decision]: decision.allow ? 'allow' : 'deny', [F.reasons]: decision.reasons, rule: decision.rule },
-    'decision',
-  );
+  if (record === 'all' || (record === 'deny' && !decision.allow)) {
+    ctx.requests.decision({ requestId: scope.id, route: route.name, user: scope.user, allow: decision.allow, reasons: decision.reasons, rule: decision.rule });
+  }
   if (decision.allow) return { route, host, session };
   if (decision.unauthenticated) throw new LoginRequired(loginUrl(ctx, host, target));
   throw fail('ACCESS_DENIED', decision.reasons.join(','));

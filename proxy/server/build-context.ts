@@ -5,6 +5,7 @@ import { DemoIdp } from '../demo/demo-idp.js';
 import { buildStripSet } from '../forward/header-hygiene.js';
 import { UpstreamPools } from '../forward/upstream-pools.js';
 import type { Logger } from '../log.js';
+import { RequestLog } from '../request-log.js';
 import { compileRoutes } from '../policy/compile.js';
 import { RouteTable } from '../policy/route-table.js';
 import { IdpSource, originOf } from '../saml/idp-source.js';
@@ -58,7 +59,7 @@ export async function buildContext(loaded: LoadedConfig, log: Logger, clock: Clo
     connections.set(conn.id, new ServiceProvider(conn, urls, source, deps));
   }
   const routes = new RouteTable(compileRoutes(loaded.policies));
-  const pools = new UpstreamPools(routes.routes.map((r) => r.upstreamOrigin));
+  const pools = await UpstreamPools.create(routes.routes.map((r) => r.upstreamOrigin), config.server.upstream_client);
   const cookies = cookiePolicy({
     publicUrl: publicUrl.href,
     name: config.session.cookie_name,
@@ -71,6 +72,7 @@ export async function buildContext(loaded: LoadedConfig, log: Logger, clock: Clo
     config,
     publicUrl,
     log,
+    requests: new RequestLog(log),
     clock,
     sessions: new SessionManager(sessionStore, { secret: config.session.secret ?? randomBytes(48).toString('base64'), idleTimeoutMs: config.session.idle_timeout, maxLifetimeMs: config.session.max_lifetime }, clock),
     cookies,

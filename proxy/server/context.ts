@@ -4,6 +4,7 @@ import type { GatehouseConfig } from '../config/schema.js';
 import type { StripSet } from '../forward/header-hygiene.js';
 import type { UpstreamPools } from '../forward/upstream-pools.js';
 import type { Logger } from '../log.js';
+import type { RequestLog } from '../request-log.js';
 import type { RouteTable } from '../policy/route-table.js';
 import type { ServiceProvider } from '../saml/service-provider.js';
 import type { SessionManager } from '../session/session-manager.js';
@@ -15,6 +16,8 @@ export interface AppContext {
   config: GatehouseConfig;
   publicUrl: URL;
   log: Logger;
+  /** The per-request access and decision records. */
+  requests: RequestLog;
   clock: Clock;
   sessions: SessionManager;
   cookies: CookiePolicy;

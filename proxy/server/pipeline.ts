@@ -40,7 +40,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: AppContext
     anyTrustedProxy: ctx.config.server.trusted_proxies.length > 0,
   });
   forwardHttp(req, res, {
-    pool: ctx.pools.get(route.upstreamOrigin),
+    forwarder: ctx.pools.get(route.upstreamOrigin),
     method: req.method ?? 'GET',
     path: upstreamPath(route, target.path, target.query),
     headers,
@@ -89,20 +89,19 @@ function drain(req: IncomingMessage, res: ServerResponse): void {
 
 function logAccess(ctx: AppContext, req: IncomingMessage, res: ServerResponse, scope: RequestScope): void {
   const ms = Number(process.hrtime.bigint() - scope.startNs) / 1e6;
-  ctx.log.info(
-    {
-      [F.event]: EVENTS.access,
-      [F.requestId]: scope.id,
-      [F.method]: req.method,
-      [F.host]: req.headers.host,
-      [F.path]: (req.url ?? '').split('?')[0]!.slice(0, 512),
-      [F.status]: res.writableFinished ? res.statusCode : 499,
-      [F.durationMs]: Math.round(ms * 1000) / 1000,
-      [F.route]: scope.route,
-      [F.user]: scope.user,
-      [F.code]: scope.code,
-      [F.reason]: scope.reason,
-    },
-    'access',
-  );
+  const url = req.url ?? '';
+  const q = url.indexOf('?');
+  ctx.requests.access({
+    requestId: scope.id,
+    method: req.method,
+    host: req.headers.host,
+    // The query is never logged: it may carry tokens.
+    path: (q === -1 ? url : url.slice(0, q)).slice(0, 512),
+    status: res.writableFinished ? res.statusCode : 499,
+    durationMs: Math.round(ms * 1000) / 1000,
+    route: scope.route,
+    user: scope.user,
+    code: scope.code,
+    reason: scope.reason,
+  });
 }

@@ -75,8 +75,15 @@ function refuse(socket: Duplex, ctx: AppContext, scope: RequestScope, req: Incom
 
 function logUpgrade(ctx: AppContext, scope: RequestScope, req: IncomingMessage, status: number): void {
   if (!ctx.config.log.access) return;
-  ctx.log.info(
-    { [F.event]: EVENTS.access, [F.requestId]: scope.id, [F.method]: 'UPGRADE', [F.host]: req.headers.host, [F.path]: (req.url ?? '').split('?')[0], [F.status]: status, [F.route]: scope.route, [F.user]: scope.user, [F.code]: scope.code },
-    'access',
-  );
+  ctx.requests.access({
+    requestId: scope.id,
+    method: 'UPGRADE',
+    host: req.headers.host,
+    path: (req.url ?? '').split('?')[0]!.slice(0, 512),
+    status,
+    durationMs: Math.round(Number(process.hrtime.bigint() - scope.startNs) / 1e3) / 1000,
+    route: scope.route,
+    user: scope.user,
+    code: scope.code,
+  });
 }

@@ -10,6 +10,9 @@ import { signIn, TEST_IDP } from '../helpers/sp-login.js';
 import { IDP_KEYS } from '../helpers/test-keys.js';
 import { startTestUpstream, type TestUpstream } from '../helpers/upstream.js';
 
+/** The upstream client under test; forwarding-undici.test.ts runs this whole file with undici. */
+const ENGINE = process.env.GATEHOUSE_TEST_UPSTREAM_CLIENT === 'undici' ? 'undici' : 'native';
+
 let gh: RunningGatehouse;
 let upstream: TestUpstream;
 let alice: CookieJar;
@@ -20,6 +23,7 @@ before(async () => {
   upstream = await startTestUpstream();
   deadPort = await freePort();
   gh = await startGatehouse({
+    config: { server: { upstream_client: ENGINE } },
     files: { 'idp.xml': idpMetadataXml({ ...TEST_IDP, certBase64s: [IDP_KEYS.certBase64] }) },
     connections: [{ id: 'lab', idp_metadata_file: 'idp.xml' }],
     routes: [
@@ -30,6 +34,7 @@ before(async () => {
       { name: 'public', path: '/public', upstream: upstream.url, allow: [{ public: true }] },
     ],
   });
+  assert.equal(gh.app.context.pools.engine, ENGINE, `running on the ${ENGINE} upstream client`);
   alice = await signIn(gh.url, 'lab', 'alice@example.com', ['ml-engineers', 'team, ml', 'a;b', 'Ünïcode-grüppe']);
   bob = await signIn(gh.url, 'lab', 'bob@example.com', ['data-scientists']);
 });
