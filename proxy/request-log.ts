@@ -33,7 +33,7 @@ interface Sink {
  * The two per-request records, written straight into the logger's destination as JSON lines in
  * the logger's own shape (level, time, svc, event, fields, msg). These two run on every request:
  * formatting them directly, and handing them to the destination in one batch per turn of the
- * event loop, costs a fraction of per-line generic serialization (bench/README.md); every other
+ * event loop, costs a fraction of per-line generic serialization (measured with bench/run.ts); every other
  * log line still goes through pino. Strings are escaped with JSON.stringify.
  */
 export class RequestLog {

@@ -21,12 +21,16 @@ export async function runServe(file: string): Promise<number> {
   // A bug must not become a remote kill switch: a stray rejection is logged and serving goes on;
   // an uncaught exception may have left state half-changed, so that one exits (to be restarted).
   process.on('unhandledRejection', (err) => log.error({ event: 'error', code: 'INTERNAL', err }, 'unhandled rejection'));
+  let app: Gatehouse | undefined;
   process.on('uncaughtException', (err) => {
+    app?.context.requests.flush();
     log.fatal({ event: 'error', code: 'INTERNAL', err }, 'uncaught exception; exiting');
     log.flush();
     process.exit(70);
   });
-  const app = await Gatehouse.start({ loaded, log });
+  // Before the log destination's own exit flush, so the last request records are not lost.
+  process.prependListener('exit', () => app?.context.requests.flush());
+  app = await Gatehouse.start({ loaded, log });
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);

@@ -141,12 +141,20 @@ export class UpstreamConn implements ParserSink {
     }
     this.detach();
     this.used = true;
-    const reusable = this.keepAlive && !job.uploading;
+    const reusable = this.keepAlive && !job.uploading && !bodyOnSafeMethod(job.ex.req);
     job.ex.res.end();
     finishJob(job, job.ex.res.statusCode);
-    if (reusable) this.owner.release(this);
-    else this.kill();
+    if (!reusable) return this.kill();
+    // Not now: the parser may still hold bytes of this read past the end of the message (a body
+    // on a 204/304/HEAD, more than Content-Length). Handed out at once, the socket would serve
+    // them to the next user as their response. One turn later, such bytes have met no job and
+    // killed the socket (onHead with nothing outstanding), and a clean socket goes back.
+    setImmediate(this.releaseLater);
   }
+
+  private readonly releaseLater = () => {
+    if (!this.dead) this.owner.release(this);
+  };
 
   /** The socket failed or closed: the exchange on it (if any) is retried or fails. */
   fail(err: Error | null): void {
@@ -224,4 +232,16 @@ export class UpstreamConn implements ParserSink {
     p.close();
     this.owner.closed(this);
   }
+}
+
+/**
+ * A GET/HEAD/OPTIONS that carried a body: an upstream that ignores bodies on these methods would
+ * read the body as a second request (never checked by policy) and answer it on this socket, to
+ * the next user. Such a socket is closed after its exchange instead of reused.
+ */
+function bodyOnSafeMethod(req: { method?: string; headers: Record<string, string | string[] | undefined> }): boolean {
+  const m = req.method;
+  if (m !== 'GET' && m !== 'HEAD' && m !== 'OPTIONS') return false;
+  const cl = req.headers['content-length'];
+  return (cl !== undefined && cl !== '0') || req.headers['transfer-encoding'] !== undefined;
 }

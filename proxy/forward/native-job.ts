@@ -156,11 +156,9 @@ export function finishJob(job: Job, status: number, failure?: NativeFailure): vo
   try {
     job.ex.onDone(status, failure);
   } catch (err) {
-    // Never throw into llhttp's callback stack: report it as the uncaught error it is.
-    process.nextTick(rethrow, err);
+    // Never throw into llhttp's callback stack, and never take the whole proxy down for one
+    // exchange: close this client connection and report the bug as a process warning.
+    job.ex.res.destroy();
+    process.emitWarning(err instanceof Error ? err : new Error(String(err)), { code: 'GATEHOUSE_NATIVE_CALLBACK' });
   }
-}
-
-function rethrow(err: unknown): never {
-  throw err;
 }

@@ -153,7 +153,7 @@ function refuse(ex: NativeExchange, cause: Error): void {
 // obs-text (node:http's own check). CR, LF or NUL in a value would let it smuggle a header.
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
-const BAD_PATH = /[^\x21-\xff]/;
+const BAD_PATH = /[^\x21-\x7e\x80-\xff]/;
 const DIGITS = /^\d+$/;
 
 function invalid(what: string): Error {

@@ -2,7 +2,7 @@
  * Native upstream engine: forwards requests over a small pool of kept-alive sockets whose
  * responses are framed by Node's own llhttp parser (the one node:http uses), streamed to the
  * client with backpressure both ways. About 20 µs less proxy CPU per request than undici's
- * Pool.dispatch on small requests (bench/native-upstream-ab.ts), at the price of relying on
+ * Pool.dispatch on small requests (bench/run.ts: gatehouse vs gatehouse-undici), at the price of relying on
  * Node internals: run `nativeEngineWorks()` once at startup and fall back to undici when false.
  *
  * Layout: this file (contract, options, self-test) -> native-pool.ts (free list, queue, tick,

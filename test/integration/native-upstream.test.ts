@@ -781,3 +781,62 @@ describe('native upstream: pool', () => {
     assert.equal(await nativeEngineWorks(), true);
   });
 });
+
+describe('native upstream: cross-user response leaks', () => {
+  /** An upstream that answers /a with extra bytes after the message, in the same write. */
+  async function poisoningUpstream(extraAfter: (smuggled: string) => string) {
+    const smuggled = 'HTTP/1.1 200 OK\r\nContent-Length: 12\r\nSet-Cookie: victim=attacker\r\n\r\nSMUGGLED-FOR';
+    return startRawUpstream((s) => {
+      let buf = '';
+      s.on('data', (d: Buffer) => {
+        buf += d.toString('latin1');
+        for (let i = buf.indexOf('\r\n\r\n'); i !== -1; i = buf.indexOf('\r\n\r\n')) {
+          const path = buf.slice(0, i).split(' ')[1]!;
+          buf = buf.slice(i + 4);
+          if (path === '/a') setTimeout(() => s.write(extraAfter(smuggled)), 150);
+          else {
+            const body = `private data of ${path}`;
+            setTimeout(() => s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`), 20);
+          }
+        }
+      });
+    });
+  }
+
+  const cases: [string, string, (smuggled: string) => string][] = [
+    ['more bytes than Content-Length', 'GET', (x) => `HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello${x}`],
+    ['a body on a HEAD response', 'HEAD', (x) => `HTTP/1.1 200 OK\r\nContent-Length: ${x.length}\r\n\r\n${x}`],
+    ['a body on a 204', 'GET', (x) => `HTTP/1.1 204 No Content\r\n\r\n${x}`],
+  ];
+  for (const [name, method, extra] of cases) {
+    test(`response queue poisoning (${name}): users queued behind get their own responses`, async () => {
+      const up = await poisoningUpstream(extra);
+      try {
+        const { front } = await ownFront(up.url, { maxSockets: 1 });
+        const a = call(front.port, '/a', { method });
+        await sleep(40);
+        const b = call(front.port, '/b-victim');
+        await sleep(20);
+        const c = call(front.port, '/c-user');
+        const [rb, rc] = await Promise.all([b, c, a]);
+        assert.equal(rb.body.toString(), 'private data of /b-victim');
+        assert.equal(rb.headers['set-cookie'], undefined);
+        assert.equal(rc.body.toString(), 'private data of /c-user');
+      } finally {
+        await up.close();
+      }
+    });
+  }
+
+  test('a GET with a body is not followed by another user on the same upstream socket (request smuggling in a body)', async () => {
+    const up = await poisoningUpstream((x) => x);
+    try {
+      const { front } = await ownFront(up.url, { maxSockets: 1 });
+      await call(front.port, '/first', { method: 'GET', body: Buffer.from('GET /hidden HTTP/1.1\r\nHost: x\r\n\r\n') });
+      await call(front.port, '/second');
+      assert.equal(up.connections(), 2, 'the socket that carried a GET body was not reused');
+    } finally {
+      await up.close();
+    }
+  });
+});
