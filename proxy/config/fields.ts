@@ -1,8 +1,16 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
 
+// Friendlier messages for the two most common slips: a missing key and a wrong type.
+z.config({
+  customError: (iss) => {
+    if (iss.code !== 'invalid_type') return undefined;
+    return iss.input === undefined ? 'required' : `expected ${iss.expected}, got ${Array.isArray(iss.input) ? 'a list' : typeof iss.input}`;
+  },
+});
+
 /** A duration such as `30m` or `12h`, parsed to milliseconds. */
-export const duration = z.string().transform((text, ctx) => {
+export const duration = z.string({ error: 'a duration such as 250ms, 90s, 30m, 12h or 7d (with its unit)' }).transform((text, ctx) => {
   const ms = parseDuration(text);
   if (ms === undefined || ms <= 0) {
     ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration (use e.g. 250ms, 90s, 30m, 12h, 7d)` });

@@ -38,7 +38,8 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   if (src) checkConfigSemantics(raw, src, dir, problems);
   // Policy files are read even when the config itself has problems, so one run shows them all.
   const globs = config?.policies ?? stringList((raw as { policies?: unknown } | undefined)?.policies);
-  const { files, raw: rawFiles } = loadPolicyFiles(globs, dir, env, problems);
+  const origin = src ? { file: src.file, line: locate(src, ['policies']) } : undefined;
+  const { files, raw: rawFiles } = loadPolicyFiles(globs, dir, env, problems, origin);
   const connectionIds = new Set(list((raw as { saml?: { connections?: unknown } } | undefined)?.saml?.connections).map((c) => String((c as { id?: unknown })?.id)));
   checkPolicySemantics(rawFiles, connectionIds, problems);
   if (problems.length || !config) throw new ConfigError(problems);
@@ -51,13 +52,15 @@ export function loadPolicyFiles(
   dir: string,
   env: NodeJS.ProcessEnv,
   problems: ConfigProblem[],
+  /** Where the globs were written, for "no file matches" problems. */
+  origin: { file: string; line: number } = { file: dir, line: 0 },
 ): { files: LoadedPolicyFile[]; raw: RawPolicyFile[] } {
   const out: LoadedPolicyFile[] = [];
   const raw: RawPolicyFile[] = [];
   for (const pattern of globs) {
     const files = globSync(pattern, { cwd: dir, absolute: true, onlyFiles: true }).sort();
     if (files.length === 0) {
-      problems.push({ file: dir, line: 0, key: 'policies', message: `no policy file matches "${pattern}"` });
+      problems.push({ file: origin.file, line: origin.line, key: 'policies', message: `no policy file matches "${pattern}" (relative to ${dir})` });
     }
     for (const f of files) {
       const src = readSource(f, env, problems);
