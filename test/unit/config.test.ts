@@ -303,3 +303,22 @@ describe('cross-file: policies name connections that exist', () => {
     }
   });
 });
+
+describe('messages a person can act on', () => {
+  it('a missing key says required; a bare number for a duration asks for its unit; an unmatched glob points at the config line', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gh-msg-'));
+    try {
+      writeFileSync(join(dir, 'g.yaml'), 'server: {}\nsession: { secret: "${S}", idle_timeout: 30 }\nsaml: { connections: [ { id: lab, idp_metadata_url: "https://idp.example/md" } ] }\npolicies: ["nope/*.yaml"]\n');
+      assert.throws(() => loadConfig(join(dir, 'g.yaml'), { S: 'k3Jd8Lq2Mv7Xp4Rt9Wz1Nb6Hc5Gf0Sa2Ye' }), (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        const by = (key: string) => err.problems.find((p) => p.key === key);
+        assert.equal(by('server.public_url')?.message, 'required');
+        assert.match(by('session.idle_timeout')?.message ?? '', /a duration such as .* \(with its unit\)/);
+        assert.equal(by('policies')?.line, 4);
+        return true;
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
