@@ -10,28 +10,36 @@
  * set), so no cookie test is needed. Stopped with `apache2 -k stop` on the same config and
  * waited for by pid; never by name.
  */
-import { execFile, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import {
+  APACHE_BIN,
+  APACHE_MODULES,
+  APACHE_USER,
+  certBase64,
+  childOwner,
+  generateKeyPair,
+  httpdServerLines,
+  isRunning,
+  loadModules,
+  logTail,
+  startApache,
+  stopApache,
+  waitForPid,
+  type PrivateApache,
+} from '../../test/helpers/private-apache.js';
 import { buildSignedResponseXml, encodeResponse, escapeXml } from '../../test/helpers/saml-idp-signer.js';
 import { IDP_KEYS } from '../../test/helpers/test-keys.js';
-import { freePort, waitForPort } from './free-port.js';
-import { processTree } from './proc-cpu.js';
+import { waitForPort } from './free-port.js';
 
-const execFileAsync = promisify(execFile);
-
-const APACHE_BIN = '/usr/sbin/apache2';
-const APACHE_MODULES = '/usr/lib/apache2/modules';
 const REQUIRED_MODULES = ['mod_mpm_event.so', 'mod_proxy.so', 'mod_proxy_http.so', 'mod_auth_mellon.so', 'mod_authn_core.so', 'mod_authz_core.so', 'mod_authz_user.so'];
-/** Apache's children run as this user when we are root (Debian's default). */
-const RUN_AS = 'www-data';
 const IDP_ENTITY_ID = 'https://idp.bench.example/metadata';
 /** Advertised in the IdP metadata (lasso wants an SSO service); nothing serves it. */
 const IDP_SSO_URL = 'https://idp.bench.example/sso';
-const PORT_ATTEMPTS = 5;
-const STOP_TIMEOUT_MS = 10_000;
+/** How long the daemon gets to write its PidFile after `apache2 -k start`. */
+const PID_TIMEOUT_MS = 10_000;
 
 /** True when Apache, the modules this baseline loads (mod_auth_mellon included) and openssl are installed. */
 export function mellonAvailable(): boolean {
@@ -74,12 +82,8 @@ export interface Mellon {
   stop(): Promise<void>;
 }
 
-interface Layout {
-  dir: string;
-  conf: string;
-  pidFile: string;
-  runDir: string;
-  errorLog: string;
+/** The private Apache's files, plus mellon's keys, metadata and lock file. */
+interface Layout extends PrivateApache {
   spKey: string;
   spCert: string;
   spMetadata: string;
@@ -96,7 +100,7 @@ export async function startMellon(options: MellonOptions): Promise<Mellon> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-mellon-'));
   const paths: Layout = {
     dir,
-    conf: join(dir, 'httpd.conf'),
+    httpdConf: join(dir, 'httpd.conf'),
     pidFile: join(dir, 'run', 'httpd.pid'),
     runDir: join(dir, 'run'),
     errorLog: join(dir, 'error.log'),
@@ -112,28 +116,19 @@ export async function startMellon(options: MellonOptions): Promise<Mellon> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    prepareDir(paths);
-    let port = 0;
-    for (let attempt = 1; ; attempt++) {
-      port = await freePort();
-      writeMetadataAndConfig(paths, port, options);
-      try {
-        await execFileAsync(APACHE_BIN, apacheArgs(paths, 'start'));
-        break;
-      } catch (err) {
-        const text = describe(err);
-        if (attempt < PORT_ATTEMPTS && /could not bind|Address already in use/i.test(text + logTail(paths))) continue;
-        throw new Error(`apache2 -k start failed: ${text}\n${logTail(paths)}`);
-      }
-    }
-    pid = await waitForPid(paths);
+    await prepareDir(paths);
+    const port = await startApache(paths, {
+      configure: (p) => writeMetadataAndConfig(paths, p, options),
+      logTail: () => errorLogTail(paths),
+    });
+    pid = await waitForRunningPid(paths);
     await waitForPort(port, '127.0.0.1', 10_000);
     const url = `http://127.0.0.1:${port}/`;
     const cookie = await login(url, port);
     await verifySession(url, cookie, options.upstreamUrl);
     return { url, port, pid, cookie, dir, stop, verify: () => verifySession(url, cookie, options.upstreamUrl) };
   } catch (err) {
-    const tail = logTail(paths);
+    const tail = errorLogTail(paths);
     await stop().catch(() => {});
     if (err instanceof Error && tail && !err.message.includes(tail)) err.message += `\n${tail}`;
     throw err;
@@ -144,24 +139,17 @@ export async function startMellon(options: MellonOptions): Promise<Mellon> {
 // Files
 
 /** Root runs the children as www-data: everything readable by it, the SP key by root and www-data only. */
-function prepareDir(p: Layout): void {
+async function prepareDir(p: Layout): Promise<void> {
   chmodSync(p.dir, 0o755);
   mkdirSync(p.runDir, { mode: 0o755 });
-  spawnSyncOk('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '30',
-    '-subj', '/CN=gatehouse-bench-mellon-sp', '-keyout', p.spKey, '-out', p.spCert,
-  ]);
-  const wwwData = userInfo().uid === 0 ? lookupUser(RUN_AS) : undefined;
-  if (wwwData) chownSync(p.spKey, 0, wwwData.gid);
-  chmodSync(p.spKey, wwwData ? 0o640 : 0o600);
-  chmodSync(p.spCert, 0o644);
+  await generateKeyPair({ key: p.spKey, cert: p.spCert, subject: '/CN=gatehouse-bench-mellon-sp', owner: childOwner() });
 }
 
 function writeMetadataAndConfig(p: Layout, port: number, o: MellonOptions): void {
   const base = `http://127.0.0.1:${port}`;
   writeFileSync(p.spMetadata, spMetadataXml(base, certBase64(readFileSync(p.spCert, 'utf8'))), { mode: 0o644 });
   writeFileSync(p.idpMetadata, idpMetadataXml(), { mode: 0o644 });
-  writeFileSync(p.conf, httpdConf(p, port, o), { mode: 0o644 });
+  writeFileSync(p.httpdConf, httpdConf(p, port, o), { mode: 0o644 });
 }
 
 /** SP entity ID and ACS of the instance on `base`. */
@@ -202,28 +190,14 @@ function idpMetadataXml(): string {
  * log (as nginx), mod_proxy with a keep-alive connection pool to the upstream, and mellon on `/`.
  */
 function httpdConf(p: Layout, port: number, o: MellonOptions): string {
-  const mod = (name: string, file: string) => `LoadModule ${name} ${APACHE_MODULES}/${file}`;
   const processes = o.processes ?? 1;
   const threads = o.threadsPerChild ?? 64;
   const upstream = `${o.upstreamUrl.replace(/\/+$/, '')}/`;
   const { entityId } = mellonUrls(`http://127.0.0.1:${port}`);
   const asRoot = userInfo().uid === 0;
   return `# Generated by bench/lib/mellon.ts: private Apache + mod_auth_mellon benchmark baseline
-ServerRoot "${p.dir}"
-ServerName 127.0.0.1
-Listen 127.0.0.1:${port}
-PidFile "${p.pidFile}"
-DefaultRuntimeDir "${p.runDir}"
-ErrorLog "${p.errorLog}"
-LogLevel warn
-${asRoot ? `User ${RUN_AS}\nGroup ${RUN_AS}` : ''}
-${mod('mpm_event_module', 'mod_mpm_event.so')}
-${mod('authn_core_module', 'mod_authn_core.so')}
-${mod('authz_core_module', 'mod_authz_core.so')}
-${mod('authz_user_module', 'mod_authz_user.so')}
-${mod('proxy_module', 'mod_proxy.so')}
-${mod('proxy_http_module', 'mod_proxy_http.so')}
-${mod('auth_mellon_module', 'mod_auth_mellon.so')}
+${httpdServerLines(p, '127.0.0.1', port, asRoot ? APACHE_USER : undefined)}
+${loadModules('mod_mpm_event.so', 'mod_authn_core.so', 'mod_authz_core.so', 'mod_authz_user.so', 'mod_proxy.so', 'mod_proxy_http.so', 'mod_auth_mellon.so')}
 
 # A fixed set of ${processes} process(es) x ${threads} threads: never more (ServerLimit), and enough
 # spare-thread slack that mpm_event neither forks nor reaps children under or after load.
@@ -314,96 +288,17 @@ async function verifySession(url: string, cookie: string, upstreamUrl: string): 
 }
 
 // ---------------------------------------------------------------------------------------------
-// Processes (by pid only)
-
-function apacheArgs(p: Layout, signal: 'start' | 'stop'): string[] {
-  return ['-d', p.dir, '-f', p.conf, '-k', signal];
-}
-
-function readPid(p: Layout): number | undefined {
-  try {
-    const pid = Number.parseInt(readFileSync(p.pidFile, 'utf8').trim(), 10);
-    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** `apache2 -k start` returns once the daemon has forked; it writes the PidFile just after. */
-async function waitForPid(p: Layout, timeoutMs = 10_000): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const pid = readPid(p);
-    if (pid !== undefined && isRunning(pid)) return pid;
-    if (Date.now() > deadline) throw new Error(`apache2 wrote no PidFile ${p.pidFile} within ${timeoutMs} ms`);
-    await sleep(50);
-  }
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** `apache2 -k stop` on our config, wait for our pid; after the timeout SIGKILL our pid and its children. */
-async function stopApache(p: Layout, pid: number): Promise<void> {
-  if (!isRunning(pid)) return;
-  const tree = processTree(pid);
-  await execFileAsync(APACHE_BIN, apacheArgs(p, 'stop')).catch(() => process.kill(pid, 'SIGTERM'));
-  const deadline = Date.now() + STOP_TIMEOUT_MS;
-  while (isRunning(pid) && Date.now() < deadline) await sleep(50);
-  if (isRunning(pid)) {
-    for (const child of [pid, ...tree.filter((c) => c !== pid)]) {
-      try {
-        process.kill(child, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    }
-    while (isRunning(pid)) await sleep(50);
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Helpers
 
-function spawnSyncOk(cmd: string, args: string[]): void {
-  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.error?.message ?? r.stderr.toString()}`);
-}
-
-function lookupUser(name: string): { uid: number; gid: number } | undefined {
-  const r = spawnSync('id', ['-u', name]);
-  const g = spawnSync('id', ['-g', name]);
-  if (r.status !== 0 || g.status !== 0) return undefined;
-  return { uid: Number(r.stdout.toString().trim()), gid: Number(g.stdout.toString().trim()) };
-}
-
-/** Base64 body of a PEM certificate, as metadata's ds:X509Certificate wants it. */
-function certBase64(pem: string): string {
-  const m = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/.exec(pem);
-  if (!m?.[1]) throw new Error('not a PEM certificate');
-  return m[1].replace(/\s+/g, '');
-}
-
-function logTail(p: Layout): string {
-  try {
-    const text = readFileSync(p.errorLog, 'utf8').trim();
-    return text ? `--- ${p.errorLog}\n${text.split('\n').slice(-15).join('\n')}` : '';
-  } catch {
-    return '';
+/** `apache2 -k start` returns once the daemon has forked; it writes the PidFile just after. */
+async function waitForRunningPid(p: Layout): Promise<number> {
+  const pid = await waitForPid(p, PID_TIMEOUT_MS);
+  if (pid === undefined || !isRunning(pid)) {
+    throw new Error(`apache2 left no running pid in ${p.pidFile} within ${PID_TIMEOUT_MS} ms`);
   }
+  return pid;
 }
 
-function describe(err: unknown): string {
-  const e = err as { message?: string; stderr?: string };
-  return [e.message, e.stderr].filter(Boolean).join('\n');
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+function errorLogTail(p: Layout): string {
+  return logTail([p.errorLog], 15);
 }

@@ -9,29 +9,40 @@
  * Generated PHP is built by `phpLiteral()` (single-quoted strings, only `\` and `'` escaped), so
  * attribute values with `,`, `;`, spaces, quotes and non-ASCII reach the assertion byte for byte.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { constants, existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { access, chmod, chown, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { constants, existsSync, rmSync } from 'node:fs';
+import { access, chmod, chown, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
-
-const execFileAsync = promisify(execFile);
+import {
+  APACHE_BIN,
+  APACHE_MODULES,
+  APACHE_USER,
+  certBase64,
+  childOwner,
+  generateKeyPair,
+  hostForUrl,
+  httpdServerLines,
+  isRunning,
+  killQuietly,
+  loadModule,
+  loadModules,
+  logTail,
+  readPid,
+  startApache,
+  stopApache,
+  waitForPid,
+  type Owner,
+  type PrivateApache,
+} from './private-apache.js';
 
 const SSP_ROOT = '/usr/share/simplesamlphp';
 const SSP_DEBIAN_CONFIG = '/etc/simplesamlphp/config.php';
 /** Required by Debian's config.php; root:www-data 0640, so Apache must run as root or www-data. */
 const SSP_DEBIAN_SECRETS = '/var/lib/simplesamlphp/secrets.inc.php';
-const APACHE_BIN = '/usr/sbin/apache2';
-const APACHE_MODULES = '/usr/lib/apache2/modules';
-const RUN_AS = 'www-data';
 const AUTH_SOURCE = 'test-users';
 const START_TIMEOUT_MS = 20_000;
-const STOP_TIMEOUT_MS = 10_000;
-const PORT_ATTEMPTS = 5;
 
 const RSA_SHA256 = 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256';
 const BINDING_POST = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST';
@@ -143,7 +154,7 @@ export async function startSimpleSamlPhp(opts: StartOptions = {}): Promise<Runni
     const owner = await prepareDirs(paths);
     await generateSigningKey(paths, owner);
     await writeStaticConfig(paths, users, opts.signResponse ?? true);
-    return await startApache(paths, host);
+    return await startIdp(paths, host);
   } catch (err) {
     await rm(paths.dir, { recursive: true, force: true });
     throw err;
@@ -153,9 +164,8 @@ export async function startSimpleSamlPhp(opts: StartOptions = {}): Promise<Runni
 // ---------------------------------------------------------------------------------------------
 // Layout and permissions
 
-interface Layout {
-  dir: string;
-  httpdConf: string;
+/** The private Apache's files, plus SimpleSAMLphp's config, metadata, keys and writable dirs. */
+interface Layout extends PrivateApache {
   configDir: string;
   metadataDir: string;
   certDir: string;
@@ -163,14 +173,6 @@ interface Layout {
   tmpDir: string;
   dataDir: string;
   sessionDir: string;
-  apacheRunDir: string;
-  pidFile: string;
-  errorLog: string;
-}
-
-interface Owner {
-  uid: number;
-  gid: number;
 }
 
 function layoutOf(dir: string): Layout {
@@ -185,7 +187,7 @@ function layoutOf(dir: string): Layout {
     tmpDir: join(run, 'tmp'),
     dataDir: join(run, 'data'),
     sessionDir: join(run, 'sessions'),
-    apacheRunDir: join(dir, 'apache'),
+    runDir: join(dir, 'apache'),
     pidFile: join(dir, 'apache', 'httpd.pid'),
     errorLog: join(dir, 'apache', 'error.log'),
   };
@@ -196,10 +198,10 @@ function layoutOf(dir: string): Layout {
  * makes 0700 dirs), the dirs PHP writes to belong to www-data. Returns that owner, if any.
  */
 async function prepareDirs(paths: Layout): Promise<Owner | undefined> {
-  const owner = process.getuid?.() === 0 ? lookupUser(RUN_AS) : undefined;
+  const owner = childOwner();
   if (!owner) await assertSecretsReadable();
   const writable = [paths.logDir, paths.tmpDir, paths.dataDir, paths.sessionDir];
-  for (const dir of [paths.configDir, paths.metadataDir, paths.certDir, paths.apacheRunDir, ...writable]) {
+  for (const dir of [paths.configDir, paths.metadataDir, paths.certDir, paths.runDir, ...writable]) {
     await mkdir(dir, { recursive: true, mode: 0o755 });
   }
   await chmod(paths.dir, 0o755);
@@ -220,28 +222,14 @@ async function assertSecretsReadable(): Promise<void> {
   }
 }
 
-function lookupUser(name: string): Owner {
-  const line = readFileSync('/etc/passwd', 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith(`${name}:`));
-  const [, , uid, gid] = line?.split(':') ?? [];
-  if (uid === undefined || gid === undefined) {
-    throw new Error(`user ${name} not found in /etc/passwd (needed to run Apache as root)`);
-  }
-  return { uid: Number(uid), gid: Number(gid) };
-}
-
 /** Fresh RSA-2048 key + self-signed cert; the key is readable by root and www-data only. */
 async function generateSigningKey(paths: Layout, owner: Owner | undefined): Promise<void> {
-  const key = join(paths.certDir, 'idp.key');
-  const crt = join(paths.certDir, 'idp.crt');
-  await execFileAsync('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-sha256', '-days', '30', '-nodes',
-    '-subj', '/CN=Gatehouse test SimpleSAMLphp IdP', '-keyout', key, '-out', crt,
-  ]);
-  if (owner) await chown(key, 0, owner.gid);
-  await chmod(key, owner ? 0o640 : 0o600);
-  await chmod(crt, 0o644);
+  await generateKeyPair({
+    key: join(paths.certDir, 'idp.key'),
+    cert: join(paths.certDir, 'idp.crt'),
+    subject: '/CN=Gatehouse test SimpleSAMLphp IdP',
+    owner,
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -345,15 +333,8 @@ function spMetadata(sp: SpRegistration): PhpValue {
     'sign.logout': true,
   };
   if (sp.sloUrl) meta.SingleLogoutService = [{ Binding: BINDING_REDIRECT, Location: sp.sloUrl }];
-  if (sp.certPem) meta.certData = certBody(sp.certPem);
+  if (sp.certPem) meta.certData = certBase64(sp.certPem, 'certPem');
   return meta;
-}
-
-/** Base64 body of a PEM certificate, as SimpleSAMLphp's `certData` wants it. */
-function certBody(pem: string): string {
-  const match = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/.exec(pem);
-  if (!match?.[1]) throw new Error('certPem is not a PEM certificate');
-  return match[1].replace(/\s+/g, '');
 }
 
 function validateSp(sp: SpRegistration): void {
@@ -415,30 +396,12 @@ function configPhp(paths: Layout, baseUrl: string, host: string): string {
 // ---------------------------------------------------------------------------------------------
 // Apache
 
-function hostForUrl(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
-}
-
 function httpdConf(paths: Layout, host: string, port: number): string {
-  const mod = (name: string, file: string): string => `LoadModule ${name} ${APACHE_MODULES}/${file}`;
   const www = join(SSP_ROOT, 'www');
   return `# Generated by test/helpers/simplesamlphp.ts: private Apache for one test IdP
-ServerRoot "${paths.dir}"
-ServerName ${hostForUrl(host)}
-Listen ${hostForUrl(host)}:${port}
-PidFile "${paths.pidFile}"
-DefaultRuntimeDir "${paths.apacheRunDir}"
-ErrorLog "${paths.errorLog}"
-LogLevel warn
-User ${RUN_AS}
-Group ${RUN_AS}
-${mod('mpm_prefork_module', 'mod_mpm_prefork.so')}
-${mod('authz_core_module', 'mod_authz_core.so')}
-${mod('mime_module', 'mod_mime.so')}
-${mod('dir_module', 'mod_dir.so')}
-${mod('alias_module', 'mod_alias.so')}
-${mod('env_module', 'mod_env.so')}
-${mod('php_module', 'libphp8.2.so')}
+${httpdServerLines(paths, host, port, APACHE_USER)}
+${loadModules('mod_mpm_prefork.so', 'mod_authz_core.so', 'mod_mime.so', 'mod_dir.so', 'mod_alias.so', 'mod_env.so')}
+${loadModule('php_module', 'libphp8.2.so')}
 TypesConfig /etc/mime.types
 StartServers 2
 MinSpareServers 2
@@ -447,7 +410,7 @@ MaxRequestWorkers 16
 KeepAlive On
 KeepAliveTimeout 5
 LogFormat "%h %t \\"%r\\" %>s %b %D" timing
-CustomLog "${join(paths.apacheRunDir, 'access.log')}" timing
+CustomLog "${join(paths.runDir, 'access.log')}" timing
 <Directory />
     AllowOverride None
     Require all denied
@@ -468,60 +431,31 @@ php_admin_value opcache.revalidate_freq 0
 `;
 }
 
-/** A port that was free a moment ago (Apache may still lose the race: callers retry). */
-async function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
+/** Writes config.php and httpd.conf for each port tried, starts Apache, waits for the metadata. */
+async function startIdp(paths: Layout, host: string): Promise<RunningIdp> {
+  const port = await startApache(paths, {
+    host,
+    configure: async (p) => {
+      await writeAtomic(join(paths.configDir, 'config.php'), configPhp(paths, idpBaseUrl(host, p), host));
+      await writeAtomic(paths.httpdConf, httpdConf(paths, host, p));
+    },
+    logTail: () => idpLogTail(paths),
   });
+  const idp = runningIdp(paths, idpBaseUrl(host, port));
+  await waitUntilReady(paths, idp.metadataUrl).catch(async (err: unknown) => {
+    await idp.stop().catch(() => undefined);
+    throw err;
+  });
+  return idp;
 }
 
-function apacheArgs(paths: Layout, signal: 'start' | 'stop'): string[] {
-  return ['-d', paths.dir, '-f', paths.httpdConf, '-k', signal];
+function idpBaseUrl(host: string, port: number): string {
+  return `http://${hostForUrl(host)}:${port}/simplesaml/`;
 }
 
-async function startApache(paths: Layout, host: string): Promise<RunningIdp> {
-  let lastError: unknown;
-  for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
-    const port = await freePort(host);
-    const baseUrl = `http://${hostForUrl(host)}:${port}/simplesaml/`;
-    await writeAtomic(join(paths.configDir, 'config.php'), configPhp(paths, baseUrl, host));
-    await writeAtomic(paths.httpdConf, httpdConf(paths, host, port));
-    try {
-      await execFileAsync(APACHE_BIN, apacheArgs(paths, 'start'));
-    } catch (err) {
-      lastError = err;
-      if (/could not bind|Address already in use/i.test(String((err as { stderr?: string }).stderr))) continue;
-      throw new Error(`apache2 -k start failed: ${describeExecError(err)}\n${await logTail(paths)}`);
-    }
-    const idp = runningIdp(paths, baseUrl);
-    await waitUntilReady(paths, idp.metadataUrl).catch(async (err: unknown) => {
-      await idp.stop().catch(() => undefined);
-      throw err;
-    });
-    return idp;
-  }
-  throw new Error(`apache2 could not bind a free port after ${PORT_ATTEMPTS} attempts: ${describeExecError(lastError)}`);
-}
-
-function describeExecError(err: unknown): string {
-  const e = err as { message?: string; stderr?: string };
-  return [e.message, e.stderr].filter(Boolean).join('\n');
-}
-
-async function logTail(paths: Layout): Promise<string> {
-  const files = [paths.errorLog, join(paths.logDir, 'simplesamlphp.log'), join(paths.logDir, 'php-error.log')];
-  const tails = await Promise.all(
-    files.map(async (f) => {
-      const text = await readFile(f, 'utf8').catch(() => '');
-      return text ? `--- ${f}\n${text.split('\n').slice(-20).join('\n')}` : '';
-    }),
-  );
-  return tails.filter(Boolean).join('\n');
+/** Apache's, SimpleSAMLphp's and PHP's logs. */
+function idpLogTail(paths: Layout): string {
+  return logTail([paths.errorLog, join(paths.logDir, 'simplesamlphp.log'), join(paths.logDir, 'php-error.log')]);
 }
 
 async function waitUntilReady(paths: Layout, metadataUrl: string): Promise<void> {
@@ -540,87 +474,16 @@ async function waitUntilReady(paths: Layout, metadataUrl: string): Promise<void>
     if (pid !== undefined && !isRunning(pid)) break;
     await sleep(100);
   }
-  throw new Error(`SimpleSAMLphp IdP not ready at ${metadataUrl} (${last})\n${await logTail(paths)}`);
+  throw new Error(`SimpleSAMLphp IdP not ready at ${metadataUrl} (${last})\n${idpLogTail(paths)}`);
 }
 
 // ---------------------------------------------------------------------------------------------
-// Processes (by pid only, never by name)
+// Stopping (by pid only, never by name)
 
-function readPid(paths: Layout): number | undefined {
-  try {
-    const pid = Number.parseInt(readFileSync(paths.pidFile, 'utf8').trim(), 10);
-    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The daemon writes its PidFile just after `apache2 -k start` returns. */
-async function waitForPid(paths: Layout, timeoutMs: number): Promise<number | undefined> {
-  const deadline = Date.now() + timeoutMs;
-  let pid = readPid(paths);
-  while (pid === undefined && Date.now() < deadline) {
-    await sleep(50);
-    pid = readPid(paths);
-  }
-  return pid;
-}
-
-/** Alive and not a zombie (a daemonized Apache is reparented to PID 1, which may never reap it). */
-function isRunning(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
-
-/** Pids of the running children of `pid` that are apache2 processes. */
-function apacheChildren(pid: number): number[] {
-  const children: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      const comm = stat.slice(stat.indexOf('(') + 1, close);
-      const ppid = Number(stat.slice(close + 2).split(' ')[1]);
-      if (ppid === pid && comm === 'apache2') children.push(Number(entry));
-    } catch {
-      // the process exited while we looked
-    }
-  }
-  return children;
-}
-
-function killQuietly(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // already gone
-  }
-}
-
-async function waitForExit(pids: number[], timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (pids.some(isRunning)) {
-    if (Date.now() > deadline) return false;
-    await sleep(50);
-  }
-  return true;
-}
-
-/** `apache2 -k stop`, wait for the parent and its children, SIGKILL them (by pid) on timeout. */
-async function stopApache(paths: Layout): Promise<void> {
+/** Waits briefly for the PidFile (the daemon writes it just after `-k start` returns), then stops that pid. */
+async function stopIdpApache(paths: Layout): Promise<void> {
   const pid = await waitForPid(paths, 2_000);
-  if (pid === undefined || !isRunning(pid)) return;
-  const pids = [pid, ...apacheChildren(pid)];
-  await execFileAsync(APACHE_BIN, apacheArgs(paths, 'stop')).catch(() => killQuietly(pid, 'SIGTERM'));
-  if (await waitForExit(pids, STOP_TIMEOUT_MS)) return;
-  for (const p of pids.filter(isRunning)) killQuietly(p, 'SIGKILL');
-  await waitForExit(pids, 2_000);
+  if (pid !== undefined) await stopApache(paths, pid);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -688,7 +551,7 @@ function runningIdp(paths: Layout, baseUrl: string): RunningIdp {
     stop() {
       stopping ??= (async () => {
         try {
-          await stopApache(paths);
+          await stopIdpApache(paths);
         } finally {
           untrack(paths);
           await rm(paths.dir, { recursive: true, force: true });
