@@ -3,6 +3,7 @@ import type { Dispatcher } from 'undici';
 import type { ErrorCode } from '../errors.js';
 import { cleanResponseHeaders } from './header-hygiene.js';
 import type { Forwarder } from './upstream-pools.js';
+import { bodyOnSafeMethod } from './body-on-safe-method.js';
 
 /** One request to send upstream: everything already decided and cleaned. */
 export interface UpstreamRequest {
@@ -88,6 +89,8 @@ function forwardUndici(req: IncomingMessage, res: ServerResponse, pool: Dispatch
       path: up.path,
       headers: up.headers,
       body,
+      // Close the upstream connection after a GET/HEAD/OPTIONS with a body (see body-on-safe-method).
+      reset: hasBody && bodyOnSafeMethod(req),
       headersTimeout: up.headersTimeoutMs,
     } as Dispatcher.DispatchOptions,
     {

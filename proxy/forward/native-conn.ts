@@ -10,6 +10,7 @@ import type { ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { failJob, finishJob, onRequestData, onRequestEnd, upstreamError, type Job } from './native-job.js';
 import { newResponseParser, type NativeParser, type NativeParserClass, type ParserSink } from './native-parser.js';
+import { bodyOnSafeMethod } from './body-on-safe-method.js';
 
 interface StreamHandle {
   readStart(): number;
@@ -234,14 +235,3 @@ export class UpstreamConn implements ParserSink {
   }
 }
 
-/**
- * A GET/HEAD/OPTIONS that carried a body: an upstream that ignores bodies on these methods would
- * read the body as a second request (never checked by policy) and answer it on this socket, to
- * the next user. Such a socket is closed after its exchange instead of reused.
- */
-function bodyOnSafeMethod(req: { method?: string; headers: Record<string, string | string[] | undefined> }): boolean {
-  const m = req.method;
-  if (m !== 'GET' && m !== 'HEAD' && m !== 'OPTIONS') return false;
-  const cl = req.headers['content-length'];
-  return (cl !== undefined && cl !== '0') || req.headers['transfer-encoding'] !== undefined;
-}

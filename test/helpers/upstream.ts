@@ -16,6 +16,8 @@ export interface TestUpstream {
   url: string;
   port: number;
   seen: SeenRequest[];
+  /** TCP connections accepted so far. */
+  connections(): number;
   close(): Promise<void>;
 }
 
@@ -74,12 +76,15 @@ export async function startTestUpstream(): Promise<TestUpstream> {
     seen.push({ method: 'UPGRADE', url: req.url ?? '', rawHeaders: req.rawHeaders, headers: req.headers, body: Buffer.alloc(0) });
     wss.handleUpgrade(req, socket, head, (ws) => ws.on('message', (d, binary) => ws.send(d, { binary })));
   });
+  let connections = 0;
+  server.on('connection', () => connections++);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}`,
     port,
     seen,
+    connections: () => connections,
     close: () =>
       new Promise((resolve) => {
         for (const c of wss.clients) c.terminate();

@@ -147,6 +147,26 @@ describe('header hygiene', () => {
     assert.deepEqual(res.headers['set-cookie'], ['app=1; Path=/']);
   });
 
+  test('request smuggling in a GET body: the upstream connection that carried it is not reused', async () => {
+    await rawRequest('/public/warm', []);
+    const before = upstream.connections();
+    const res = await new Promise<number>((resolve, reject) => {
+      const url = new URL(gh.url);
+      const body = 'GET /admin HTTP/1.1\r\nHost: x\r\n\r\n';
+      const req = request({ host: url.hostname, port: url.port, path: '/public/get-with-body', method: 'GET', headers: { 'content-length': String(body.length) } }, (r) => {
+        r.resume();
+        r.on('end', () => resolve(r.statusCode!));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    assert.equal(res, 200);
+    await rawRequest('/public/after', []);
+    await rawRequest('/public/after2', []);
+    assert.ok(upstream.connections() > before, 'a fresh upstream connection after the GET with a body');
+    assert.ok(!upstream.seen.some((s) => s.url === '/admin'), 'the hidden request never reached the upstream as a request');
+  });
+
   test('request smuggling: a Transfer-Encoding other than chunked is refused', async () => {
     const before = upstream.seen.length;
     const res = await rawRequest('/public/te', [['Transfer-Encoding', 'gzip, chunked'], ['accept', 'application/json']], 'POST');
