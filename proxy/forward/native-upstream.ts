@@ -9,7 +9,7 @@
  * request head) -> native-conn.ts (socket + parser) and native-job.ts (one exchange, its timer).
  */
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import type { ErrorCode } from '../errors.js';
 import { cleanResponseHeaders } from './header-hygiene.js';
 import { loadHttpParser } from './native-parser.js';
@@ -112,7 +112,8 @@ const SELF_TEST_MS = 5_000;
 
 /**
  * Runs once at startup: spins up a loopback server, forwards a GET, a chunked POST and a HEAD
- * (then a GET again, on the same kept-alive socket) through a pool, checks the results; false
+ * (then a GET again, on the same kept-alive socket) through a pool, and checks that a response
+ * with ambiguous framing (Content-Length and Transfer-Encoding) is refused; false
  * (never throws) when the Node internals are missing or behave differently, so the caller falls
  * back to undici.
  */
@@ -168,8 +169,50 @@ async function selfTest(toClose: (() => Promise<unknown>)[]): Promise<boolean> {
     get.status === 200 && get.body === 'native-ok' && get.cookies.join() === 'a=1,b=2' &&
     post.status === 200 && post.body === 'hello world' && post.te === 'chunked' &&
     head.status === 200 && head.body === '' && head.length === '9' &&
-    again.status === 200 && again.body === 'native-ok' && connections === 1
+    again.status === 200 && again.body === 'native-ok' && connections === 1 &&
+    (await ambiguousFramingRefused(toClose))
   );
+}
+
+/**
+ * The framing defences depend on the parser reporting errors: a response with both
+ * Content-Length and Transfer-Encoding (a classic desync) must fail the exchange, not be relayed.
+ */
+async function ambiguousFramingRefused(toClose: (() => Promise<unknown>)[]): Promise<boolean> {
+  const sockets = new Set<Socket>();
+  const raw = createNetServer((s) => {
+    sockets.add(s);
+    s.on('error', () => undefined);
+    s.once('data', () => s.end('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'));
+  });
+  toClose.push(() => {
+    for (const s of sockets) s.destroy();
+    return new Promise((resolve) => raw.close(resolve));
+  });
+  const upPort = await new Promise<number>((resolve, reject) => {
+    raw.once('error', reject);
+    raw.listen(0, '127.0.0.1', () => resolve((raw.address() as AddressInfo).port));
+  });
+  const pool = new NativeUpstreamPool(new URL(`http://127.0.0.1:${upPort}`), { maxSockets: 1 });
+  toClose.push(() => pool.close());
+  let failed = false;
+  const front = createServer((req, res) =>
+    pool.send({
+      req,
+      res,
+      method: 'GET',
+      path: '/',
+      headers: [],
+      headTimeoutMs: SELF_TEST_MS,
+      onResponseHead: (_s, _m, rawHeaders) => cleanResponseHeaders(rawHeaders),
+      onDone: (_s, failure) => {
+        failed = failure !== undefined;
+        if (failure && !res.headersSent) res.writeHead(502).end();
+      },
+    }),
+  );
+  const answer = await call(await listen(front, toClose), 'GET', []);
+  return failed && answer.status === 502;
 }
 
 function listen(server: Server, toClose: (() => Promise<unknown>)[]): Promise<number> {
