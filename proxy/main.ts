@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { runCheck } from './cli/check.js';
+import { runExplain } from './cli/policy-explain.js';
 import { runServe } from './cli/serve.js';
 
 const USAGE = `usage: gatehouse <command> [options]
@@ -8,6 +9,9 @@ const USAGE = `usage: gatehouse <command> [options]
 commands:
   serve --config FILE   run the proxy
   check --config FILE   validate the config and every policy file (exit 1 on problems)
+  policy explain [--user U] [--email E] [--groups a,b] [--connection C] [--json] METHOD URL
+                        decide one request as serve would: decision, route, rule, reasons
+                        (no --user/--email/--groups: an anonymous request; exit 0 allowed, 1 not)
 
 options:
   -c, --config FILE     config file (default: $GATEHOUSE_CONFIG or ./gatehouse.yaml)
@@ -19,7 +23,15 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      config: { type: 'string', short: 'c' },
+      help: { type: 'boolean', short: 'h' },
+      user: { type: 'string' },
+      email: { type: 'string' },
+      groups: { type: 'string', multiple: true },
+      connection: { type: 'string' },
+      json: { type: 'boolean' },
+    },
   });
   const command = positionals[0];
   if (values.help || !command) {
@@ -29,6 +41,12 @@ async function main(argv: string[]): Promise<number> {
   const config = values.config ?? process.env.GATEHOUSE_CONFIG ?? 'gatehouse.yaml';
   if (command === 'serve') return runServe(config);
   if (command === 'check') return runCheck(config);
+  if (command === 'policy' && positionals[1] === 'explain' && positionals.length === 4) {
+    const groups = (values.groups ?? []).flatMap((g) => g.split(',')).map((g) => g.trim()).filter(Boolean);
+    const named = values.user !== undefined || values.email !== undefined || groups.length > 0;
+    const who = named ? { user: values.user, email: values.email, groups, connection: values.connection } : undefined;
+    return runExplain(config, { method: positionals[2]!, url: positionals[3]!, who, json: values.json === true });
+  }
   process.stderr.write(`gatehouse: unknown command "${command}"\n${USAGE}`);
   return 2;
 }

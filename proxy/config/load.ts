@@ -46,6 +46,27 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   return { file: path, dir, config, policies: files };
 }
 
+/**
+ * Reads only the policy files a config file names (for policy tools, which need no secrets):
+ * the config's own keys are not validated, its policies are, with every problem at once.
+ * @throws ConfigError
+ */
+export function loadPoliciesOf(file: string, env: NodeJS.ProcessEnv = process.env): LoadedPolicyFile[] {
+  const problems: ConfigProblem[] = [];
+  const path = resolve(file);
+  const configProblems: ConfigProblem[] = [];
+  const src = readSource(path, env, configProblems);
+  // Of the config file, only what stops us finding the policies matters here (not secrets).
+  problems.push(...configProblems.filter((p) => p.key === '' || p.key.startsWith('policies')));
+  const raw = src?.doc.toJS({ maxAliasCount: 100 }) as { policies?: unknown; saml?: { connections?: unknown } } | undefined;
+  const origin = src ? { file: src.file, line: locate(src, ['policies']) } : undefined;
+  const { files, raw: rawFiles } = loadPolicyFiles(stringList(raw?.policies), dirname(path), env, problems, origin);
+  const connectionIds = new Set(list(raw?.saml?.connections).map((c) => String((c as { id?: unknown })?.id)));
+  checkPolicySemantics(rawFiles, connectionIds, problems);
+  if (problems.length) throw new ConfigError(problems);
+  return files;
+}
+
 /** Reads and validates the policy files; `raw` holds every file that parsed, valid or not. */
 export function loadPolicyFiles(
   globs: readonly string[],
