@@ -90,7 +90,7 @@ function forwardUndici(req: IncomingMessage, res: ServerResponse, pool: Dispatch
       headers: up.headers,
       body,
       // Close the upstream connection after a GET/HEAD/OPTIONS with a body (see body-on-safe-method).
-      reset: hasBody && bodyOnSafeMethod(req),
+      reset: bodyOnSafeMethod(req),
       headersTimeout: up.headersTimeoutMs,
     } as Dispatcher.DispatchOptions,
     {

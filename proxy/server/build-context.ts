@@ -81,7 +81,11 @@ export async function buildContext(loaded: LoadedConfig, log: Logger, clock: Clo
     routeHosts: new Set(routes.routes.flatMap((r) => (r.host ? [r.host] : []))),
     pools,
     strip: buildStripSet(['X-Forwarded-User', 'X-Forwarded-Email', 'X-Forwarded-Groups', 'X-Forwarded-Preferred-Username', ...headerNames], [cookies.session, cookies.login]),
-    trustedProxies: buildTrustList(config.server.trusted_proxies).list,
+    forwarding: {
+      proto: publicUrl.protocol === 'https:' ? 'https' : 'http',
+      trustedProxies: buildTrustList(config.server.trusted_proxies).list,
+      anyTrustedProxy: config.server.trusted_proxies.length > 0,
+    },
     demoIdp,
   };
   const closers = {

@@ -1,8 +1,8 @@
-import type { BlockList } from 'node:net';
 import type { Clock } from '../clock.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import type { StripSet } from '../forward/header-hygiene.js';
 import type { UpstreamPools } from '../forward/upstream-pools.js';
+import type { ClientFacts } from '../forward/upstream-headers.js';
 import type { Logger } from '../log.js';
 import type { RequestLog } from '../request-log.js';
 import type { RouteTable } from '../policy/route-table.js';
@@ -27,7 +27,8 @@ export interface AppContext {
   routeHosts: ReadonlySet<string>;
   pools: UpstreamPools;
   strip: StripSet;
-  trustedProxies: BlockList;
+  /** The request-independent part of the forwarding headers, derived once from the config. */
+  forwarding: Omit<ClientFacts, 'host' | 'requestId'>;
   demoIdp?: DemoIdp;
 }
 

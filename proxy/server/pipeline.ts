@@ -12,8 +12,8 @@ import { isBrowserNavigation, redirect, sendError, tagResponse } from './respond
 
 /**
  * One request: scope -> reserved path? -> route -> session -> decision -> clean headers ->
- * stream upstream -> one access line. `state()` returns the current immutable context, so a
- * reload swaps it whole between requests.
+ * stream upstream -> one access line. `state()` returns the current immutable context: the
+ * seam where a reload can swap it whole between requests.
  */
 export function requestHandler(state: () => AppContext) {
   return (req: IncomingMessage, res: ServerResponse): void => {
@@ -32,13 +32,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: AppContext
   // Only `chunked` is understood end to end; `gzip, chunked` would reach the upstream undeclared.
   if (te !== undefined && te.trim().toLowerCase() !== 'chunked') throw fail('BAD_REQUEST', 'unsupported-transfer-encoding');
   const { route, host, session } = await authorize(req, target, ctx, scope);
-  const headers = upstreamHeaders(req, route, session?.identity, ctx.strip, {
-    host,
-    requestId: scope.id,
-    proto: ctx.publicUrl.protocol === 'https:' ? 'https' : 'http',
-    trustedProxies: ctx.trustedProxies,
-    anyTrustedProxy: ctx.config.server.trusted_proxies.length > 0,
-  });
+  const headers = upstreamHeaders(req, route, session?.identity, ctx.strip, { ...ctx.forwarding, host, requestId: scope.id });
   forwardHttp(req, res, {
     forwarder: ctx.pools.get(route.upstreamOrigin),
     method: req.method ?? 'GET',

@@ -32,13 +32,7 @@ async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
   const { route, host, session } = await authorize(req, target, ctx, scope);
   if (!route.websockets) throw fail('ACCESS_DENIED', 'websockets-disabled');
   checkOrigin(req.headers.origin, host, ctx);
-  const headers = upstreamHeaders(req, route, session?.identity, ctx.strip, {
-    host,
-    requestId: scope.id,
-    proto: ctx.publicUrl.protocol === 'https:' ? 'https' : 'http',
-    trustedProxies: ctx.trustedProxies,
-    anyTrustedProxy: ctx.config.server.trusted_proxies.length > 0,
-  }, true);
+  const headers = upstreamHeaders(req, route, session?.identity, ctx.strip, { ...ctx.forwarding, host, requestId: scope.id }, true);
   forwardUpgrade(socket, head, { upstream: route.upstream, path: upstreamPath(route, target.path, target.query), headers, timeoutMs: route.timeoutMs, ourCookies: ctx.strip.cookieBases }, (status, err) => {
     if (err) return refuse(socket, ctx, scope, req, fail('UPSTREAM_UNAVAILABLE', 'upgrade-failed', err));
     logUpgrade(ctx, scope, req, status);
