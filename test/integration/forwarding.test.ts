@@ -224,6 +224,14 @@ describe('paths: the path checked is the path forwarded', () => {
     assert.match(res.body, /ROUTE_NOT_FOUND/);
   });
 
+  test('oversized request head: 431 HEADERS_TOO_LARGE, nothing forwarded', async () => {
+    const before = upstream.seen.length;
+    const res = await rawRequest('/public/big', [['X-Big', 'a'.repeat(40_000)]]);
+    assert.equal(res.status, 431);
+    assert.match(res.body, /HEADERS_TOO_LARGE/);
+    assert.equal(upstream.seen.length, before);
+  });
+
   test('malformed Host header: 400', async () => {
     const res = await rawRequest('/public/x', [['Host', 'evil host']]);
     assert.equal(res.status, 400);
