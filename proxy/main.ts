@@ -9,7 +9,7 @@ const USAGE = `usage: gatehouse <command> [options]
 commands:
   serve --config FILE   run the proxy
   check --config FILE   validate the config and every policy file (exit 1 on problems)
-  policy explain [--user U] [--email E] [--groups a,b] [--connection C] [--json] METHOD URL
+  policy explain [--user U] [--email E] [--groups a,b] [--connection C] [--source-ip IP] [--json] METHOD URL
                         decide one request as serve would: decision, route, rule, reasons
                         (no --user/--email/--groups: an anonymous request; exit 0 allowed, 1 not)
 
@@ -30,6 +30,7 @@ async function main(argv: string[]): Promise<number> {
       email: { type: 'string' },
       groups: { type: 'string', multiple: true },
       connection: { type: 'string' },
+      'source-ip': { type: 'string' },
       json: { type: 'boolean' },
     },
   });
@@ -45,7 +46,7 @@ async function main(argv: string[]): Promise<number> {
     const groups = (values.groups ?? []).flatMap((g) => g.split(',')).map((g) => g.trim()).filter(Boolean);
     const named = values.user !== undefined || values.email !== undefined || groups.length > 0;
     const who = named ? { user: values.user, email: values.email, groups, connection: values.connection } : undefined;
-    return runExplain(config, { method: positionals[2]!, url: positionals[3]!, who, json: values.json === true });
+    return runExplain(config, { method: positionals[2]!, url: positionals[3]!, who, sourceIp: values['source-ip'], json: values.json === true });
   }
   process.stderr.write(`gatehouse: unknown command "${command}"\n${USAGE}`);
   return 2;

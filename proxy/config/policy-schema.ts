@@ -1,30 +1,96 @@
 import { z } from 'zod';
 import { duration, headerName, httpUrl } from './fields.js';
+import { buildTrustList } from '../server/trusted-proxies.js';
 
-/** One allow/deny rule: every criterion present must match (AND). */
-const ruleSchema = z
-  .strictObject({
-    /** Any of these groups. */
-    groups: z.array(z.string().min(1)).min(1).optional(),
-    /** Any of these emails (compared case-insensitively). */
-    emails: z.array(z.string().min(3)).min(1).optional(),
-    /** Any of these domains (the part after @, case-insensitive). */
-    email_domains: z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, 'a domain such as example.com')).min(1).optional(),
-    /**
-     * Signed in through any of these connections (IdPs). With several connections, name them:
-     * otherwise any configured IdP can assert any email or group.
-     */
-    connections: z.array(z.string().min(1)).min(1).optional(),
-    /** Any signed-in user. */
-    authenticated: z.literal(true).optional(),
-    /** Everyone, signed in or not. Must stand alone and only in allow lists. */
-    public: z.literal(true).optional(),
-  })
-  .superRefine((rule, ctx) => {
-    const keys = Object.keys(rule);
-    if (keys.length === 0) ctx.addIssue({ code: 'custom', message: 'an empty rule matches nothing; name a criterion' });
-    if (rule.public && keys.length > 1) ctx.addIssue({ code: 'custom', message: '`public: true` must stand alone' });
-  });
+/** A normalized path segment run; `*` allowed only where `wildcards` says so. */
+const SEGMENTS = /^\/(?:(?!\.\.?(?:\/|$))[A-Za-z0-9\-._~!$&'()*+,=:@%]+\/?)*$/;
+const pathText = (what: string) =>
+  z
+    .string()
+    .max(256)
+    .regex(SEGMENTS, `${what}: a normalized path: starts with /, no empty, \`.\` or \`..\` segments, no \`;\`, \`?\`, \`#\` or \`\\\\\``)
+    .refine((p) => !/%(?![0-9A-F]{2})/.test(p), 'percent-encodings must be %XX with upper-case hex, as requests are normalized');
+
+/** A path pattern: a prefix on whole segments, or a glob when it contains `*` (see path-pattern.ts). */
+export const pathPattern = pathText('a path prefix or glob');
+const exactPath = pathText('an exact path').refine((p) => !p.includes('*'), '`*` is not allowed in an exact path');
+
+const METHOD = /^[A-Z][A-Z-]{0,19}$/;
+const methods = z.array(z.string().regex(METHOD, 'an HTTP method in upper case, e.g. GET')).min(1);
+const names = z.array(z.string().min(1).max(256)).min(1);
+
+const cidrs = z.array(z.string()).min(1).superRefine((list, ctx) => {
+  for (const bad of buildTrustList(list).invalid) ctx.addIssue({ code: 'custom', message: `"${bad}" is not an IP address or CIDR` });
+});
+
+/** `groups: [a, b]` (any of), `{ any: [...] }` or `{ all: [...] }`. */
+const groupsCriterion = z.union([names, z.strictObject({ any: names }), z.strictObject({ all: names })], {
+  error: 'a list of group names (any of), or { any: [...] } or { all: [...] }',
+});
+
+/** Keys that need nobody signed in; `public` may combine only with these. */
+export const REQUEST_CRITERIA = ['methods', 'paths', 'source_ip'] as const;
+export const IDENTITY_CRITERIA = ['groups', 'emails', 'email_domains', 'connections', 'authenticated'] as const;
+
+export interface RuleConfig {
+  groups?: string[] | { any: string[] } | { all: string[] };
+  emails?: string[];
+  email_domains?: string[];
+  connections?: string[];
+  authenticated?: true;
+  public?: true;
+  methods?: string[];
+  paths?: string[];
+  source_ip?: string[];
+  and?: RuleConfig[];
+  or?: RuleConfig[];
+  not?: RuleConfig;
+}
+
+/**
+ * One rule: every criterion present must hold (AND). `and`/`or`/`not` nest rules. Identity
+ * criteria are unknown when nobody is signed in (see evaluate.ts).
+ */
+const ruleSchema: z.ZodType<RuleConfig> = z.lazy(() =>
+  z
+    .strictObject({
+      groups: groupsCriterion.optional(),
+      /** Any of these emails (compared case-insensitively). */
+      emails: z.array(z.string().min(3).max(320)).min(1).optional(),
+      /** Any of these domains (the part after @, case-insensitive). */
+      email_domains: z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, 'a domain such as example.com')).min(1).optional(),
+      /** Signed in through any of these connections (IdPs). */
+      connections: names.optional(),
+      /** Any signed-in user. */
+      authenticated: z.literal(true).optional(),
+      /** Everyone, signed in or not. Allow lists only; combines only with methods, paths, source_ip. */
+      public: z.literal(true).optional(),
+      /** Any of these methods (GET implies HEAD). */
+      methods: methods.optional(),
+      /** Any of these path patterns, matched against the whole normalized request path. */
+      paths: z.array(pathPattern).min(1).optional(),
+      /** The client address is in one of these IPs or CIDRs. */
+      source_ip: cidrs.optional(),
+      and: z.array(ruleSchema).min(1).optional(),
+      or: z.array(ruleSchema).min(1).optional(),
+      not: ruleSchema.optional(),
+    })
+    .superRefine((rule, ctx) => {
+      const keys = Object.keys(rule);
+      if (keys.length === 0) ctx.addIssue({ code: 'custom', message: 'an empty rule matches nothing; name a criterion' });
+      if (rule.public && keys.some((k) => k !== 'public' && !(REQUEST_CRITERIA as readonly string[]).includes(k))) {
+        ctx.addIssue({ code: 'custom', message: '`public: true` combines only with methods, paths and source_ip' });
+      }
+    }),
+);
+
+/** Where `public` may not appear: deny lists and under `not` (a negated "everyone" is nobody). */
+function hasPublic(rule: RuleConfig): boolean {
+  return rule.public === true || [...(rule.and ?? []), ...(rule.or ?? []), ...(rule.not ? [rule.not] : [])].some(hasPublic);
+}
+function publicUnderNot(rule: RuleConfig): boolean {
+  return (rule.not !== undefined && hasPublic(rule.not)) || [...(rule.and ?? []), ...(rule.or ?? [])].some(publicUnderNot);
+}
 
 const headersSchema = z.strictObject({
   user: headerName.default('X-Forwarded-User'),
@@ -32,36 +98,41 @@ const headersSchema = z.strictObject({
   groups: headerName.default('X-Forwarded-Groups'),
 });
 
-const routeSchema = z.strictObject({
-  name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, dot, dash, underscore'),
-  /** Exact host (`notebooks.example.com` or `127.0.0.1:4180`); absent: any host. */
-  host: z
-    .string()
-    .regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/, 'a host name with optional :port')
-    .transform((h) => h.toLowerCase())
-    .optional(),
-  /** Path prefix, matched on whole segments: `/api` covers `/api` and `/api/x`, not `/apix`. */
-  path: z
-    .string()
-    .regex(
-      /^\/(?:(?!\.\.?(?:\/|$))[A-Za-z0-9\-._~!$&'()*+,=:@%]+\/?)*$/,
-      'a normalized path: starts with /, no empty, `.` or `..` segments, no `;`, `?`, `#` or `\\`',
-    )
-    .default('/'),
-  upstream: httpUrl,
-  allow: z.array(ruleSchema).min(1),
-  deny: z.array(ruleSchema.refine((r) => !r.public, '`public` has no meaning in deny')).default([]),
-  headers: headersSchema.default({ user: 'X-Forwarded-User', email: 'X-Forwarded-Email', groups: 'X-Forwarded-Groups' }),
-  /** Upstream response-head timeout. */
-  timeout: duration.default(60_000),
-  /** Allow websocket upgrades on this route. */
-  websockets: z.boolean().default(true),
-  /** Send the client's Host to the upstream instead of the upstream's own. */
-  preserve_host: z.boolean().default(false),
-});
+const HOST = /^(?:\*\.)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
+
+const routeSchema = z
+  .strictObject({
+    name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, dot, dash, underscore'),
+    /** Exact host (`a.example.com`, `127.0.0.1:4180`) or `*.example.com` (one label); absent: any host. */
+    host: z
+      .string()
+      .regex(HOST, 'a host name with optional :port, or *.domain for one label of that domain')
+      .transform((h) => h.toLowerCase())
+      .optional(),
+    /** Path prefix on whole segments, or a glob when it contains `*`. */
+    path: pathPattern.optional(),
+    /** Exact path, instead of `path`. */
+    path_exact: exactPath.optional(),
+    /** Methods this route serves (GET implies HEAD); absent: all. */
+    methods: methods.optional(),
+    upstream: httpUrl,
+    allow: z.array(ruleSchema.refine((r) => !publicUnderNot(r), '`public` has no meaning under `not`')).min(1),
+    deny: z.array(ruleSchema.refine((r) => !hasPublic(r), '`public` has no meaning in deny')).default([]),
+    headers: headersSchema.default({ user: 'X-Forwarded-User', email: 'X-Forwarded-Email', groups: 'X-Forwarded-Groups' }),
+    /** Which groups X-Forwarded-Groups carries: those this route's rules name (default), all, none or a list. */
+    forward_groups: z.union([z.enum(['mentioned', 'all', 'none']), names], { error: 'mentioned, all, none or a list of group names' }).default('mentioned'),
+    /** A signed-in user who is refused sees which groups would grant access. */
+    explain_denial: z.boolean().default(true),
+    /** Upstream response-head timeout. */
+    timeout: duration.default(60_000),
+    /** Allow websocket upgrades on this route. */
+    websockets: z.boolean().default(true),
+    /** Send the client's Host to the upstream instead of the upstream's own. */
+    preserve_host: z.boolean().default(false),
+  })
+  .refine((r) => r.path === undefined || r.path_exact === undefined, { message: 'set `path` or `path_exact`, not both', path: ['path_exact'] });
 
 export const policyFileSchema = z.strictObject({ routes: z.array(routeSchema).min(1) });
 
 export type PolicyFile = z.output<typeof policyFileSchema>;
 export type RouteConfig = PolicyFile['routes'][number];
-export type RuleConfig = RouteConfig['allow'][number];

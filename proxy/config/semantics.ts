@@ -64,12 +64,13 @@ export interface RawPolicyFile {
 }
 
 /**
- * Rules across all policy files: unique route names, no two routes on the same host and path,
- * and `connections` criteria naming connections that exist.
+ * Rules across all policy files: unique route names, no two routes on the same host and path
+ * whose methods overlap (one could never match), and `connections` criteria (at any depth)
+ * naming connections that exist.
  */
 export function checkPolicySemantics(files: RawPolicyFile[], connectionIds: ReadonlySet<string>, problems: ConfigProblem[]): void {
   const names = new Map<string, string>();
-  const places = new Map<string, string>();
+  const places = new Map<string, { at: string; methods: Set<string> | undefined }[]>();
   for (const f of files) {
     f.routes.forEach((item, i) => {
       const route = obj(item);
@@ -79,20 +80,38 @@ export function checkPolicySemantics(files: RawPolicyFile[], connectionIds: Read
       const prior = name === undefined ? undefined : names.get(name);
       if (prior) problems.push({ file: f.file, line, key: `${key}.name`, message: `route name "${name}" already used at ${prior}` });
       if (name !== undefined && !prior) names.set(name, `${f.file}:${line}`);
-      const path = str(route.path) ?? '/';
-      const place = `${(str(route.host) ?? '*').toLowerCase()}${path.replace(/\/+$/, '') || '/'}`;
-      const same = places.get(place);
-      if (same) problems.push({ file: f.file, line, key, message: `same host and path as the route at ${same}; this one could never match` });
-      else places.set(place, `${f.file}:${line}`);
+      const place = placeOf(route);
+      const methods = Array.isArray(route.methods) ? new Set(route.methods.map(String).flatMap((m) => (m === 'GET' ? ['GET', 'HEAD'] : [m]))) : undefined;
+      const same = places.get(place)?.find((p) => overlap(p.methods, methods));
+      if (same) problems.push({ file: f.file, line, key, message: `same host, path and method(s) as the route at ${same.at}; this one could never match` });
+      places.set(place, [...(places.get(place) ?? []), { at: `${f.file}:${line}`, methods }]);
       for (const kind of ['allow', 'deny'] as const) {
         list(route[kind]).forEach((rule, r) => {
-          for (const c of list(obj(rule).connections)) {
-            if (typeof c === 'string' && !connectionIds.has(c)) {
-              problems.push({ file: f.file, line, key: `${key}.${kind}[${r}].connections`, message: `no connection "${c}" in the config` });
-            }
+          for (const c of connectionsIn(rule)) {
+            if (!connectionIds.has(c)) problems.push({ file: f.file, line, key: `${key}.${kind}[${r}].connections`, message: `no connection "${c}" in the config` });
           }
         });
       }
     });
   }
+}
+
+/** Host, kind and pattern of a route's path, as one comparable key. */
+function placeOf(route: Obj): string {
+  const host = (str(route.host) ?? '*any*').toLowerCase();
+  const exact = str(route.path_exact);
+  if (exact !== undefined) return `${host} exact ${exact}`;
+  const path = str(route.path) ?? '/';
+  return path.includes('*') ? `${host} glob ${path}` : `${host} prefix ${path.replace(/\/+$/, '') || '/'}`;
+}
+
+function overlap(a: Set<string> | undefined, b: Set<string> | undefined): boolean {
+  return !a || !b || [...a].some((m) => b.has(m));
+}
+
+/** Connection names a rule uses, at any depth of and/or/not. */
+function connectionsIn(rule: unknown): string[] {
+  const r = obj(rule);
+  const own = list(r.connections).filter((c): c is string => typeof c === 'string');
+  return [...own, ...list(r.and).flatMap(connectionsIn), ...list(r.or).flatMap(connectionsIn), ...(r.not ? connectionsIn(r.not) : [])];
 }

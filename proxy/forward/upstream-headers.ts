@@ -4,7 +4,7 @@ import type { CompiledRoute } from '../policy/compile.js';
 import type { Identity } from '../policy/types.js';
 import { isTrusted } from '../server/trusted-proxies.js';
 import { cleanRequestHeaders, type StripSet } from './header-hygiene.js';
-import { encodeIdentity } from './identity-headers.js';
+import { encodeIdentity, groupsHeaderFor } from './identity-headers.js';
 
 /** Facts about the client connection needed for forwarding headers. */
 export interface ClientFacts {
@@ -37,8 +37,10 @@ export function upstreamHeaders(req: IncomingMessage, route: CompiledRoute, iden
   if (upgrade) h.push('connection', 'Upgrade');
   if (identity) {
     const enc = encodeIdentity(identity);
-    h.push(route.headers.user, enc.user, route.headers.groups, enc.groups);
+    h.push(route.headers.user, enc.user);
     if (enc.email) h.push(route.headers.email, enc.email);
+    const groups = groupsHeaderFor(identity, route.forwardGroups);
+    if (groups !== undefined) h.push(route.headers.groups, groups);
   }
   return h;
 }

@@ -1,7 +1,8 @@
-import type { RouteConfig, RuleConfig } from '../config/policy-schema.js';
+import type { RouteConfig } from '../config/policy-schema.js';
 import type { LoadedPolicyFile } from '../config/load.js';
 import type { RouteRules } from './evaluate.js';
-import type { CompiledRule } from './types.js';
+import { compilePathPattern, type PathPattern } from './path-pattern.js';
+import { compileRule, groupsNamed, methodSet } from './rules.js';
 
 /** Identity header names for one route. */
 export interface IdentityHeaderNames {
@@ -10,13 +11,19 @@ export interface IdentityHeaderNames {
   groups: string;
 }
 
+/** Which groups X-Forwarded-Groups carries on a route. */
+export type GroupFilter = 'all' | 'none' | ReadonlySet<string>;
+
 /** A route compiled once at startup: everything a request needs, looked up not computed. */
 export interface CompiledRoute extends RouteRules {
   name: string;
-  /** `host` or `host:port`, lowercase; undefined for any host. */
+  /** Position across all files (file order), the last tie-breaker between routes. */
+  order: number;
+  /** `host`, `host:port`, `*.domain` or `*.domain:port`, lowercase; undefined for any host. */
   host?: string;
-  /** Path prefix without trailing slash (`/` stays `/`). */
-  prefix: string;
+  path: PathPattern;
+  /** Methods served (GET implies HEAD); undefined for all. */
+  methods?: ReadonlySet<string>;
   upstream: URL;
   /** `upstream`'s origin, host and base path, read once here (URL getters allocate). */
   upstreamOrigin: string;
@@ -24,49 +31,57 @@ export interface CompiledRoute extends RouteRules {
   /** Base path to prepend ('' when the upstream URL has none). */
   upstreamBase: string;
   headers: IdentityHeaderNames;
+  /** Groups this route's rules name, at any depth. */
+  mentionedGroups: ReadonlySet<string>;
+  /** Groups named by allow rules: the candidates a deny page may suggest. */
+  allowGroups: readonly string[];
+  forwardGroups: GroupFilter;
+  explainDenial: boolean;
   timeoutMs: number;
   websockets: boolean;
   preserveHost: boolean;
+  /** Top-level rule labels, deny first (`deny[0]`, `allow[0]`, ...), for coverage reports. */
+  ruleLabels: readonly string[];
   /** `file:line` of the route, for explanations. */
   source: string;
 }
 
 /** Compiles every route of every file. */
 export function compileRoutes(files: readonly LoadedPolicyFile[]): CompiledRoute[] {
-  return files.flatMap((f) => f.policy.routes.map((r, i) => compileRoute(r, `${f.file}:${f.routeLines[i] ?? 0}`)));
+  let order = 0;
+  return files.flatMap((f) => f.policy.routes.map((r, i) => compileRoute(r, `${f.file}:${f.routeLines[i] ?? 0}`, order++)));
 }
 
-function compileRoute(r: RouteConfig, source: string): CompiledRoute {
-  const allow = r.allow.map((rule, i) => compileRule(rule, `allow[${i}]`));
+function compileRoute(r: RouteConfig, source: string, order: number): CompiledRoute {
+  const allow = r.allow.map((rule, i) => ({ label: `allow[${i}]`, node: compileRule(rule) }));
+  const deny = r.deny.map((rule, i) => ({ label: `deny[${i}]`, node: compileRule(rule) }));
   const upstream = new URL(r.upstream);
+  const allowGroups = new Set<string>();
+  for (const a of allow) groupsNamed(a.node, allowGroups);
+  const mentioned = new Set(allowGroups);
+  for (const d of deny) groupsNamed(d.node, mentioned);
+  const fg = r.forward_groups;
   return Object.freeze({
     name: r.name,
+    order,
     host: r.host,
-    prefix: r.path === '/' ? '/' : r.path.replace(/\/+$/, ''),
+    path: r.path_exact !== undefined ? compilePathPattern(r.path_exact, true) : compilePathPattern(r.path ?? '/'),
+    methods: r.methods ? methodSet(r.methods) : undefined,
     upstream,
     upstreamOrigin: upstream.origin,
     upstreamHost: upstream.host,
     upstreamBase: upstream.pathname === '/' ? '' : upstream.pathname.replace(/\/$/, ''),
     headers: Object.freeze({ ...r.headers }),
+    mentionedGroups: mentioned,
+    allowGroups: [...allowGroups],
+    forwardGroups: fg === 'all' || fg === 'none' ? fg : fg === 'mentioned' ? mentioned : new Set(fg),
+    explainDenial: r.explain_denial,
     timeoutMs: r.timeout,
     websockets: r.websockets,
     preserveHost: r.preserve_host,
     allow,
-    deny: r.deny.map((rule, i) => compileRule(rule, `deny[${i}]`)),
-    hasPublic: allow.some((a) => a.public),
+    deny,
+    ruleLabels: [...deny.map((d) => d.label), ...allow.map((a) => a.label)],
     source,
-  });
-}
-
-function compileRule(rule: RuleConfig, label: string): CompiledRule {
-  const lower = (xs: string[] | undefined) => (xs ? new Set(xs.map((x) => x.toLowerCase())) : undefined);
-  return Object.freeze({
-    label,
-    public: rule.public === true,
-    authenticated: rule.authenticated === true,
-    groups: rule.groups ? new Set(rule.groups) : undefined,
-    emails: lower(rule.emails),
-    domains: lower(rule.email_domains),
-    connections: rule.connections ? new Set(rule.connections) : undefined,
   });
 }

@@ -1,64 +1,139 @@
-import type { CompiledRule, Decision, Identity } from './types.js';
+import { isTrusted } from '../server/trusted-proxies.js';
+import type { CompiledRule, RuleNode } from './rules.js';
+import type { Decision, Identity, RequestFacts } from './types.js';
 
 /** The rules of one route, compiled. */
 export interface RouteRules {
   allow: readonly CompiledRule[];
   deny: readonly CompiledRule[];
-  /** True when some allow rule needs no identity. */
-  hasPublic: boolean;
 }
+
+/** Three-valued truth: identity criteria are UNKNOWN while nobody is signed in. */
+export const FALSE = 0;
+export const TRUE = 1;
+export const UNKNOWN = 2;
+export type Truth = typeof FALSE | typeof TRUE | typeof UNKNOWN;
 
 /**
  * Decides a request. Deny wins over allow; nothing allows by default.
- * - deny rules are checked first (only when there is an identity: they name people);
- * - then allow rules in order; `public` admits anyone, the others need an identity;
- * - no identity and no public rule: refused as `user-unauthenticated` (callers send to login);
- * - otherwise refused with the reasons of the nearest miss.
+ * 1. deny rules first: one that holds refuses (`denied-by-rule`);
+ * 2. allow rules in order: the first that holds allows;
+ * 3. nobody signed in and some allow rule could hold once someone is: `user-unauthenticated`
+ *    (callers send to sign-in);
+ * 4. otherwise refused with the reasons of the misses.
+ * Without an identity, identity criteria are UNKNOWN (Kleene logic: not UNKNOWN is UNKNOWN), so
+ * `not: { groups: [admins] }` neither refuses nor admits an anonymous request: it asks for sign-in.
  */
-export function evaluate(rules: RouteRules, identity: Identity | undefined): Decision {
-  if (identity) {
-    for (const rule of rules.deny) {
-      const hit = matchRule(rule, identity);
-      if (hit) return { allow: false, unauthenticated: false, reasons: ['denied-by-rule', ...hit], rule: rule.label };
-    }
+export function evaluate(rules: RouteRules, identity: Identity | undefined, req: RequestFacts): Decision {
+  for (const rule of rules.deny) {
+    const reasons: string[] = ['denied-by-rule'];
+    if (truth(rule.node, identity, req, reasons) === TRUE) return { allow: false, unauthenticated: false, reasons, rule: rule.label };
   }
   const misses = new Set<string>();
+  let couldAfterSignIn = false;
   for (const rule of rules.allow) {
-    if (rule.public) return { allow: true, unauthenticated: false, reasons: ['public'], rule: rule.label };
-    if (!identity) continue;
-    const hit = matchRule(rule, identity, misses);
-    if (hit) return { allow: true, unauthenticated: false, reasons: hit, rule: rule.label };
+    const reasons: string[] = [];
+    const t = truth(rule.node, identity, req, reasons, misses);
+    if (t === TRUE) return { allow: true, unauthenticated: false, reasons, rule: rule.label };
+    if (t === UNKNOWN) couldAfterSignIn = true;
   }
-  if (!identity) return { allow: false, unauthenticated: true, reasons: ['user-unauthenticated'] };
+  if (!identity && couldAfterSignIn) return { allow: false, unauthenticated: true, reasons: ['user-unauthenticated'] };
   return { allow: false, unauthenticated: false, reasons: misses.size ? [...misses] : ['no-rule-matched'] };
 }
 
-/** Returns the reasons a rule matches, or undefined (adding why not to `misses`). All criteria must hold. */
-export function matchRule(rule: CompiledRule, id: Identity, misses?: Set<string>): string[] | undefined {
-  const reasons: string[] = [];
-  if (rule.connections) {
-    if (!rule.connections.has(id.connection)) return miss(misses, 'connection-unauthorized');
-    reasons.push('connection-ok');
+/**
+ * The truth of one rule: every criterion must hold (AND). Request criteria come first so a
+ * definite miss wins over an unknown. Reasons of holding criteria go to `reasons`; the first
+ * miss goes to `misses`.
+ */
+export function truth(n: RuleNode, id: Identity | undefined, req: RequestFacts, reasons: string[], misses?: Set<string>): Truth {
+  let result: Truth = TRUE;
+  if (n.methods) {
+    if (!n.methods.has(req.method)) return miss(misses, 'method-unauthorized');
+    reasons.push('method-ok');
   }
-  if (rule.authenticated) reasons.push('authenticated');
-  if (rule.groups) {
-    if (!id.groups.some((g) => rule.groups!.has(g))) return miss(misses, 'groups-unauthorized');
-    reasons.push('groups-ok');
+  if (n.paths) {
+    if (!n.paths.some((p) => p.test(req.path))) return miss(misses, 'path-unauthorized');
+    reasons.push('path-ok');
   }
-  if (rule.emails) {
-    if (!id.email || !rule.emails.has(id.email)) return miss(misses, 'email-unauthorized');
-    reasons.push('email-ok');
+  if (n.sourceIp) {
+    if (!isTrusted(n.sourceIp, req.clientIp)) return miss(misses, 'source-ip-unauthorized');
+    reasons.push('source-ip-ok');
   }
-  if (rule.domains) {
-    const at = id.email ? id.email.lastIndexOf('@') : -1;
-    const domain = at > 0 ? id.email!.slice(at + 1) : undefined;
-    if (!domain || !rule.domains.has(domain)) return miss(misses, 'email-domain-unauthorized');
-    reasons.push('email-domain-ok');
+  if (n.public) reasons.push('public');
+  if (n.authenticated || n.connections || n.groupsAny || n.groupsAll || n.emails || n.domains) {
+    if (!id) result = UNKNOWN;
+    else {
+      const r = identityTruth(n, id, reasons, misses);
+      if (r === FALSE) return FALSE;
+    }
   }
-  return reasons;
+  if (n.and) {
+    for (const child of n.and) {
+      const t = truth(child, id, req, reasons, misses);
+      if (t === FALSE) return FALSE;
+      if (t === UNKNOWN) result = UNKNOWN;
+    }
+  }
+  if (n.or) {
+    let any: Truth = FALSE;
+    const childMisses = new Set<string>();
+    for (const child of n.or) {
+      const mine: string[] = [];
+      const t = truth(child, id, req, mine, childMisses);
+      if (t === TRUE) {
+        reasons.push(...mine);
+        any = TRUE;
+        break;
+      }
+      if (t === UNKNOWN) any = UNKNOWN;
+    }
+    if (any === FALSE) {
+      for (const m of childMisses) misses?.add(m);
+      return FALSE;
+    }
+    if (any === UNKNOWN) result = UNKNOWN;
+  }
+  if (n.not) {
+    const inner: string[] = [];
+    const innerMisses = new Set<string>();
+    const t = truth(n.not, id, req, inner, innerMisses);
+    if (t === TRUE) return miss(misses, `not-${inner.at(-1) ?? 'matched'}`);
+    if (t === UNKNOWN) result = UNKNOWN;
+    else reasons.push(...[...innerMisses].map((m) => `not-${m}`));
+  }
+  return result;
 }
 
-function miss(misses: Set<string> | undefined, reason: string): undefined {
+function identityTruth(n: RuleNode, id: Identity, reasons: string[], misses?: Set<string>): Truth {
+  if (n.connections) {
+    if (!n.connections.has(id.connection)) return miss(misses, 'connection-unauthorized');
+    reasons.push('connection-ok');
+  }
+  if (n.authenticated) reasons.push('authenticated');
+  if (n.groupsAny) {
+    const any = n.groupsAny;
+    if (!id.groups.some((g) => any.has(g))) return miss(misses, 'groups-unauthorized');
+    reasons.push('groups-ok');
+  }
+  if (n.groupsAll) {
+    if (!n.groupsAll.every((g) => id.groups.includes(g))) return miss(misses, 'groups-unauthorized');
+    reasons.push('groups-ok');
+  }
+  if (n.emails) {
+    if (!id.email || !n.emails.has(id.email)) return miss(misses, 'email-unauthorized');
+    reasons.push('email-ok');
+  }
+  if (n.domains) {
+    const at = id.email ? id.email.lastIndexOf('@') : -1;
+    const domain = at > 0 ? id.email!.slice(at + 1) : undefined;
+    if (!domain || !n.domains.has(domain)) return miss(misses, 'email-domain-unauthorized');
+    reasons.push('email-domain-ok');
+  }
+  return TRUE;
+}
+
+function miss(misses: Set<string> | undefined, reason: string): typeof FALSE {
   misses?.add(reason);
-  return undefined;
+  return FALSE;
 }

@@ -1,58 +1,70 @@
 import type { CompiledRoute } from './compile.js';
+import { PathTrie, type TrieHit } from './path-trie.js';
+
+/** What a lookup found: a route, or only routes whose path matched but not the method. */
+export type RouteMatch = { route: CompiledRoute } | { methodNotAllowed: readonly string[] };
 
 /**
- * Finds the route for a host and normalized path. Most specific wins:
- * 1. routes for the exact `host:port`, then for the host name on any port, then for any host;
- * 2. within those, the longest path prefix, matched on whole segments.
- * Built once; a lookup walks at most the routes of one host, longest prefix first.
+ * Finds the route for a request. Most specific wins:
+ * 1. host: the exact `host:port`, then the host name on any port, then `*.parent:port`, then
+ *    `*.parent` (one label), then routes for any host; the first of these with a route for the
+ *    path and method decides;
+ * 2. path (see PathTrie): the longest literal leading path; at equal length exact, then glob,
+ *    then prefix; routes naming methods before routes that do not; then file order.
+ * Built once; a lookup costs a few map reads per path segment, whatever the number of routes.
  */
 export class RouteTable {
-  private readonly byAuthority = new Map<string, CompiledRoute[]>();
-  private readonly byHostname = new Map<string, CompiledRoute[]>();
-  private readonly anyHost: CompiledRoute[] = [];
+  private readonly buckets = new Map<string, PathTrie>();
+  private readonly anyHost = new PathTrie();
+  /** Host header value -> the tries to try, in order (bounded; hosts are few in practice). */
+  private readonly hostCache = new Map<string, readonly PathTrie[]>();
 
   constructor(readonly routes: readonly CompiledRoute[]) {
     for (const route of routes) {
-      if (!route.host) this.anyHost.push(route);
-      else if (hasPort(route.host)) push(this.byAuthority, route.host, route);
-      else push(this.byHostname, route.host, route);
+      const trie = route.host ? this.bucket(route.host) : this.anyHost;
+      trie.add(route);
     }
-    const longestFirst = (a: CompiledRoute, b: CompiledRoute) => b.prefix.length - a.prefix.length;
-    for (const list of [...this.byAuthority.values(), ...this.byHostname.values(), this.anyHost]) list.sort(longestFirst);
+    for (const trie of [...this.buckets.values(), this.anyHost]) trie.seal();
   }
 
-  /** The route for `host` (lowercase, with optional port) and normalized `path`, if any. */
-  match(host: string, path: string): CompiledRoute | undefined {
-    return (
-      firstPrefix(this.byAuthority.get(host), path) ??
-      firstPrefix(this.byHostname.get(hostnameOf(host)), path) ??
-      firstPrefix(this.anyHost, path)
-    );
+  /** The route for `host` (lowercase, optional port), normalized `path` and `method`. */
+  match(host: string, path: string, method: string): RouteMatch | undefined {
+    let allowed: Set<string> | undefined;
+    for (const trie of this.triesFor(host)) {
+      const hit: TrieHit | undefined = trie.find(path, method);
+      if (!hit) continue;
+      if ('route' in hit) return hit;
+      allowed ??= new Set();
+      for (const m of hit.methodNotAllowed) allowed.add(m);
+    }
+    return allowed ? { methodNotAllowed: [...allowed].sort() } : undefined;
+  }
+
+  private triesFor(host: string): readonly PathTrie[] {
+    let tries = this.hostCache.get(host);
+    if (tries) return tries;
+    const port = portOf(host);
+    const hostname = port ? host.slice(0, -port.length) : host;
+    const dot = hostname.indexOf('.');
+    const parent = dot > 0 && !hostname.startsWith('[') ? hostname.slice(dot + 1) : undefined;
+    const keys = [port ? host : undefined, hostname, parent && port ? `*.${parent}${port}` : undefined, parent ? `*.${parent}` : undefined];
+    tries = [...keys.flatMap((k) => (k && this.buckets.has(k) ? [this.buckets.get(k)!] : [])), this.anyHost];
+    if (this.hostCache.size >= 1024) this.hostCache.clear();
+    this.hostCache.set(host, tries);
+    return tries;
+  }
+
+  private bucket(host: string): PathTrie {
+    let trie = this.buckets.get(host);
+    if (!trie) this.buckets.set(host, (trie = new PathTrie()));
+    return trie;
   }
 }
 
-/** True when `path` is `prefix` or lies below it on a segment boundary. */
-export function underPrefix(path: string, prefix: string): boolean {
-  if (prefix === '/') return true;
-  return path.startsWith(prefix) && (path.length === prefix.length || path.charCodeAt(prefix.length) === 47);
-}
-
-function firstPrefix(list: CompiledRoute[] | undefined, path: string): CompiledRoute | undefined {
-  if (!list) return undefined;
-  for (const route of list) if (underPrefix(path, route.prefix)) return route;
-  return undefined;
-}
-
-function hasPort(host: string): boolean {
-  return /:\d+$/.test(host);
-}
-
-function hostnameOf(host: string): string {
-  return hasPort(host) ? host.slice(0, host.lastIndexOf(':')) : host;
-}
-
-function push(map: Map<string, CompiledRoute[]>, key: string, route: CompiledRoute): void {
-  const list = map.get(key);
-  if (list) list.push(route);
-  else map.set(key, [route]);
+/** `:8443` of `host:8443` or `[::1]:8443`; '' when there is no port. */
+function portOf(host: string): string {
+  const m = /:\d+$/.exec(host);
+  if (!m) return '';
+  // `[::1]` alone ends in `1]`, never in `:digits` after the bracket, so this is a real port.
+  return host.startsWith('[') && !host.includes(']:') ? '' : m[0];
 }

@@ -4,7 +4,7 @@ export interface Identity {
   user: string;
   /** Email, lowercased; may be absent when the IdP sends none. */
   email?: string;
-  /** Group names as the IdP sent them (case kept). */
+  /** Group names after the connection's group_map (case kept). */
   groups: readonly string[];
   /** Connection (IdP) that authenticated the user. */
   connection: string;
@@ -12,16 +12,14 @@ export interface Identity {
   name?: string;
 }
 
-/** A rule compiled for lookups: sets built once at startup. */
-export interface CompiledRule {
-  /** `allow[0]` or `deny[2]`: where the rule stands in its route. */
-  label: string;
-  public: boolean;
-  authenticated: boolean;
-  groups?: ReadonlySet<string>;
-  emails?: ReadonlySet<string>;
-  domains?: ReadonlySet<string>;
-  connections?: ReadonlySet<string>;
+/** The request facts rules may look at, besides the identity. */
+export interface RequestFacts {
+  /** Upper-case method as received. */
+  method: string;
+  /** Normalized path (see path.ts): the path checked is the path forwarded. */
+  path: string;
+  /** Client address (the peer, or from X-Forwarded-For via trusted proxies only); '' if unknown. */
+  clientIp: string;
 }
 
 /** The outcome of a policy evaluation; reasons are kebab-case, logged and asserted in tests. */

@@ -2,6 +2,9 @@ import type { IncomingMessage } from 'node:http';
 import { fail, GatehouseError } from '../errors.js';
 import type { CompiledRoute } from '../policy/compile.js';
 import { evaluate } from '../policy/evaluate.js';
+import { grantingGroups } from '../policy/granting-groups.js';
+import type { RequestFacts } from '../policy/types.js';
+import { clientAddress } from './trusted-proxies.js';
 import type { Session } from '../session/types.js';
 import type { AppContext, RequestScope } from './context.js';
 import { readCookie } from './cookies.js';
@@ -27,9 +30,23 @@ export class LoginRequired extends GatehouseError {
   }
 }
 
+/** Thrown when a signed-in user is refused; carries the groups that would grant access. */
+export class AccessDenied extends GatehouseError {
+  constructor(reason: string, readonly grantingGroups: readonly string[] | undefined) {
+    super('ACCESS_DENIED', reason);
+  }
+}
+
+/** Thrown when routes serve the path but not the method; carries the Allow list. */
+export class MethodNotAllowed extends GatehouseError {
+  constructor(readonly allowed: readonly string[]) {
+    super('METHOD_NOT_ALLOWED', 'method-not-allowed');
+  }
+}
+
 /**
  * Route match, session lookup and policy decision for one request, with one decision record
- * logged. Throws LoginRequired (no session), ACCESS_DENIED (with the reason) or ROUTE_NOT_FOUND.
+ * logged. Throws LoginRequired (no session), AccessDenied, MethodNotAllowed or ROUTE_NOT_FOUND.
  */
 export async function authorize(req: IncomingMessage, target: RequestTarget, ctx: AppContext, scope: RequestScope): Promise<Authorized> {
   const host = (req.headers.host ?? '').toLowerCase();
@@ -38,20 +55,26 @@ export async function authorize(req: IncomingMessage, target: RequestTarget, ctx
     if (goodHosts.size >= 1024) goodHosts.clear();
     goodHosts.add(host);
   }
-  const route = ctx.routes.match(host, target.path);
-  if (!route) throw fail('ROUTE_NOT_FOUND', 'no-route');
+  const method = req.method ?? 'GET';
+  const hit = ctx.routes.match(host, target.path, method);
+  if (!hit) throw fail('ROUTE_NOT_FOUND', 'no-route');
+  if (!('route' in hit)) throw new MethodNotAllowed(hit.methodNotAllowed);
+  const { route } = hit;
   scope.route = route.name;
   const token = readCookie(req.headers.cookie, ctx.cookies.session);
   const session = token ? await ctx.sessions.open(token) : undefined;
   if (session) scope.user = session.identity.user;
-  const decision = evaluate(route, session?.identity);
+  const f = ctx.forwarding;
+  const facts: RequestFacts = { method, path: target.path, clientIp: clientAddress(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for'], f.trustedProxies, f.anyTrustedProxy) };
+  const decision = evaluate(route, session?.identity, facts);
   const record = ctx.config.log.decisions;
   if (record === 'all' || (record === 'deny' && !decision.allow)) {
     ctx.requests.decision({ requestId: scope.id, route: route.name, user: scope.user, allow: decision.allow, reasons: decision.reasons, rule: decision.rule });
   }
   if (decision.allow) return { route, host, session };
   if (decision.unauthenticated) throw new LoginRequired(loginUrl(ctx, host, target));
-  throw fail('ACCESS_DENIED', decision.reasons.join(','));
+  const identity = session?.identity;
+  throw new AccessDenied(decision.reasons.join(','), identity && route.explainDenial ? grantingGroups(route, identity, facts) : undefined);
 }
 
 /** Where to send someone to sign in and come back to this exact request. */

@@ -4,7 +4,7 @@ import { fail, isGatehouseError, type ErrorCode } from '../errors.js';
 import { forwardHttp } from '../forward/http-forward.js';
 import { upstreamHeaders, upstreamPath } from '../forward/upstream-headers.js';
 import { EVENTS, F } from '../log.js';
-import { authorize, LoginRequired } from './authorize.js';
+import { AccessDenied, authorize, LoginRequired, MethodNotAllowed } from './authorize.js';
 import type { AppContext, RequestScope } from './context.js';
 import { parseRequestTarget } from '../path.js';
 import { handleReserved, isReserved } from './reserved.js';
@@ -58,17 +58,24 @@ function fromError(req: IncomingMessage, res: ServerResponse, ctx: AppContext, s
   }
   drain(req, res);
   if (known instanceof LoginRequired && isBrowserNavigation(req)) return redirect(res, known.loginUrl);
-  sendError(res, known.code, {
-    requestId: scope.id,
-    reason: publicReason(known.code, known.reason),
-    loginUrl: known instanceof LoginRequired ? known.loginUrl : undefined,
-    user: known.code === 'ACCESS_DENIED' ? scope.user : undefined,
-  });
+  const signedIn = scope.user !== undefined;
+  sendError(
+    res,
+    known.code,
+    {
+      requestId: scope.id,
+      reason: publicReason(known.code, known.reason, signedIn),
+      loginUrl: known instanceof LoginRequired ? known.loginUrl : undefined,
+      user: known.code === 'ACCESS_DENIED' ? scope.user : undefined,
+      grantingGroups: known instanceof AccessDenied && signedIn ? known.grantingGroups : undefined,
+    },
+    known instanceof MethodNotAllowed ? { allow: known.allowed.join(', ') } : {},
+  );
 }
 
 /** Only a signed-in user's access denial says why; everything else stays opaque (no oracle). */
-function publicReason(code: ErrorCode, reason: string): string | undefined {
-  return code === 'ACCESS_DENIED' || code === 'BAD_PATH' ? reason : undefined;
+function publicReason(code: ErrorCode, reason: string, signedIn: boolean): string | undefined {
+  return (code === 'ACCESS_DENIED' && signedIn) || code === 'BAD_PATH' ? reason : undefined;
 }
 
 /**

@@ -69,6 +69,8 @@ export interface ErrorDetails {
   loginUrl?: string;
   /** The signed-in user, shown on refusals with a way to switch accounts. */
   user?: string;
+  /** Groups that would grant access (refusals of signed-in users, when the route allows it). */
+  grantingGroups?: readonly string[];
 }
 
 /** Sends an error as HTML for browsers and JSON for everything else. */
@@ -83,13 +85,17 @@ export function sendError(res: ServerResponse, code: ErrorCode, d: ErrorDetails,
   if (wantsPage(res.req)) {
     const link = d.loginUrl ? `<p><a class="button" href="${esc(d.loginUrl)}">Sign in</a></p>` : '';
     const reason = d.reason ? `<p class="muted">Reason: <code>${esc(d.reason)}</code></p>` : '';
+    const groups = d.grantingGroups?.length
+      ? `<p>Access is granted to members of: ${d.grantingGroups.map((g) => `<code>${esc(g)}</code>`).join(', ')}. Ask for one of these groups at your identity provider.</p>`
+      : '';
     const who = d.user ? `<p class="muted">Signed in as <strong>${esc(d.user)}</strong> · <a href="/.gatehouse/logout">Sign out or switch account</a></p>` : '';
-    sendHtml(res, status, errorPage(titleOf(status), message, code, d.requestId, reason + who + link), extra);
+    sendHtml(res, status, errorPage(titleOf(status), message, code, d.requestId, groups + reason + who + link), extra);
     return;
   }
-  const error: Record<string, string> = { code, message, request_id: d.requestId };
+  const error: Record<string, string | readonly string[]> = { code, message, request_id: d.requestId };
   if (d.reason) error.reason = d.reason;
   if (d.loginUrl) error.login_url = d.loginUrl;
+  if (d.grantingGroups?.length) error.granting_groups = d.grantingGroups;
   sendJson(res, status, { error }, extra);
 }
 
@@ -102,6 +108,7 @@ function titleOf(status: number): string {
   if (status === 401) return 'Sign-in required';
   if (status === 403) return 'Access denied';
   if (status === 404) return 'Not found';
+  if (status === 405) return 'Method not allowed';
   if (status >= 500) return 'Service unavailable';
   return 'Bad request';
 }

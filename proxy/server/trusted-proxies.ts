@@ -27,5 +27,22 @@ export function buildTrustList(entries: readonly string[]): { list: BlockList; i
 export function isTrusted(list: BlockList, address: string | undefined): boolean {
   if (!address) return false;
   const plain = address.startsWith('::ffff:') ? address.slice(7) : address;
-  return list.check(plain, isIP(plain) === 6 ? 'ipv6' : 'ipv4');
+  const family = isIP(plain);
+  return family !== 0 && list.check(plain, family === 6 ? 'ipv6' : 'ipv4');
+}
+
+/**
+ * The client address for `source_ip` rules: the peer, unless the peer is a trusted proxy; then
+ * the right-most X-Forwarded-For entry that is not itself a trusted proxy (entries further left
+ * were written by the client and prove nothing).
+ */
+export function clientAddress(peer: string, forwardedFor: string | string[] | undefined, trusted: BlockList, anyTrusted: boolean): string {
+  if (!anyTrusted || !isTrusted(trusted, peer) || forwardedFor === undefined) return peer;
+  const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor).split(',');
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = hops[i]!.trim();
+    if (!isIP(hop.startsWith('::ffff:') ? hop.slice(7) : hop)) return '';
+    if (!isTrusted(trusted, hop) || i === 0) return hop;
+  }
+  return '';
 }

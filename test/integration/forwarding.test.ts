@@ -27,7 +27,9 @@ before(async () => {
     files: { 'idp.xml': idpMetadataXml({ ...TEST_IDP, certBase64s: [IDP_KEYS.certBase64] }) },
     connections: [{ id: 'lab', idp_metadata_file: 'idp.xml' }],
     routes: [
-      { name: 'ml', path: '/ml', upstream: upstream.url, allow: [{ groups: ['ml-engineers'] }], timeout: '400ms' },
+      { name: 'ml', path: '/ml', upstream: upstream.url, allow: [{ groups: ['ml-engineers'] }], timeout: '400ms', forward_groups: 'all' },
+      { name: 'mlmin', path: '/mlmin', upstream: upstream.url, allow: [{ groups: ['ml-engineers'] }], deny: [{ groups: ['a;b'] , emails: ['nobody@example.com'] }] },
+      { name: 'mlnone', path: '/mlnone', upstream: upstream.url, allow: [{ groups: ['ml-engineers'] }], forward_groups: 'none' },
       { name: 'custom', path: '/custom', upstream: `${upstream.url}/base`, allow: [{ authenticated: true }], headers: { user: 'X-Remote-User', email: 'X-Remote-Email', groups: 'X-Remote-Groups' } },
       { name: 'nows', path: '/nows', upstream: upstream.url, allow: [{ authenticated: true }], websockets: false },
       { name: 'dead', path: '/dead', upstream: `http://127.0.0.1:${deadPort}`, allow: [{ public: true }] },
@@ -71,6 +73,18 @@ describe('identity headers', () => {
     assert.equal(h['x-forwarded-user'], 'alice@example.com');
     assert.equal(h['x-forwarded-email'], 'alice@example.com');
     assert.deepEqual(decodeGroupsHeader(String(h['x-forwarded-groups'])), ['ml-engineers', 'team, ml', 'a;b', 'Ünïcode-grüppe']);
+  });
+
+  test('by default only the groups the route names are forwarded (a user in hundreds of groups causes no upstream 431)', async () => {
+    assert.equal((await jarFetch(alice, `${gh.url}/mlmin/x`)).status, 200);
+    assert.deepEqual(decodeGroupsHeader(String(last().headers['x-forwarded-groups'])), ['ml-engineers', 'a;b']);
+  });
+
+  test('forward_groups: none sends no groups header at all, and a client copy is still dropped', async () => {
+    const res = await rawRequest('/mlnone/x', [['Cookie', alice.header()!], ['X-Forwarded-Groups', 'admins']]);
+    assert.equal(res.status, 200);
+    assert.equal(last().headers['x-forwarded-groups'], undefined);
+    assert.equal(last().headers['x-forwarded-user'], 'alice@example.com');
   });
 
   test('identity header spoofing: every client copy is dropped, in any case, with underscores, duplicated', async () => {

@@ -188,7 +188,7 @@ function fakeRequest(rawHeaders: string[], remoteAddress: string): IncomingMessa
   return { rawHeaders, headers, socket: { remoteAddress } } as unknown as IncomingMessage;
 }
 
-const ROUTE = routeFrom({ name: 'nb', host: 'nb.example.com', upstream: 'http://10.1.2.3:8888/', allow: [{ authenticated: true }] });
+const ROUTE = routeFrom({ name: 'nb', host: 'nb.example.com', upstream: 'http://10.1.2.3:8888/', allow: [{ authenticated: true }], forward_groups: 'all' });
 const CUSTOM = routeFrom({
   name: 'custom', upstream: 'http://10.1.2.4:9000/base/', allow: [{ authenticated: true }], preserve_host: true,
   headers: { user: 'X-Auth-Request-User', email: 'X-Auth-Request-Email', groups: 'X-Auth-Request-Groups' },

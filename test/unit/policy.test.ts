@@ -10,8 +10,9 @@ import { loadPolicyFiles } from '../../proxy/config/load.js';
 import type { ConfigProblem } from '../../proxy/config/problems.js';
 import { compileRoutes, type CompiledRoute } from '../../proxy/policy/compile.js';
 import { evaluate, type RouteRules } from '../../proxy/policy/evaluate.js';
-import { RouteTable, underPrefix } from '../../proxy/policy/route-table.js';
-import type { Decision, Identity } from '../../proxy/policy/types.js';
+import { underPrefix } from '../../proxy/policy/path-pattern.js';
+import { RouteTable } from '../../proxy/policy/route-table.js';
+import type { Decision, Identity, RequestFacts } from '../../proxy/policy/types.js';
 
 const FIXTURES = new URL('../fixtures/config/', import.meta.url).pathname;
 
@@ -39,8 +40,10 @@ const NOMAIL = who('dave', undefined, ['ml-engineers']);
 
 type Expect = Pick<Decision, 'allow' | 'reasons'> & { unauthenticated?: boolean; rule?: string };
 
-function check(rr: RouteRules, id: Identity | undefined, expected: Expect): void {
-  const d = evaluate(rr, id);
+const GET_ROOT: RequestFacts = { method: 'GET', path: '/', clientIp: '127.0.0.1' };
+
+function check(rr: RouteRules, id: Identity | undefined, expected: Expect, req: RequestFacts = GET_ROOT): void {
+  const d = evaluate(rr, id, req);
   assert.deepEqual(
     { allow: d.allow, unauthenticated: d.unauthenticated, reasons: d.reasons, rule: d.rule },
     { unauthenticated: false, ...expected, rule: expected.rule },
@@ -142,9 +145,9 @@ describe('compileRoutes', () => {
     const [r] = compile({ name: 'api', host: 'API.Example.com', path: '/api/', upstream: 'http://10.0.0.1:80/v1', allow: [{ public: true }], deny: [{ groups: ['x'] }] });
     assert.ok(r);
     assert.equal(r.host, 'api.example.com');
-    assert.equal(r.prefix, '/api');
+    assert.equal(r.path.text, '/api');
+    assert.equal(r.path.kind, 'prefix');
     assert.equal(r.upstream.href, 'http://10.0.0.1/v1');
-    assert.equal(r.hasPublic, true);
     assert.deepEqual(r.allow.map((x) => x.label), ['allow[0]']);
     assert.deepEqual(r.deny.map((x) => x.label), ['deny[0]']);
     assert.equal(r.source, 'test.yaml:10');
@@ -153,7 +156,7 @@ describe('compileRoutes', () => {
 
   const prefixes: Array<[string, string]> = [['/', '/'], ['/api', '/api'], ['/api/', '/api'], ['/v1/models/', '/v1/models']];
   for (const [path, prefix] of prefixes) {
-    it(`route path ${path} compiles to prefix ${prefix}`, () => assert.equal(compile({ name: 'r', path, upstream: 'http://127.0.0.1:1/', allow: [{ public: true }] })[0]?.prefix, prefix));
+    it(`route path ${path} compiles to prefix ${prefix}`, () => assert.equal(compile({ name: 'r', path, upstream: 'http://127.0.0.1:1/', allow: [{ public: true }] })[0]?.path.text, prefix));
   }
 
   for (const path of ['/api//', '/a/../b', '/a/./b', '/a;x', 'api', '/a?b', '/a\\b']) {
@@ -223,18 +226,24 @@ describe('RouteTable', () => {
     ['IPv6 on another port', '[::1]:9090', '/x', 'any-root'],
   ];
   for (const [why, host, path, name] of cases) {
-    it(`${why}: ${host}${path} -> ${name}`, () => assert.equal(table.match(host, path)?.name, name));
+    it(`${why}: ${host}${path} -> ${name}`, () => assert.equal(routeName(table, host, path), name));
   }
 
   it('finds no route when nothing covers the path', () => {
     const t = new RouteTable(compile({ name: 'api', path: '/api', upstream: up, allow }, { name: 'h', host: 'h.example.com', upstream: up, allow }));
-    assert.equal(t.match('x.example.com', '/apix'), undefined);
-    assert.equal(t.match('x.example.com', '/'), undefined);
-    assert.equal(t.match('h.example.com:1', '/anything')?.name, 'h');
+    assert.equal(t.match('x.example.com', '/apix', 'GET'), undefined);
+    assert.equal(t.match('x.example.com', '/', 'GET'), undefined);
+    assert.equal(routeName(t, 'h.example.com:1', '/anything'), 'h');
   });
 
   it('does not depend on declaration order', () => {
     const a = compile({ name: 'short', path: '/a', upstream: up, allow }, { name: 'long', path: '/a/b', upstream: up, allow });
-    for (const routes of [a, [...a].reverse()]) assert.equal(new RouteTable(routes).match('x', '/a/b/c')?.name, 'long');
+    for (const routes of [a, [...a].reverse()]) assert.equal(routeName(new RouteTable(routes), 'x', '/a/b/c'), 'long');
   });
 });
+
+/** The name of the route a GET finds, if any. */
+export function routeName(table: RouteTable, host: string, path: string, method = 'GET'): string | undefined {
+  const hit = table.match(host, path, method);
+  return hit && 'route' in hit ? hit.route.name : undefined;
+}
