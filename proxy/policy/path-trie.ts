@@ -32,13 +32,16 @@ export class PathTrie {
     this.maxDepth = Math.max(this.maxDepth, route.path.literalSegments.length);
   }
 
-  /** Orders each node's routes once: exact, glob (longest pattern first), prefix; methods first; file order. */
+  /**
+   * Orders each node's routes once: exact, glob, prefix; globs with more literal characters
+   * first, then with fewer `**` (`/api/*` before `/api/**`); routes naming methods first; file order.
+   */
   seal(): void {
     const visit = (node: Node) => {
       node.routes.sort(
         (a, b) =>
           KIND_RANK[a.path.kind] - KIND_RANK[b.path.kind] ||
-          (b.path.kind === 'glob' ? b.path.text.length - a.path.text.length : 0) ||
+          globRank(a) - globRank(b) ||
           Number(b.methods !== undefined) - Number(a.methods !== undefined) ||
           a.order - b.order,
       );
@@ -70,4 +73,13 @@ export class PathTrie {
     }
     return mismatched ? { methodNotAllowed: [...mismatched] } : undefined;
   }
+}
+
+/** Lower sorts first: more literal characters, then fewer `**`. 0 for non-globs. */
+function globRank(route: CompiledRoute): number {
+  const t = route.path.text;
+  if (route.path.kind !== 'glob') return 0;
+  const literal = t.replace(/\*/g, '').length;
+  const anyRuns = (t.match(/\*\*+/g) ?? []).length;
+  return -literal * 1000 + anyRuns;
 }

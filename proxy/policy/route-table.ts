@@ -9,8 +9,9 @@ export type RouteMatch = { route: CompiledRoute } | { methodNotAllowed: readonly
  * 1. host: the exact `host:port`, then the host name on any port, then `*.parent:port`, then
  *    `*.parent` (one label), then routes for any host; the first of these with a route for the
  *    path and method decides;
- * 2. path (see PathTrie): the longest literal leading path; at equal length exact, then glob,
- *    then prefix; routes naming methods before routes that do not; then file order.
+ * 2. path (see PathTrie): the longest literal leading path; at equal length exact, then glob
+ *    (more literal characters, then fewer `**`, first), then prefix; routes naming methods
+ *    before routes that do not; then file order.
  * Built once; a lookup costs a few map reads per path segment, whatever the number of routes.
  */
 export class RouteTable {

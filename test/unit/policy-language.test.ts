@@ -14,6 +14,7 @@ import { evaluate } from '../../proxy/policy/evaluate.js';
 import { grantingGroups } from '../../proxy/policy/granting-groups.js';
 import { compilePathPattern } from '../../proxy/policy/path-pattern.js';
 import { RouteTable } from '../../proxy/policy/route-table.js';
+import { findShadows } from '../../proxy/policy/shadowing.js';
 import type { Identity, RequestFacts } from '../../proxy/policy/types.js';
 import { buildTrustList, clientAddress } from '../../proxy/server/trusted-proxies.js';
 
@@ -102,7 +103,7 @@ describe('hosts and the most specific route', () => {
     ['a wildcard with the port is more specific', 'a.ml.example.com:8443', '/x', 'GET', 'wild-8443'],
     ['an exact host beats a wildcard', 'tf.ml.example.com', '/x', 'GET', 'exact'],
     ['an exact path beats a glob at the same depth', 'tf.ml.example.com', '/v1/models/special:predict', 'POST', 'exact-path'],
-    ['a glob beats a prefix at the same depth; the longer glob first', 'tf.ml.example.com', '/v1/models/resnet:predict', 'POST', 'glob'],
+    ['a glob beats a prefix at the same depth; the glob with more literal characters first', 'tf.ml.example.com', '/v1/models/resnet:predict', 'POST', 'glob'],
     ['a broader glob at the same depth beats the prefix', 'tf.ml.example.com', '/v1/models/resnet', 'GET', 'glob-any'],
     ['the prefix takes what no glob covers', 'tf.ml.example.com', '/v1/models', 'GET', 'prefix-models'],
     ['a deeper literal prefix beats a shallower glob', 'tf.ml.example.com', '/v1/models/x/versions/2', 'GET', 'deep'],
@@ -252,4 +253,22 @@ describe('client address for source_ip', () => {
   for (const [why, peer, xff, any, expected] of cases) {
     it(why, () => assert.equal(clientAddress(peer, xff, trusted, any), expected));
   }
+});
+
+describe('shadowed routes (reported by check)', () => {
+  const shadows = (...routes: Array<Record<string, unknown>>) => findShadows(compile(...routes)).map((s) => `${s.route.name}<${s.by.name}${s.full ? ' full' : ''}`);
+  it('a glob at the same depth that takes the paths below a prefix is reported', () => {
+    assert.deepEqual(shadows({ name: 'models', path: '/v1/models/x' }, { name: 'all', path: '/v1/models/x/**' }, { name: 'x', path: '/v1/models/x*' }), ['models<all']);
+  });
+  it('a route none of whose sample requests reach it is reported as fully shadowed', () => {
+    assert.deepEqual(shadows({ name: 'a', path: '/jobs/**' }, { name: 'b', path: '/jobs/**/**' }), ['a<b full']);
+  });
+  it('`/api/*` is tried before `/api/**`: neither shadows the other', () => {
+    assert.deepEqual(shadows({ name: 'a', path: '/api/*', methods: ['GET'] }, { name: 'b', path: '/api/**', methods: ['GET'] }), []);
+    const t = new RouteTable(compile({ name: 'b', path: '/api/**' }, { name: 'a', path: '/api/*' }));
+    assert.deepEqual([pick(t, 'h', '/api/x'), pick(t, 'h', '/api/x/y')], ['a', 'b']);
+  });
+  it('carving a deeper path out of a broader route is intended, not reported', () => {
+    assert.deepEqual(shadows({ name: 'root', path: '/' }, { name: 'health', path: '/api/health' }, { name: 'pred', path: '/v1/models/*:predict' }), []);
+  });
 });
