@@ -3,7 +3,7 @@ import { ConfigError, formatProblem } from '../config/problems.js';
 import { createLogger } from '../log.js';
 import { Gatehouse } from '../server/app.js';
 
-/** `gatehouse serve --config FILE`: runs until SIGINT/SIGTERM, then drains and exits. */
+/** `gatehouse serve --config FILE`: runs until SIGINT/SIGTERM, then drains and exits; SIGHUP reloads the policies. */
 export async function runServe(file: string): Promise<number> {
   let loaded;
   try {
@@ -30,12 +30,17 @@ export async function runServe(file: string): Promise<number> {
   });
   // Before the log destination's own exit flush, so the last request records are not lost.
   process.prependListener('exit', () => app?.context.requests.flush());
+  // SIGHUP reloads the policies (a failed reload is logged and the old policy keeps serving);
+  // handled from before the start, so an early one never ends the process.
+  const reload = () => void app?.reload();
+  process.on('SIGHUP', reload);
   app = await Gatehouse.start({ loaded, log });
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  process.off('SIGHUP', reload);
   await app.stop();
   log.flush();
   return 0;

@@ -35,6 +35,11 @@ const serverSchema = z.strictObject({
   upstream_client: z.enum(['auto', 'native', 'undici']).default('auto'),
   /** Idle keep-alive time for client connections. */
   keep_alive_timeout: duration.default(65_000),
+  /**
+   * Reload the route policies when the config or a policy file changes (SIGHUP always does).
+   * A reload with any problem keeps the old policy serving. Only `policies` reload; other keys need a restart.
+   */
+  watch_policies: z.boolean().default(true),
 });
 
 const attributesSchema = z.strictObject({

@@ -14,26 +14,40 @@ export type UpstreamClient = 'auto' | 'native' | 'undici';
  * when the native self-test fails, use undici.
  */
 export class UpstreamPools {
+  private readonly pools = new Map<string, Forwarder>();
+
   private constructor(
-    private readonly pools: Map<string, Forwarder>,
     /** The engine used for http: origins, for the startup log and readiness. */
     readonly engine: 'native' | 'undici',
+    private readonly connectionsPerOrigin: number,
   ) {}
 
   /** Builds every pool. @throws when `native` is demanded and does not work on this Node */
   static async create(origins: Iterable<string>, client: UpstreamClient, connectionsPerOrigin = 256): Promise<UpstreamPools> {
     const native = client !== 'undici' && (await nativeEngineWorks());
     if (client === 'native' && !native) throw new Error('server.upstream_client is native, but the native engine does not work on this Node; use auto or undici');
-    const pools = new Map<string, Forwarder>();
-    for (const origin of origins) {
-      if (pools.has(origin)) continue;
-      const url = new URL(origin);
-      pools.set(origin, native && url.protocol === 'http:' ? { kind: 'native', pool: new NativeUpstreamPool(url, { maxSockets: connectionsPerOrigin }) } : { kind: 'undici', pool: undiciPool(origin, connectionsPerOrigin) });
-    }
-    return new UpstreamPools(pools, native ? 'native' : 'undici');
+    const pools = new UpstreamPools(native ? 'native' : 'undici', connectionsPerOrigin);
+    pools.addMissing(origins);
+    return pools;
   }
 
-  /** The forwarder for an origin known at startup. */
+  /**
+   * Creates pools for origins not seen yet (a policy reload naming a new upstream), with the
+   * engine chosen at startup; existing pools are kept as they are. Returns the origins added.
+   */
+  addMissing(origins: Iterable<string>): string[] {
+    const added: string[] = [];
+    for (const origin of origins) {
+      if (this.pools.has(origin)) continue;
+      const url = new URL(origin);
+      const n = this.connectionsPerOrigin;
+      this.pools.set(origin, this.engine === 'native' && url.protocol === 'http:' ? { kind: 'native', pool: new NativeUpstreamPool(url, { maxSockets: n }) } : { kind: 'undici', pool: undiciPool(origin, n) });
+      added.push(origin);
+    }
+    return added;
+  }
+
+  /** The forwarder for an origin (known at startup or added by a reload). */
   get(origin: string): Forwarder {
     const f = this.pools.get(origin);
     if (!f) throw new Error(`no pool for ${origin}`);

@@ -8,6 +8,8 @@ import { createLogger, EVENTS, F, type Logger } from '../log.js';
 import { buildContext, type Closers } from './build-context.js';
 import type { AppContext } from './context.js';
 import { requestHandler } from './pipeline.js';
+import type { PolicyStatus } from './policy-state.js';
+import { PolicyReloader } from './reloader.js';
 import { upgradeHandler } from './upgrade.js';
 
 /** Options for starting Gatehouse in-process (the CLI and the tests use this). */
@@ -15,13 +17,17 @@ export interface StartOptions {
   loaded: LoadedConfig;
   log?: Logger;
   clock?: Clock;
+  /** Environment for `${VAR}` in the config when policies reload; default `process.env`. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** A running Gatehouse: the one place that wires the modules together. */
 export class Gatehouse {
   private constructor(
     private readonly server: Server,
-    private readonly ctx: AppContext,
+    /** The serving context: replaced whole by a policy reload, never changed in place. */
+    private readonly cell: { current: AppContext },
+    private readonly reloader: PolicyReloader,
     private readonly closers: Closers,
     private readonly demoUpstream: EchoUpstream | undefined,
     readonly url: string,
@@ -32,7 +38,9 @@ export class Gatehouse {
     const { config } = opts.loaded;
     const log = opts.log ?? createLogger(config.log.level);
     const built = await buildContext(opts.loaded, log, opts.clock ?? systemClock);
-    const current = built.ctx;
+    const cell = { current: built.ctx };
+    // Each request reads the context once and keeps it: a reload never changes one in flight.
+    const state = () => cell.current;
     const server = createServer(
       {
         maxHeaderSize: config.server.max_header_bytes,
@@ -41,9 +49,9 @@ export class Gatehouse {
         keepAliveTimeout: config.server.keep_alive_timeout,
         noDelay: true,
       },
-      requestHandler(() => current),
+      requestHandler(state),
     );
-    server.on('upgrade', upgradeHandler(() => current));
+    server.on('upgrade', upgradeHandler(state));
     server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       const code = err.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : 'BAD_REQUEST';
       if (socket.writable) {
@@ -53,7 +61,9 @@ export class Gatehouse {
       log.warn({ [F.event]: EVENTS.error, [F.code]: code, [F.reason]: err.code ?? 'client-error' }, 'malformed request');
     });
     let demoUpstream: EchoUpstream | undefined;
+    let reloader: PolicyReloader;
     try {
+      reloader = new PolicyReloader({ loaded: opts.loaded, env: opts.env ?? process.env, cell: { get: state, set: (ctx) => (cell.current = ctx) } });
       if (config.demo_upstream) demoUpstream = await startEchoUpstream(config.demo_upstream.listen.host, config.demo_upstream.listen.port);
       await new Promise<void>((resolve, reject) => server.once('error', reject).listen(config.server.listen.port, config.server.listen.host, resolve));
     } catch (err) {
@@ -63,18 +73,28 @@ export class Gatehouse {
     }
     const addr = server.address() as AddressInfo;
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-    const app = new Gatehouse(server, current, built.closers, demoUpstream, `http://${host}:${addr.port}`);
-    log.info({ [F.event]: EVENTS.startup, listen: app.url, public_url: config.server.public_url, routes: current.routes.routes.length, upstream_client: current.pools.engine, demo: config.demo }, 'gatehouse listening');
+    if (config.server.watch_policies) reloader.watch();
+    const app = new Gatehouse(server, cell, reloader, built.closers, demoUpstream, `http://${host}:${addr.port}`);
+    log.info({ [F.event]: EVENTS.startup, listen: app.url, public_url: config.server.public_url, routes: built.ctx.routes.routes.length, upstream_client: built.ctx.pools.engine, demo: config.demo, watch_policies: config.server.watch_policies }, 'gatehouse listening');
     return app;
   }
 
   /** The current state (read-only), for tests and admin commands. */
   get context(): AppContext {
-    return this.ctx;
+    return this.cell.current;
+  }
+
+  /**
+   * Loads and validates the config and policy files again and swaps in the new policy, or keeps
+   * the old one on any problem (logged with code POLICY_RELOAD_FAILED). SIGHUP calls this.
+   */
+  reload(): Promise<PolicyStatus> {
+    return this.reloader.reload();
   }
 
   /** Stops accepting, closes connections, pools, stores and the demo upstream. */
   async stop(): Promise<void> {
+    await this.reloader.close();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeIdleConnections();
@@ -82,7 +102,7 @@ export class Gatehouse {
     });
     await this.closers.close();
     await this.demoUpstream?.close();
-    this.ctx.requests.flush();
-    this.ctx.log.info({ [F.event]: EVENTS.shutdown }, 'gatehouse stopped');
+    this.context.requests.flush();
+    this.context.log.info({ [F.event]: EVENTS.shutdown }, 'gatehouse stopped');
   }
 }

@@ -2,12 +2,9 @@ import { randomBytes } from 'node:crypto';
 import type { LoadedConfig } from '../config/load.js';
 import type { Clock } from '../clock.js';
 import { DemoIdp } from '../demo/demo-idp.js';
-import { buildStripSet } from '../forward/header-hygiene.js';
 import { UpstreamPools } from '../forward/upstream-pools.js';
 import type { Logger } from '../log.js';
 import { RequestLog } from '../request-log.js';
-import { compileRoutes } from '../policy/compile.js';
-import { RouteTable } from '../policy/route-table.js';
 import { IdpSource, originOf } from '../saml/idp-source.js';
 import { LoginTracker } from '../saml/login-tracker.js';
 import { ReplayCache } from '../saml/replay-cache.js';
@@ -18,6 +15,7 @@ import { MemoryStateStore } from '../store/state-store.js';
 import type { AppContext } from './context.js';
 import { cookiePolicy } from './cookies.js';
 import { PATHS, samlPaths } from './endpoints/paths.js';
+import { buildPolicyParts, initialPolicyStatus } from './policy-state.js';
 import { buildTrustList } from './trusted-proxies.js';
 
 /** Things to close when the context is retired. */
@@ -58,8 +56,6 @@ export async function buildContext(loaded: LoadedConfig, log: Logger, clock: Clo
     sources.push(source);
     connections.set(conn.id, new ServiceProvider(conn, urls, source, deps));
   }
-  const routes = new RouteTable(compileRoutes(loaded.policies));
-  const pools = await UpstreamPools.create(routes.routes.map((r) => r.upstreamOrigin), config.server.upstream_client);
   const cookies = cookiePolicy({
     publicUrl: publicUrl.href,
     name: config.session.cookie_name,
@@ -67,7 +63,8 @@ export async function buildContext(loaded: LoadedConfig, log: Logger, clock: Clo
     sessionMaxAgeMs: config.session.max_lifetime,
     loginMaxAgeMs: config.saml.login_timeout,
   });
-  const headerNames = routes.routes.flatMap((r) => [r.headers.user, r.headers.email, r.headers.groups]);
+  const parts = buildPolicyParts(loaded, cookies);
+  const pools = await UpstreamPools.create(parts.routes.routes.map((r) => r.upstreamOrigin), config.server.upstream_client);
   const ctx: AppContext = {
     config,
     publicUrl,
@@ -77,10 +74,9 @@ export async function buildContext(loaded: LoadedConfig, log: Logger, clock: Clo
     sessions: new SessionManager(sessionStore, { secret: config.session.secret ?? randomBytes(48).toString('base64'), idleTimeoutMs: config.session.idle_timeout, maxLifetimeMs: config.session.max_lifetime }, clock),
     cookies,
     connections,
-    routes,
-    routeHosts: new Set(routes.routes.flatMap((r) => (r.host ? [r.host] : []))),
+    ...parts,
+    policy: initialPolicyStatus(clock.now()),
     pools,
-    strip: buildStripSet(['X-Forwarded-User', 'X-Forwarded-Email', 'X-Forwarded-Groups', 'X-Forwarded-Preferred-Username', ...headerNames], [cookies.session, cookies.login]),
     forwarding: {
       proto: publicUrl.protocol === 'https:' ? 'https' : 'http',
       trustedProxies: buildTrustList(config.server.trusted_proxies).list,

@@ -10,6 +10,7 @@ import type { ServiceProvider } from '../saml/service-provider.js';
 import type { SessionManager } from '../session/session-manager.js';
 import type { DemoIdp } from '../demo/demo-idp.js';
 import type { CookiePolicy } from './cookies.js';
+import type { PolicyStatus } from './policy-state.js';
 
 /** Everything built at startup that request handling looks things up in. Immutable per state. */
 export interface AppContext {
@@ -27,6 +28,8 @@ export interface AppContext {
   routeHosts: ReadonlySet<string>;
   pools: UpstreamPools;
   strip: StripSet;
+  /** Generation and health of the serving policy (a failed reload makes it `stale`). */
+  policy: PolicyStatus;
   /** The request-independent part of the forwarding headers, derived once from the config. */
   forwarding: Omit<ClientFacts, 'host' | 'requestId'>;
   demoIdp?: DemoIdp;

@@ -13,9 +13,20 @@ export function handleHealth(res: ServerResponse): void {
   sendJson(res, 200, { status: 'ok' });
 }
 
-/** Readiness: state built and every connection has IdP metadata (no details for anonymous callers). */
+/**
+ * Readiness: state built and every connection has IdP metadata (no details for anonymous
+ * callers). Still 200 after a failed policy reload, since the last good policy serves; the
+ * `policy` part says `stale` and counts the problems (files and messages stay in the logs).
+ */
 export function handleReady(res: ServerResponse, ctx: AppContext): void {
-  sendJson(res, 200, { status: 'ready', connections: ctx.connections.size, routes: ctx.routes.routes.length });
+  const p = ctx.policy;
+  const policy = {
+    generation: p.generation,
+    loaded_at: new Date(p.loadedAt).toISOString(),
+    status: p.status,
+    ...(p.lastError ? { last_error: { at: new Date(p.lastError.at).toISOString(), problems: p.lastError.problems.length } } : {}),
+  };
+  sendJson(res, 200, { status: 'ready', connections: ctx.connections.size, routes: ctx.routes.routes.length, policy });
 }
 
 /** Who am I: the signed-in identity as JSON (401 when nobody is signed in). */
