@@ -7,8 +7,11 @@
  * so upstream records and log lines can be told apart while sharing one IdP and one Gatehouse.
  */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { stringify } from 'yaml';
 import type { Browser, BrowserContext, Page, Response as PwResponse } from 'playwright-core';
 import { e2eSkipReason, launchBrowser, loginAtSimpleSamlPhp } from '../helpers/browser.js';
 import { freePort } from '../helpers/free-port.js';
@@ -72,6 +75,15 @@ function rawUpgrade(url: string): Promise<{ status: number; body: { error?: Reco
   });
 }
 
+/** The routes of this suite, with the groups the `ml` route admits. */
+function routesWith(upstreamUrl: string, mlGroups: string[]): Record<string, unknown>[] {
+  return [
+    { name: 'ml', path: '/ml', upstream: upstreamUrl, allow: [{ groups: mlGroups }] },
+    { name: 'any', path: '/any', upstream: upstreamUrl, allow: [{ authenticated: true }], forward_groups: 'all' },
+    { name: 'ws', path: '/ws', upstream: upstreamUrl, allow: [{ groups: ['ml-engineers'] }] },
+  ];
+}
+
 function passwordOf(user: string): string {
   const found = DEFAULT_USERS.find((u) => u.username === user);
   assert.ok(found, `test user ${user}`);
@@ -102,11 +114,7 @@ describe('login through SimpleSAMLphp in Chromium', { timeout: 180_000 }, () => 
     gh = await startGatehouse({
       port,
       connections: [{ id: CONNECTION, idp_metadata_url: idp.metadataUrl, attributes: { email: 'email', groups: 'groups', name: 'displayName' } }],
-      routes: [
-        { name: 'ml', path: '/ml', upstream: upstream.url, allow: [{ groups: ['ml-engineers'] }] },
-        { name: 'any', path: '/any', upstream: upstream.url, allow: [{ authenticated: true }], forward_groups: 'all' },
-        { name: 'ws', path: '/ws', upstream: upstream.url, allow: [{ groups: ['ml-engineers'] }] },
-      ],
+      routes: routesWith(upstream.url, ['ml-engineers']),
     });
     assert.equal(gh.url, origin);
   });
@@ -204,6 +212,36 @@ describe('login through SimpleSAMLphp in Chromium', { timeout: 180_000 }, () => 
       assert.equal(decision[0]!.user, 'bob@example.com');
       assert.equal(decision[0]!.decision, 'deny');
       assert.equal(seenAt('/ml/bob-probe').length, 0, 'upstream saw nothing');
+    });
+  });
+
+  it('editing a policy file changes access without a restart: bob is refused, granted, refused again', async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    const { gh, upstream } = running();
+    const policyFile = join(gh.dir, 'policies', 'routes.yaml');
+    /** Reloads the page until it answers `status` (the watcher reloads within a second or so). */
+    const until = async (page: Page, status: number) => {
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        const res = await page.goto(`${gh.url}/ml/bob-edit`);
+        if (res?.status() === status || Date.now() > deadline) return res?.status();
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    };
+    await withPage(async (page) => {
+      assert.equal((await signIn(page, '/ml/bob-edit', 'bob')).status(), 403);
+      assert.match((await page.textContent('body')) ?? '', /granted to members of: ml-engineers/, 'the refusal names the group to ask for');
+      try {
+        writeFileSync(policyFile, stringify({ routes: routesWith(upstream.url, ['ml-engineers', 'data-scientists']) }));
+        assert.equal(await until(page, 200), 200, 'granted by the edit, same session, no restart');
+        assert.equal(seenAt('/ml/bob-edit').length, 1);
+      } finally {
+        writeFileSync(policyFile, stringify({ routes: routesWith(upstream.url, ['ml-engineers']) }));
+      }
+      assert.equal(await until(page, 403), 403, 'revoked by the next edit');
+      const forwarded = seenAt('/ml/bob-edit').length;
+      assert.equal((await page.goto(`${gh.url}/ml/bob-edit`))?.status(), 403);
+      assert.equal(seenAt('/ml/bob-edit').length, forwarded, 'nothing forwarded once revoked');
     });
   });
 
