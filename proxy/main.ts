@@ -8,7 +8,9 @@ const USAGE = `usage: gatehouse <command> [options]
 
 commands:
   serve --config FILE   run the proxy
-  check --config FILE   validate the config and every policy file (exit 1 on problems)
+  check --config FILE [--strict]
+                        validate the config and every policy file (exit 1 on problems), then
+                        lint group names (warnings; --strict: exit 1 on warnings too)
   policy explain [--user U] [--email E] [--groups a,b] [--connection C] [--source-ip IP] [--json] METHOD URL
                         decide one request as serve would: decision, route, rule, reasons
                         (no --user/--email/--groups: an anonymous request; exit 0 allowed, 1 not)
@@ -32,6 +34,7 @@ async function main(argv: string[]): Promise<number> {
       connection: { type: 'string' },
       'source-ip': { type: 'string' },
       json: { type: 'boolean' },
+      strict: { type: 'boolean' },
     },
   });
   const command = positionals[0];
@@ -41,7 +44,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const config = values.config ?? process.env.GATEHOUSE_CONFIG ?? 'gatehouse.yaml';
   if (command === 'serve') return runServe(config);
-  if (command === 'check') return runCheck(config);
+  if (command === 'check') return runCheck(config, undefined, undefined, { strict: values.strict === true });
   if (command === 'policy' && positionals[1] === 'explain' && positionals.length === 4) {
     const groups = (values.groups ?? []).flatMap((g) => g.split(',')).map((g) => g.trim()).filter(Boolean);
     const named = values.user !== undefined || values.email !== undefined || groups.length > 0;

@@ -4,13 +4,25 @@ import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { ConfigError, formatProblem, type ConfigProblem } from '../config/problems.js';
 import { isGatehouseError } from '../errors.js';
 import { parseIdpMetadata } from '../saml/idp-metadata.js';
+import { lintGroupNames } from './group-lint.js';
+
+export interface CheckOptions {
+  /** Warnings fail the check too (exit 1). */
+  strict?: boolean;
+}
 
 /**
  * `gatehouse check --config FILE`: validates the config, every policy file and every IdP
  * metadata file, printing every problem at once as `file:line key: message`. Exit 0 when clean,
- * 1 otherwise. (Metadata URLs are not fetched: `check` works offline.)
+ * 1 otherwise. (Metadata URLs are not fetched: `check` works offline.) A config that validates
+ * then gets the group-name lint (group-lint.ts): its warnings fail the check only with `strict`.
  */
-export function runCheck(file: string, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): number {
+export function runCheck(
+  file: string,
+  out: NodeJS.WritableStream = process.stdout,
+  err: NodeJS.WritableStream = process.stderr,
+  opts: CheckOptions = {},
+): number {
   let problems: ConfigProblem[];
   let loaded: LoadedConfig | undefined;
   try {
@@ -21,8 +33,16 @@ export function runCheck(file: string, out: NodeJS.WritableStream = process.stdo
     problems = e.problems;
   }
   if (problems.length === 0 && loaded) {
+    const lint = lintGroupNames(loaded);
+    for (const note of lint.notes) out.write(`info: ${note}\n`);
+    for (const w of lint.warnings) err.write(`${formatProblem(w)}\n`);
+    const warned = lint.warnings.length ? `, ${lint.warnings.length} warning(s)` : '';
+    if (warned && opts.strict) {
+      err.write(`${lint.warnings.length} warning(s) found (--strict)\n`);
+      return 1;
+    }
     const routes = loaded.policies.reduce((n, p) => n + p.policy.routes.length, 0);
-    out.write(`ok: ${loaded.file}: ${loaded.config.saml.connections.length} connection(s), ${loaded.policies.length} policy file(s), ${routes} route(s)\n`);
+    out.write(`ok: ${loaded.file}: ${loaded.config.saml.connections.length} connection(s), ${loaded.policies.length} policy file(s), ${routes} route(s)${warned}\n`);
     return 0;
   }
   for (const p of problems) err.write(`${formatProblem(p)}\n`);

@@ -13,6 +13,8 @@ export interface LoadedPolicyFile {
   policy: PolicyFile;
   /** Line of each route, for explanations and shadowing reports. */
   routeLines: number[];
+  /** The parsed file (after ${ENV}), for reports that locate any key (check's group lint). */
+  source?: YamlSource;
 }
 
 /** Everything Gatehouse reads from disk at startup (and again on reload). */
@@ -21,6 +23,8 @@ export interface LoadedConfig {
   dir: string;
   config: GatehouseConfig;
   policies: LoadedPolicyFile[];
+  /** The parsed config file, for reports that locate any key. */
+  source?: YamlSource;
 }
 
 /**
@@ -43,7 +47,7 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   const connectionIds = new Set(list((raw as { saml?: { connections?: unknown } } | undefined)?.saml?.connections).map((c) => String((c as { id?: unknown })?.id)));
   checkPolicySemantics(rawFiles, connectionIds, problems);
   if (problems.length || !config) throw new ConfigError(problems);
-  return { file: path, dir, config, policies: files };
+  return { file: path, dir, config, policies: files, source: src };
 }
 
 /**
@@ -91,7 +95,7 @@ export function loadPolicyFiles(
       const routeLines = routeList.map((_r, i) => locate(src, ['routes', i]));
       raw.push({ file: src.file, routes: routeList, routeLines });
       const policy = validate(src, policyFileSchema, problems);
-      if (policy) out.push({ file: src.file, policy, routeLines });
+      if (policy) out.push({ file: src.file, policy, routeLines, source: src });
     }
   }
   return { files: out, raw };

@@ -59,6 +59,9 @@ const demoUserSchema = z.strictObject({
   groups: z.array(z.string().min(1)).optional(),
 });
 
+/** A group name as policies write it (policy-schema.ts caps names at 256 characters). */
+const policyGroup = z.string().min(1).max(256);
+
 const connectionSchema = z.strictObject({
   id: slug,
   /** Shown on sign-in pages. */
@@ -77,6 +80,16 @@ const connectionSchema = z.strictObject({
   /** Where IdP-initiated logins land when RelayState names no route. */
   default_redirect: z.string().startsWith('/').default('/'),
   attributes: attributesSchema.default({ email: 'email', groups: 'groups' }),
+  /**
+   * IdP group value (name or ID, matched exactly, case-sensitive) -> the policy group name(s) it
+   * stands for, e.g. an Entra object ID -> `ml-engineers`. Absent: groups are used as sent.
+   */
+  group_map: z.record(z.string().min(1).max(1024), z.union([policyGroup, z.array(policyGroup).min(1)])).optional(),
+  /**
+   * IdP groups `group_map` does not name: `keep` them as sent (default) or `drop` them. With a
+   * complete map, `drop` keeps the IdP's other groups out of sessions and X-Forwarded-Groups.
+   */
+  unmapped_groups: z.enum(['keep', 'drop']).default('keep'),
 });
 
 const sessionSchema = z.strictObject({
@@ -106,6 +119,11 @@ const samlSchema = z.strictObject({
   login_timeout: duration.default(10 * 60_000),
   /** How often IdP metadata URLs are fetched again. */
   metadata_refresh: duration.default(3_600_000),
+  /**
+   * Where Gatehouse keeps the group names assertions have carried (JSON, relative to the config
+   * file), for `gatehouse check` to spot policy group names no IdP sends. Absent: not kept on disk.
+   */
+  groups_seen_file: z.string().min(1).optional(),
   connections: z.array(connectionSchema).min(1),
 });
 

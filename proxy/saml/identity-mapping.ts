@@ -8,8 +8,9 @@ const MAX_GROUPS = 1000;
 const MAX_VALUE = 1024;
 
 /**
- * Turns a verified profile into an Identity using the connection's attribute names. A missing
- * groups attribute means no groups (never an error: users without groups exist, e.g. carol).
+ * Turns a verified profile into an Identity using the connection's attribute names and its
+ * `group_map` (sessions hold the mapped names). A missing groups attribute means no groups
+ * (never an error: users without groups exist, e.g. carol).
  * @throws GatehouseError SAML_LOGIN_FAILED when there is no usable user name
  */
 export function mapIdentity(profile: Profile, conn: ConnectionConfig): Identity {
@@ -22,16 +23,37 @@ export function mapIdentity(profile: Profile, conn: ConnectionConfig): Identity 
   const email = candidate && /^[^@\s]+@[^@\s]+$/.test(candidate) ? candidate : undefined;
   const user = conn.attributes.user ? firstString(attrs[conn.attributes.user]) : nameId;
   if (!user) throw fail('SAML_LOGIN_FAILED', 'no-user-attribute');
-  const groups = strings(attrs[conn.attributes.groups]);
+  const sent = strings(attrs[conn.attributes.groups]);
+  if (sent.length > MAX_GROUPS) throw fail('SAML_LOGIN_FAILED', 'too-many-groups');
+  const groups = mapGroups(sent, conn);
+  // A map may turn one IdP group into several names: the cap holds after mapping too.
   if (groups.length > MAX_GROUPS) throw fail('SAML_LOGIN_FAILED', 'too-many-groups');
   const name = conn.attributes.name ? firstString(attrs[conn.attributes.name]) : undefined;
   return {
     user,
     email: email?.toLowerCase(),
-    groups: [...new Set(groups)],
+    groups,
     connection: conn.id,
     ...(name ? { name } : {}),
   };
+}
+
+/**
+ * Applies the connection's `group_map`: an IdP value the map names (exact, case-sensitive: an ID
+ * that merely resembles a mapped one is a different group) becomes its policy name(s); the rest
+ * are kept or dropped per `unmapped_groups`. Without a map, groups pass as sent. Deduplicated.
+ */
+export function mapGroups(sent: readonly string[], conn: Pick<ConnectionConfig, 'group_map' | 'unmapped_groups'>): string[] {
+  const map = conn.group_map;
+  if (!map) return [...new Set(sent)];
+  const out = new Set<string>();
+  for (const g of sent) {
+    // Own keys only: a group named `constructor` or `toString` is not in the map.
+    const target = Object.hasOwn(map, g) ? map[g] : undefined;
+    if (target !== undefined) for (const name of typeof target === 'string' ? [target] : target) out.add(name);
+    else if (conn.unmapped_groups === 'keep') out.add(g);
+  }
+  return [...out];
 }
 
 function strings(v: unknown): string[] {

@@ -3,6 +3,7 @@ import { SAML, ValidateInResponseTo, type Profile } from '@node-saml/node-saml';
 import type { Clock } from '../clock.js';
 import type { ConnectionConfig } from '../config/schema.js';
 import { fail, isGatehouseError } from '../errors.js';
+import type { GroupsSeen } from '../policy/groups-seen.js';
 import type { Identity } from '../policy/types.js';
 import type { Session } from '../session/types.js';
 import { checkAssertion } from './assertion-checks.js';
@@ -29,6 +30,8 @@ export interface SpDeps {
   skewMs: number;
   maxResponseBytes: number;
   loginTimeoutMs: number;
+  /** Told the groups of every successful login, for `gatehouse check`'s group-name lint. */
+  groupsSeen?: GroupsSeen;
 }
 
 /** The result of a successful login. */
@@ -105,6 +108,7 @@ export class ServiceProvider {
     const claim = await this.deps.replay.claim(this.idpEntityId, checked.id, checked.usableUntil);
     if (claim !== 'claimed') throw fail('SAML_LOGIN_FAILED', claim === 'full' ? 'replay-cache-full' : 'assertion-replayed');
     if (requestId) await this.deps.tracker.complete(relayState!, requestId);
+    this.deps.groupsSeen?.record(identity);
     return {
       identity,
       saml: { nameId: profile.nameID, nameIdFormat: profile.nameIDFormat, sessionIndex: profile.sessionIndex, issuer: this.idpEntityId },

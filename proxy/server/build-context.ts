@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
 import type { Clock } from '../clock.js';
 import { DemoIdp } from '../demo/demo-idp.js';
@@ -11,6 +12,7 @@ import { ReplayCache } from '../saml/replay-cache.js';
 import { ServiceProvider, type SpUrls } from '../saml/service-provider.js';
 import { MemorySessionStore } from '../session/memory-store.js';
 import { SessionManager } from '../session/session-manager.js';
+import { openGroupsSeen } from '../store/groups-seen-file.js';
 import { MemoryStateStore } from '../store/state-store.js';
 import type { AppContext } from './context.js';
 import { cookiePolicy } from './cookies.js';
@@ -38,7 +40,9 @@ export async function buildContext(loaded: LoadedConfig, log: Logger, clock: Clo
   const sessionStore = new MemorySessionStore(clock);
   const tracker = new LoginTracker(stateStore, config.saml.login_timeout, clock);
   const replay = new ReplayCache(replayStore, clock);
-  const deps = { tracker, replay, clock, skewMs: config.saml.clock_skew, maxResponseBytes: config.saml.max_response_bytes, loginTimeoutMs: config.saml.login_timeout };
+  const seenFile = config.saml.groups_seen_file;
+  const groupsSeen = await openGroupsSeen(seenFile === undefined ? undefined : resolve(loaded.dir, seenFile), { clock, log });
+  const deps = { tracker, replay, clock, skewMs: config.saml.clock_skew, maxResponseBytes: config.saml.max_response_bytes, loginTimeoutMs: config.saml.login_timeout, groupsSeen };
   const connections = new Map<string, ServiceProvider>();
   const sources: IdpSource[] = [];
   let demoIdp: DemoIdp | undefined;
@@ -88,7 +92,7 @@ export async function buildContext(loaded: LoadedConfig, log: Logger, clock: Clo
     async close() {
       for (const s of sources) s.stop();
       await pools.close();
-      await Promise.all([stateStore.close(), replayStore.close(), sessionStore.close()]);
+      await Promise.all([stateStore.close(), replayStore.close(), sessionStore.close(), groupsSeen.close()]);
     },
   };
   return { ctx: Object.freeze(ctx), closers };

@@ -265,7 +265,8 @@ describe('gatehouse check (runCheck)', () => {
     const code = withProcessEnv(ENV, () => runCheck(fixture('valid/gatehouse.yaml'), out.stream, err.stream));
     assert.equal(err.text(), '');
     assert.equal(code, 0);
-    assert.match(out.text(), /^ok: .*valid[/\\]gatehouse\.yaml: 1 connection\(s\), 1 policy file\(s\), 2 route\(s\)\n$/);
+    // The group-name lint has no record to read (no saml.groups_seen_file) and says so first.
+    assert.match(out.text(), /^info: group-name lint skipped: .+\nok: .*valid[/\\]gatehouse\.yaml: 1 connection\(s\), 1 policy file\(s\), 2 route\(s\)\n$/);
   });
 });
 
