@@ -5,6 +5,7 @@ import { ConfigError, formatProblem, type ConfigProblem } from '../config/proble
 import { isGatehouseError } from '../errors.js';
 import { parseIdpMetadata } from '../saml/idp-metadata.js';
 import { lintGroupNames } from './group-lint.js';
+import { lintShadowedRoutes } from './shadow-lint.js';
 
 export interface CheckOptions {
   /** Warnings fail the check too (exit 1). */
@@ -15,7 +16,8 @@ export interface CheckOptions {
  * `gatehouse check --config FILE`: validates the config, every policy file and every IdP
  * metadata file, printing every problem at once as `file:line key: message`. Exit 0 when clean,
  * 1 otherwise. (Metadata URLs are not fetched: `check` works offline.) A config that validates
- * then gets the group-name lint (group-lint.ts): its warnings fail the check only with `strict`.
+ * then gets the group-name lint (group-lint.ts) and the shadowed-route lint (shadow-lint.ts):
+ * their warnings fail the check only with `strict`.
  */
 export function runCheck(
   file: string,
@@ -34,6 +36,7 @@ export function runCheck(
   }
   if (problems.length === 0 && loaded) {
     const lint = lintGroupNames(loaded);
+    lint.warnings.push(...lintShadowedRoutes(loaded));
     for (const note of lint.notes) out.write(`info: ${note}\n`);
     for (const w of lint.warnings) err.write(`${formatProblem(w)}\n`);
     const warned = lint.warnings.length ? `, ${lint.warnings.length} warning(s)` : '';

@@ -1,0 +1,60 @@
+/** `gatehouse check` warns about routes another route takes over, at the shadowed route's file:line. */
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { runCheck } from '../../proxy/cli/check.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-check-shadow-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function run(policy: string, strict = false): { code: number; out: string; err: string } {
+  mkdirSync(join(dir, 'policies'), { recursive: true });
+  writeFileSync(join(dir, 'gatehouse.yaml'), `demo: true
+server: { public_url: "http://127.0.0.1:4180" }
+session: {}
+saml: { connections: [ { id: lab, idp_metadata_url: "http://127.0.0.1:9/md" } ] }
+policies: [ "policies/*.yaml" ]
+`);
+  writeFileSync(join(dir, 'policies', 'routes.yaml'), policy);
+  const out: string[] = [];
+  const err: string[] = [];
+  const sink = (to: string[]) => ({ write: (c: string) => (to.push(String(c)), true) }) as unknown as NodeJS.WritableStream;
+  const code = runCheck(join(dir, 'gatehouse.yaml'), sink(out), sink(err), { strict });
+  return { code, out: out.join(''), err: err.join('') };
+}
+
+const SHADOWED = `routes:
+  - name: models
+    path: /v1/models
+    upstream: http://127.0.0.1:9
+    allow: [ { authenticated: true } ]
+  - name: everything-below
+    path: /v1/models/**
+    upstream: http://127.0.0.1:9
+    allow: [ { public: true } ]
+`;
+
+test('a broader glob at the same depth taking a prefix route\'s requests is a warning at the shadowed route', () => {
+  const r = run(SHADOWED);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.err, /routes\.yaml:2 route models: warning: route "everything-below" \(.*routes\.yaml:6\) takes part of route "models"'s requests .* \(e\.g\. GET any-host\.invalid\/v1\/models\/_probe_\)/);
+  assert.match(r.out, /1 warning\(s\)/);
+  assert.equal(run(SHADOWED, true).code, 1, '--strict fails on it');
+});
+
+test('a deeper carve-out is intended and not reported', () => {
+  const r = run(`routes:
+  - name: ui
+    path: /
+    upstream: http://127.0.0.1:9
+    allow: [ { authenticated: true } ]
+  - name: health
+    path_exact: /api/health
+    upstream: http://127.0.0.1:9
+    allow: [ { public: true } ]
+`);
+  assert.equal(r.code, 0, r.err);
+  assert.doesNotMatch(r.err, /warning/);
+});
