@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { runCheck } from './cli/check.js';
+import { runPolicyDiff } from './cli/policy-diff.js';
 import { runExplain } from './cli/policy-explain.js';
+import { runPolicyTest } from './cli/policy-test.js';
 import { runServe } from './cli/serve.js';
 
 const USAGE = `usage: gatehouse <command> [options]
@@ -14,6 +16,11 @@ commands:
   policy explain [--user U] [--email E] [--groups a,b] [--connection C] [--source-ip IP] [--json] METHOD URL
                         decide one request as serve would: decision, route, rule, reasons
                         (no --user/--email/--groups: an anonymous request; exit 0 allowed, 1 not)
+  policy test FILE...   run test files of cases (identity + request -> expected decision); list
+                        rules and routes no case exercised (exit 0 all pass, 1 a case failed)
+  policy diff OLD NEW --identities FILE [--json]
+                        who gains or loses access between two policy files or directories
+                        (exit 0 no change, 1 changes)
 
 options:
   -c, --config FILE     config file (default: $GATEHOUSE_CONFIG or ./gatehouse.yaml)
@@ -34,6 +41,7 @@ async function main(argv: string[]): Promise<number> {
       connection: { type: 'string' },
       'source-ip': { type: 'string' },
       json: { type: 'boolean' },
+      identities: { type: 'string' },
       strict: { type: 'boolean' },
     },
   });
@@ -50,6 +58,14 @@ async function main(argv: string[]): Promise<number> {
     const named = values.user !== undefined || values.email !== undefined || groups.length > 0;
     const who = named ? { user: values.user, email: values.email, groups, connection: values.connection } : undefined;
     return runExplain(config, { method: positionals[2]!, url: positionals[3]!, who, sourceIp: values['source-ip'], json: values.json === true });
+  }
+  if (command === 'policy' && positionals[1] === 'test' && positionals.length > 2) return runPolicyTest(positionals.slice(2));
+  if (command === 'policy' && positionals[1] === 'diff' && positionals.length === 4) {
+    if (values.identities === undefined) {
+      process.stderr.write('gatehouse: policy diff needs --identities FILE (who to ask about)\n');
+      return 2;
+    }
+    return runPolicyDiff({ old: positionals[2]!, new: positionals[3]!, identities: values.identities, json: values.json === true });
   }
   process.stderr.write(`gatehouse: unknown command "${command}"\n${USAGE}`);
   return 2;

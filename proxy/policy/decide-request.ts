@@ -37,10 +37,11 @@ export interface Explanation {
 export function decideRequest(table: RouteTable, r: OfflineRequest): Explanation {
   const target = new URL(r.url);
   const method = r.method.toUpperCase();
-  const request = `${method} ${target.href}`;
+  const raw = rawTarget(r.url);
+  const request = `${method} ${target.protocol}//${target.host}${raw}`;
   let path: string;
   try {
-    path = parseRequestTarget(target.pathname).path;
+    path = parseRequestTarget(raw).path;
   } catch (err) {
     if (!isGatehouseError(err)) throw err;
     return { request, decision: 'bad-path', reasons: [err.reason] };
@@ -59,4 +60,15 @@ export function decideRequest(table: RouteTable, r: OfflineRequest): Explanation
     reasons: d.reasons,
     path,
   };
+}
+
+/**
+ * The request target a client sends for this URL (the fragment stays with the client). The URL
+ * parser's own path is not it: it resolves `..` even above the root, turns `\` into `/` and
+ * encodes raw bytes, all of which `serve` refuses with 400.
+ */
+function rawTarget(url: string): string {
+  const authority = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#\\]*/.exec(url);
+  const rest = authority ? url.slice(authority[0].length).replace(/#.*$/s, '') : '';
+  return rest === '' || rest.startsWith('?') ? `/${rest}` : rest;
 }
