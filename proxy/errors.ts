@@ -17,6 +17,7 @@ export const ERRORS = {
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this endpoint.' },
   REQUEST_TIMEOUT: { status: 408, message: 'The request body was not received in time.' },
   BODY_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
+  URI_TOO_LONG: { status: 414, message: 'The request target is too long.' },
   HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are too large.' },
   INTERNAL: { status: 500, message: 'Internal error.' },
   UPSTREAM_UNAVAILABLE: { status: 502, message: 'The upstream service is unavailable.' },

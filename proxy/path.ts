@@ -10,8 +10,16 @@ export interface RequestTarget {
 
 /** Characters allowed raw in a path (RFC 3986 pchar minus `;`, plus `/`). */
 const PLAIN = /^\/[A-Za-z0-9\-._~!$&'()*+,=:@/]*$/;
-const UNRESERVED = /[A-Za-z0-9\-._~]/;
+/**
+ * Characters whose percent-encoding is decoded: the unreserved ones (RFC 3986 6.2.2.2) and the
+ * sub-delimiters, `:` and `@` that a path segment may carry raw (RFC 3986 3.3), except `*`, the
+ * wildcard of policy patterns. A decoding upstream (nearly all of them) reads `m%3Apredict` as
+ * `m:predict`; keeping the escape would let a policy written `*:predict` miss it.
+ */
+const DECODED = /[A-Za-z0-9\-._~!$&'()+,=:@]/;
 const HEX = /^[0-9A-Fa-f]{2}$/;
+/** Longest request target accepted (as nginx's default 8 KB header buffer): 414 beyond. */
+export const MAX_TARGET_BYTES = 8192;
 
 /**
  * Normalizes the path of an origin-form request target (RFC 9112 3.2.1) and refuses anything a
@@ -21,12 +29,14 @@ const HEX = /^[0-9A-Fa-f]{2}$/;
  * - backslashes, `;` path parameters (Tomcat-style `/admin;x/` splitting), `#`, raw non-ASCII;
  * - `..` that climbs above the root.
  * Percent-encoded unreserved characters are decoded (RFC 3986 6.2.2.2) so `%2e%2e` is a dot
- * segment here exactly as it would be upstream; dot segments are removed (RFC 3986 5.2.4);
+ * segment here exactly as it would be upstream, and so are encoded sub-delimiters, `:` and `@`
+ * (see DECODED) so `%3A` is the `:` a policy names; dot segments are removed (RFC 3986 5.2.4);
  * runs of `/` collapse to one. Case is kept: paths are case-sensitive.
  * @throws GatehouseError BAD_PATH or BAD_REQUEST
  */
 export function parseRequestTarget(url: string | undefined): RequestTarget {
   if (!url || url.charCodeAt(0) !== 47 /* / */) throw fail('BAD_REQUEST', 'target-not-origin-form');
+  if (url.length > MAX_TARGET_BYTES) throw fail('URI_TOO_LONG', 'target-too-long');
   const q = url.indexOf('?');
   const raw = q === -1 ? url : url.slice(0, q);
   const query = q === -1 ? '' : url.slice(q);
@@ -80,7 +90,21 @@ function decodeByte(hex: string): string {
   if (code === 0x2f || code === 0x5c) throw fail('BAD_PATH', 'encoded-slash');
   if (code === 0x00) throw fail('BAD_PATH', 'encoded-nul');
   if (code < 0x20 || code === 0x7f) throw fail('BAD_PATH', 'encoded-control-character');
-  return UNRESERVED.test(ch) ? ch : `%${hex.toUpperCase()}`;
+  // `;` starts a path parameter for Tomcat-style upstreams whether it arrives raw or encoded.
+  if (code === 0x3b) throw fail('BAD_PATH', 'path-parameter');
+  return DECODED.test(ch) ? ch : `%${hex.toUpperCase()}`;
+}
+
+/**
+ * A path pattern in the form requests take after normalization: the escapes {@link
+ * normalizePath} decodes are decoded (`%3A` -> `:`), the others upper-cased. Patterns are
+ * validated by the schema (no `%2F`, well-formed escapes).
+ */
+export function canonicalPattern(pattern: string): string {
+  return pattern.replace(/%([0-9A-Fa-f]{2})/g, (escape, hex: string) => {
+    const ch = String.fromCharCode(parseInt(hex, 16));
+    return DECODED.test(ch) ? ch : escape.toUpperCase();
+  });
 }
 
 function forbiddenReason(ch: string): string {

@@ -2,8 +2,9 @@ import { z } from 'zod';
 import { duration, headerName, httpUrl } from './fields.js';
 import { buildTrustList } from '../server/trusted-proxies.js';
 
-/** A normalized path segment run; `*` allowed only where `wildcards` says so. */
-const SEGMENTS = /^\/(?:(?!\.\.?(?:\/|$))[A-Za-z0-9\-._~!$&'()*+,=:@%]+\/?)*$/;
+// Each repetition starts with its own `/`, so a refused character costs linear time (the form
+// `(?:seg\/?)*` backtracks exponentially on a long segment followed by a bad character).
+const SEGMENTS = /^(?=\/)(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9\-._~!$&'()*+,=:@%]+)*\/?$/;
 const pathText = (what: string) =>
   z
     .string()

@@ -42,18 +42,19 @@ export function encodeIdentity(identity: Identity): EncodedIdentity {
   return enc;
 }
 
-const filtered = new WeakMap<Identity, Map<ReadonlySet<string>, string>>();
+const filtered = new WeakMap<Identity, WeakMap<ReadonlySet<string>, string>>();
 
 /**
  * The X-Forwarded-Groups value for one route: all groups, or only those in the route's set
  * (by default the groups its rules name), so users in hundreds of groups do not send upstreams
- * a header they refuse with 431. Cached per identity and set. `undefined`: send no header.
+ * a header they refuse with 431. Cached per identity and set (weakly: a reload's old sets go).
+ * `undefined`: send no header.
  */
 export function groupsHeaderFor(identity: Identity, filter: 'all' | 'none' | ReadonlySet<string>): string | undefined {
   if (filter === 'none') return undefined;
   if (filter === 'all') return encodeIdentity(identity).groups;
   let byFilter = filtered.get(identity);
-  if (!byFilter) filtered.set(identity, (byFilter = new Map()));
+  if (!byFilter) filtered.set(identity, (byFilter = new WeakMap()));
   let value = byFilter.get(filter);
   if (value === undefined) {
     value = identity.groups.filter((g) => filter.has(g)).map(encodeHeaderValue).join(',');

@@ -2,7 +2,7 @@ import type { RouteConfig } from '../config/policy-schema.js';
 import type { LoadedPolicyFile } from '../config/load.js';
 import type { RouteRules } from './evaluate.js';
 import { compilePathPattern, type PathPattern } from './path-pattern.js';
-import { compileRule, groupsNamed, methodSet } from './rules.js';
+import { compileRule, groupsNamed, methodSet, usesSourceIp } from './rules.js';
 
 /** Identity header names for one route. */
 export interface IdentityHeaderNames {
@@ -82,6 +82,7 @@ function compileRoute(r: RouteConfig, source: string, order: number): CompiledRo
     allow,
     deny,
     ruleLabels: [...deny.map((d) => d.label), ...allow.map((a) => a.label)],
+    usesSourceIp: [...allow, ...deny].some((r) => usesSourceIp(r.node)),
     source,
   });
 }

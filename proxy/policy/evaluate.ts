@@ -1,4 +1,5 @@
 import { isTrusted } from '../server/trusted-proxies.js';
+import type { PathPattern } from './path-pattern.js';
 import type { CompiledRule, RuleNode } from './rules.js';
 import type { Decision, Identity, RequestFacts } from './types.js';
 
@@ -6,6 +7,8 @@ import type { Decision, Identity, RequestFacts } from './types.js';
 export interface RouteRules {
   allow: readonly CompiledRule[];
   deny: readonly CompiledRule[];
+  /** Some rule looks at the client address: an unknown address then refuses (fail closed). */
+  usesSourceIp: boolean;
 }
 
 /** Three-valued truth: identity criteria are UNKNOWN while nobody is signed in. */
@@ -18,28 +21,38 @@ export type Truth = typeof FALSE | typeof TRUE | typeof UNKNOWN;
  * Decides a request. Deny wins over allow; nothing allows by default.
  * 1. deny rules first: one that holds refuses (`denied-by-rule`);
  * 2. allow rules in order: the first that holds allows;
- * 3. nobody signed in and some allow rule could hold once someone is: `user-unauthenticated`
- *    (callers send to sign-in);
+ * 3. nobody signed in, and some allow rule could hold once someone is, or one holds but a deny
+ *    rule could hold once someone is: `user-unauthenticated` (callers send to sign-in);
  * 4. otherwise refused with the reasons of the misses.
  * Without an identity, identity criteria are UNKNOWN (Kleene logic: not UNKNOWN is UNKNOWN), so
  * `not: { groups: [admins] }` neither refuses nor admits an anonymous request: it asks for sign-in.
  */
 export function evaluate(rules: RouteRules, identity: Identity | undefined, req: RequestFacts): Decision {
+  // `source_ip` rules cut both ways (a deny for a network, an allow for the office): without a
+  // usable client address neither can be decided, so nothing is decided in the caller's favour.
+  if (rules.usesSourceIp && req.clientIp === '') return { allow: false, unauthenticated: false, reasons: ['client-address-unknown'] };
+  let denyCouldHold = false;
   for (const rule of rules.deny) {
     const reasons: string[] = ['denied-by-rule'];
-    if (truth(rule.node, identity, req, reasons) === TRUE) return { allow: false, unauthenticated: false, reasons, rule: rule.label };
+    const t = truth(rule.node, identity, req, reasons);
+    if (t === TRUE) return { allow: false, unauthenticated: false, reasons, rule: rule.label };
+    if (t === UNKNOWN) denyCouldHold = true;
   }
   const misses = new Set<string>();
   let couldAfterSignIn = false;
   for (const rule of rules.allow) {
     const reasons: string[] = [];
     const t = truth(rule.node, identity, req, reasons, misses);
-    if (t === TRUE) return { allow: true, unauthenticated: false, reasons, rule: rule.label };
+    // A deny rule that may hold once we know who is asking must be decided before anything is
+    // admitted: the caller signs in first (a public route is no way around an identity deny).
+    if (t === TRUE) return denyCouldHold ? SIGN_IN : { allow: true, unauthenticated: false, reasons, rule: rule.label };
     if (t === UNKNOWN) couldAfterSignIn = true;
   }
-  if (!identity && couldAfterSignIn) return { allow: false, unauthenticated: true, reasons: ['user-unauthenticated'] };
+  if (!identity && couldAfterSignIn) return SIGN_IN;
   return { allow: false, unauthenticated: false, reasons: misses.size ? [...misses] : ['no-rule-matched'] };
 }
+
+const SIGN_IN: Decision = Object.freeze({ allow: false, unauthenticated: true, reasons: Object.freeze(['user-unauthenticated']) as string[] });
 
 /**
  * The truth of one rule: every criterion must hold (AND). Request criteria come first so a
@@ -53,7 +66,7 @@ export function truth(n: RuleNode, id: Identity | undefined, req: RequestFacts, 
     reasons.push('method-ok');
   }
   if (n.paths) {
-    if (!n.paths.some((p) => p.test(req.path))) return miss(misses, 'path-unauthorized');
+    if (!n.paths.some((p) => testPath(p, req))) return miss(misses, 'path-unauthorized');
     reasons.push('path-ok');
   }
   if (n.sourceIp) {
@@ -103,6 +116,14 @@ export function truth(n: RuleNode, id: Identity | undefined, req: RequestFacts, 
     else reasons.push(...[...innerMisses].map((m) => `not-${m}`));
   }
   return result;
+}
+
+/** A pattern test, remembered for the request when the caller evaluates it many times. */
+function testPath(p: PathPattern, req: RequestFacts): boolean {
+  if (!req.memo) return p.test(req.path);
+  let hit = req.memo.get(p);
+  if (hit === undefined) req.memo.set(p, (hit = p.test(req.path)));
+  return hit;
 }
 
 function identityTruth(n: RuleNode, id: Identity, reasons: string[], misses?: Set<string>): Truth {

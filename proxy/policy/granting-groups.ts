@@ -9,9 +9,15 @@ import type { Identity, RequestFacts } from './types.js';
  */
 export function grantingGroups(route: CompiledRoute, identity: Identity, req: RequestFacts): string[] {
   const out: string[] = [];
-  for (const group of route.allowGroups) {
+  // Path patterns are tested once per request, not once per candidate group; and the number of
+  // candidates is capped, so a refusal never costs more than a bounded number of set lookups.
+  const memoized = { ...req, memo: new Map<object, boolean>() };
+  for (const group of route.allowGroups.slice(0, MAX_CANDIDATES)) {
     if (identity.groups.includes(group)) continue;
-    if (evaluate(route, { ...identity, groups: [...identity.groups, group] }, req).allow) out.push(group);
+    if (evaluate(route, { ...identity, groups: [...identity.groups, group] }, memoized).allow) out.push(group);
   }
   return out;
 }
+
+/** Groups tried per refusal; a route naming more lists only the first ones that grant access. */
+const MAX_CANDIDATES = 32;

@@ -4,14 +4,17 @@
  * - a glob when it contains `*`: `*` is any run of characters except `/`, `**` any run including
  *   `/`; the glob must match the whole normalized path;
  * - an exact path (a route's `path_exact`).
+ * Globs and exact paths also cover their path with one trailing `/` (see orWithoutSlash).
  * Patterns are compared with the normalized request path, character for character (paths are
- * case-sensitive; percent-encoded reserved characters are upper-case hex after normalization).
+ * case-sensitive; the escapes that remain after normalization are upper-case hex).
  */
+import { canonicalPattern } from '../path.js';
+
 export type PathKind = 'exact' | 'glob' | 'prefix';
 
 export interface PathPattern {
   kind: PathKind;
-  /** The pattern as written (prefixes without their trailing slash). */
+  /** The pattern as compared: as written, escapes canonical (see compilePathPattern), prefixes without their trailing slash. */
   text: string;
   /** Whole literal segments before the first wildcard (all segments for prefix and exact). */
   literalSegments: readonly string[];
@@ -19,16 +22,29 @@ export interface PathPattern {
   test(path: string): boolean;
 }
 
-/** Compiles a pattern; `exact` only for `path_exact`. Input is validated by the schema. */
-export function compilePathPattern(raw: string, exact = false): PathPattern {
-  if (exact) return { kind: 'exact', text: raw, literalSegments: segmentsOf(raw), test: (p) => p === raw };
+/**
+ * Compiles a pattern; `exact` only for `path_exact`. Input is validated by the schema. Escapes
+ * that normalization decodes are decoded here too (`*%3Apredict` is `*:predict`), or the pattern
+ * could never match the request it names.
+ */
+export function compilePathPattern(written: string, exact = false): PathPattern {
+  const raw = canonicalPattern(written);
+  if (exact) return { kind: 'exact', text: raw, literalSegments: segmentsOf(raw), test: orWithoutSlash((p) => p === raw) };
   if (raw.includes('*')) {
     const star = raw.indexOf('*');
     const literal = raw.slice(0, raw.lastIndexOf('/', star));
-    return { kind: 'glob', text: raw, literalSegments: segmentsOf(literal), test: globMatcher(raw) };
+    return { kind: 'glob', text: raw, literalSegments: segmentsOf(literal), test: orWithoutSlash(globMatcher(raw)) };
   }
   const prefix = raw === '/' ? '/' : raw.replace(/\/+$/, '');
   return { kind: 'prefix', text: prefix, literalSegments: segmentsOf(prefix), test: (p) => underPrefix(p, prefix) };
+}
+
+/**
+ * Exact paths and globs also cover the path with one trailing `/`: most upstream routers serve
+ * `/x/` as `/x`, so a deny on `/x` must refuse `/x/` too (and an allow on it may admit it).
+ */
+function orWithoutSlash(test: (path: string) => boolean): (path: string) => boolean {
+  return (p) => test(p) || (p.length > 1 && p.charCodeAt(p.length - 1) === 47 && test(p.slice(0, -1)));
 }
 
 /** True when `path` is `prefix` or lies below it on a segment boundary. */
@@ -54,7 +70,7 @@ function globMatcher(glob: string): (path: string) => boolean {
     const re = new RegExp(`^${tokens.map((t) => (t === STAR ? '[^/]*' : t === ANY ? '.*' : t.replace(/[.+?^${}()|[\]\\/]/g, '\\$&'))).join('')}$`);
     return (p) => re.test(p);
   }
-  return (p) => runNfa(tokens, p);
+  return nfaMatcher(tokens);
 }
 
 const STAR = Symbol('star');
@@ -73,36 +89,56 @@ function globTokens(glob: string): Token[] {
   return out;
 }
 
-/** Thompson simulation: O(path length x pattern length), no backtracking. */
-function runNfa(tokens: readonly Token[], path: string): boolean {
+/**
+ * Thompson simulation over the active states only: O(path length x active states), no
+ * backtracking. Tokens are pre-coded as numbers and state lists are typed arrays (no allocation
+ * per character). Literal head and tail are checked first, which rejects most paths at once.
+ */
+function nfaMatcher(tokens: readonly Token[]): (path: string) => boolean {
   const m = tokens.length;
-  let cur = new Uint8Array(m + 1);
-  let next = new Uint8Array(m + 1);
-  cur[0] = 1;
-  skipWildcards(tokens, cur);
-  for (let k = 0; k < path.length; k++) {
-    const ch = path[k]!;
-    next.fill(0);
-    let alive = false;
-    for (let i = 0; i < m; i++) {
-      if (!cur[i]) continue;
-      const t = tokens[i]!;
-      if (t === ANY || (t === STAR && ch !== '/')) {
-        next[i] = 1;
-        alive = true;
-      } else if (t === ch) {
-        next[i + 1] = 1;
-        alive = true;
-      }
-    }
-    if (!alive) return false;
-    skipWildcards(tokens, next);
-    [cur, next] = [next, cur];
+  const code = Int32Array.from(tokens, (t) => (t === STAR ? -1 : t === ANY ? -2 : t.charCodeAt(0)));
+  let head = '';
+  for (const t of tokens) {
+    if (typeof t !== 'string') break;
+    head += t;
   }
-  return cur[m] === 1;
+  let tail = '';
+  for (let i = m - 1; i >= 0 && typeof tokens[i] === 'string'; i--) tail = (tokens[i] as string) + tail;
+  const stamp = new Int32Array(m + 1);
+  let cur = new Int32Array(m + 1);
+  let next = new Int32Array(m + 1);
+  return (path) => {
+    if (!path.startsWith(head) || !path.endsWith(tail)) return false;
+    stamp.fill(-1);
+    let nCur = add(code, m, stamp, cur, 0, 0, 0);
+    for (let k = 0; k < path.length; k++) {
+      const ch = path.charCodeAt(k);
+      let nNext = 0;
+      for (let j = 0; j < nCur; j++) {
+        const i = cur[j]!;
+        if (i === m) continue;
+        const t = code[i]!;
+        if (t === -2 || (t === -1 && ch !== 47)) nNext = add(code, m, stamp, next, nNext, i, k + 1);
+        else if (t === ch) nNext = add(code, m, stamp, next, nNext, i + 1, k + 1);
+      }
+      if (nNext === 0) return false;
+      const swap = cur;
+      cur = next;
+      next = swap;
+      nCur = nNext;
+    }
+    for (let j = 0; j < nCur; j++) if (cur[j] === m) return true;
+    return false;
+  };
 }
 
-/** A wildcard may match nothing: a state before one also stands after it. */
-function skipWildcards(tokens: readonly Token[], states: Uint8Array): void {
-  for (let i = 0; i < tokens.length; i++) if (states[i] && typeof tokens[i] !== 'string') states[i + 1] = 1;
+/** Adds `state` (and, since a wildcard may match nothing, the states after wildcards) once per step. */
+function add(code: Int32Array, m: number, stamp: Int32Array, list: Int32Array, n: number, state: number, step: number): number {
+  for (let s = state; s <= m && stamp[s] !== step; s++) {
+    stamp[s] = step;
+    list[n++] = s;
+    if (s === m || code[s]! >= 0) break;
+  }
+  return n;
 }
+

@@ -61,3 +61,8 @@ export function groupsNamed(node: RuleNode, into = new Set<string>()): Set<strin
   for (const child of [...(node.and ?? []), ...(node.or ?? []), ...(node.not ? [node.not] : [])]) groupsNamed(child, into);
   return into;
 }
+
+/** True when a rule looks at the client address, at any depth. */
+export function usesSourceIp(node: RuleNode): boolean {
+  return node.sourceIp !== undefined || [...(node.and ?? []), ...(node.or ?? []), ...(node.not ? [node.not] : [])].some(usesSourceIp);
+}

@@ -20,6 +20,8 @@ export interface RequestFacts {
   path: string;
   /** Client address (the peer, or from X-Forwarded-For via trusted proxies only); '' if unknown. */
   clientIp: string;
+  /** Pattern results already computed for this request (set by callers that evaluate repeatedly). */
+  memo?: Map<object, boolean>;
 }
 
 /** The outcome of a policy evaluation; reasons are kebab-case, logged and asserted in tests. */

@@ -4,7 +4,7 @@ import { parseRequestTarget } from '../path.js';
 /**
  * Decides whether a post-login redirect target is ours. Accepted: a path (`/x?y`, not `//x`
  * or `/\x`, which browsers read as another host), or an absolute http(s) URL whose host is the
- * public host or a host a route serves. Everything else is refused: an open redirect after
+ * public host or a host a route serves (`*.domain` routes serve one label of the domain). Everything else is refused: an open redirect after
  * login hands a fresh session's user to an attacker's page.
  * @returns the normalized target, or undefined when it is not ours
  */
@@ -23,10 +23,19 @@ export function checkReturnTo(target: string | undefined | null, publicUrl: URL,
     return undefined;
   }
   if (url.protocol !== publicUrl.protocol || url.username || url.password) return undefined;
-  const host = url.host.toLowerCase();
-  if (host !== publicUrl.host && !routeHosts.has(host) && !routeHosts.has(url.hostname.toLowerCase())) return undefined;
+  if (url.host.toLowerCase() !== publicUrl.host && !servedHost(url, routeHosts)) return undefined;
   const path = pathOnly(url.pathname + url.search);
   return path === undefined ? undefined : `${url.origin}${path}`;
+}
+
+/** True when a route names this host: exactly, on any port, or by a one-label wildcard. */
+function servedHost(url: URL, routeHosts: ReadonlySet<string>): boolean {
+  const host = url.host.toLowerCase();
+  const name = url.hostname.toLowerCase();
+  const dot = name.indexOf('.');
+  const wild = dot > 0 && !name.startsWith('[') ? `*${name.slice(dot)}` : undefined;
+  const port = host.length > name.length ? host.slice(name.length) : '';
+  return routeHosts.has(host) || routeHosts.has(name) || (wild !== undefined && (routeHosts.has(wild) || (port !== '' && routeHosts.has(wild + port))));
 }
 
 function pathOnly(target: string): string | undefined {

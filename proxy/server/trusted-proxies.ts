@@ -40,9 +40,18 @@ export function clientAddress(peer: string, forwardedFor: string | string[] | un
   if (!anyTrusted || !isTrusted(trusted, peer) || forwardedFor === undefined) return peer;
   const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor).split(',');
   for (let i = hops.length - 1; i >= 0; i--) {
-    const hop = hops[i]!.trim();
-    if (!isIP(hop.startsWith('::ffff:') ? hop.slice(7) : hop)) return '';
+    const hop = hopAddress(hops[i]!);
+    if (!hop) return '';
     if (!isTrusted(trusted, hop) || i === 0) return hop;
   }
   return '';
+}
+
+/** One X-Forwarded-For entry as an address: `ip`, `ip:port` or `[v6]:port`; '' when it is none. */
+function hopAddress(entry: string): string {
+  let hop = entry.trim();
+  const bracket = /^\[([0-9A-Fa-f:.]+)\](?::\d{1,5})?$/.exec(hop);
+  if (bracket) hop = bracket[1]!;
+  else if (/^\d{1,3}(?:\.\d{1,3}){3}:\d{1,5}$/.test(hop)) hop = hop.slice(0, hop.lastIndexOf(':'));
+  return isIP(hop.startsWith('::ffff:') ? hop.slice(7) : hop) ? hop : '';
 }

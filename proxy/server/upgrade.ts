@@ -29,6 +29,9 @@ async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
   const target = parseRequestTarget(req.url);
   if (isReserved(target.path)) throw fail('ROUTE_NOT_FOUND', 'no-upgrade-on-reserved');
   if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') throw fail('BAD_REQUEST', 'upgrade-not-websocket');
+  // RFC 6455 4.1: the handshake is a GET, and it is forwarded as one; deciding it as another
+  // method would let a `methods` rule admit what the upstream then serves as a GET.
+  if (req.method !== 'GET') throw fail('METHOD_NOT_ALLOWED', 'websocket-not-get');
   const { route, host, session } = await authorize(req, target, ctx, scope);
   if (!route.websockets) throw fail('ACCESS_DENIED', 'websockets-disabled');
   checkOrigin(req.headers.origin, host, ctx);

@@ -35,6 +35,7 @@ before(async () => {
       { name: 'read-only', path: '/ro', methods: ['GET'], upstream: upstream.url, allow: [{ authenticated: true }] },
       { name: 'office', path: '/office', upstream: upstream.url, allow: [{ authenticated: true, source_ip: ['198.51.100.0/24'] }] },
       { name: 'quiet', path: '/quiet', upstream: upstream.url, allow: [{ groups: ['admins'] }], explain_denial: false },
+      { name: 'tf', path: '/v1/models', upstream: upstream.url, allow: [{ groups: ['ml-engineers'] }], deny: [{ paths: ['/v1/models/*:predict'], not: { groups: ['admins'] } }] },
       { name: 'site', path: '/site', upstream: upstream.url, allow: [{ public: true }], deny: [{ paths: ['/site/internal'] }] },
     ],
   });
@@ -91,7 +92,42 @@ describe('sub-path rules on real requests', () => {
   });
 });
 
+describe('equivalent spellings of a denied path', () => {
+  test('encoded reserved characters and a trailing slash do not slip past a glob deny', async () => {
+    for (const p of ['/v1/models/m:predict', '/v1/models/m%3Apredict', '/v1/models/m%3apredict', '/v1/models/m:predict/', '/v1/models/%6D:predict']) {
+      const r = await send(ml, p, { method: 'POST', body: '{}' });
+      assert.deepEqual({ p, status: r.status, reached: r.reached }, { p, status: 403, reached: false });
+    }
+    assert.equal((await send(admin, '/v1/models/m%3Apredict', { method: 'POST', body: '{}' })).status, 200);
+    assert.equal(upstream.seen.at(-1)!.url, '/v1/models/m:predict', 'the path checked is the path forwarded');
+  });
+
+  test('an encoded `;` is a path parameter like a raw one: 400 before any route', async () => {
+    const r = await send(admin, '/v1/models/m%3B:predict', { method: 'POST', body: '{}' });
+    assert.deepEqual({ status: r.status, reached: r.reached }, { status: 400, reached: false });
+  });
+
+  test('a request target over 8 KB gets 414 and is not matched at all', async () => {
+    const r = await send(admin, `/v1/models/${'a'.repeat(9000)}:predict`, { method: 'POST', body: '{}' });
+    assert.deepEqual({ status: r.status, reached: r.reached }, { status: 414, reached: false });
+  });
+});
+
 describe('methods', () => {
+  test('a websocket handshake sent as POST is refused (405), never decided as POST and forwarded as GET', async () => {
+    const res = await new Promise<{ status: number }>((resolve, reject) => {
+      const req = request(`${gh.url}/api/2.0/ws`, { method: 'POST', headers: { cookie: ml.header()!, connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' } });
+      req.on('response', (r) => resolve({ status: r.statusCode ?? 0 }));
+      req.on('upgrade', (r, socket) => {
+        socket.destroy();
+        resolve({ status: r.statusCode ?? 0 });
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(res.status, 405);
+  });
+
   test('a method the route does not serve gets 405 with Allow, and nothing is forwarded', async () => {
     const r = await send(ml, '/ro/x', { method: 'DELETE' });
     assert.equal(r.status, 405);

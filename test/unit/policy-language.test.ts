@@ -63,7 +63,8 @@ describe('path patterns', () => {
     ['/a/**/c/*', '/a/1/2/c/d', true],
     ['/a/**/c/*', '/a/1/2/c/d/e', false],
     ['/healthz', '/healthz', true, true],
-    ['/healthz', '/healthz/', false, true],
+    ['/healthz', '/healthz/', true, true],
+    ['/healthz', '/healthz//', false, true],
     ['/healthz', '/healthz/x', false, true],
   ];
   for (const [pattern, path, expected, exact] of cases) {
@@ -166,11 +167,15 @@ describe('rules: and / or / not, groups any / all, methods, paths, source_ip', (
     ['source_ip inside the CIDR', route([{ authenticated: true, source_ip: ['10.0.0.0/8'] }]), DS, req('GET', '/'), true, 'allow[0]', ['source-ip-ok', 'authenticated']],
     ['source_ip outside the CIDR', route([{ authenticated: true, source_ip: ['10.0.0.0/8'] }]), DS, req('GET', '/', '192.168.1.1'), false, undefined, ['source-ip-unauthorized']],
     ['source_ip with an IPv4-mapped peer address', route([{ authenticated: true, source_ip: ['10.0.0.0/8'] }]), DS, req('GET', '/', '::ffff:10.9.9.9'), true, 'allow[0]', ['source-ip-ok', 'authenticated']],
-    ['source_ip fails closed on an unknown client address', route([{ authenticated: true, source_ip: ['0.0.0.0/0'] }]), DS, req('GET', '/', ''), false, undefined, ['source-ip-unauthorized']],
+    ['source_ip fails closed on an unknown client address', route([{ authenticated: true, source_ip: ['0.0.0.0/0'] }]), DS, req('GET', '/', ''), false, undefined, ['client-address-unknown']],
     ['public from the office only: outside gets 403, not a sign-in loop', route([{ public: true, source_ip: ['10.0.0.0/8'] }]), undefined, req('GET', '/', '8.8.8.8'), false, undefined, ['source-ip-unauthorized']],
     ['public from the office', route([{ public: true, source_ip: ['10.0.0.0/8'] }]), undefined, req('GET', '/'), true, 'allow[0]', ['source-ip-ok', 'public']],
     ['a request-only deny refuses anonymous requests on a public route', route([{ public: true }], [{ paths: ['/admin'] }]), undefined, req('GET', '/admin/x'), false, 'deny[0]', ['denied-by-rule', 'path-ok']],
-    ['public route, anonymous, identity deny stays unknown: admitted', route([{ public: true }], [{ groups: ['contractors'] }]), undefined, req('GET', '/'), true, 'allow[0]', ['public']],
+    ['identity deny sidestepped by staying anonymous: a public route asks for sign-in while the deny could hold', route([{ public: true }], [{ groups: ['contractors'] }]), undefined, req('GET', '/'), false, undefined, ['user-unauthenticated']],
+    ['identity deny sidestepped by staying anonymous: only admins delete, even on a public route', route([{ public: true }], [{ methods: ['POST'], paths: ['/admin/delete'], not: { groups: ['admins'] } }]), undefined, req('POST', '/admin/delete'), false, undefined, ['user-unauthenticated']],
+    ['a request-scoped identity deny leaves the rest of a public route public', route([{ public: true }], [{ methods: ['POST'], paths: ['/admin/delete'], not: { groups: ['admins'] } }]), undefined, req('GET', '/docs'), true, 'allow[0]', ['public']],
+    ['identity deny sidestepped by staying anonymous: an office-network allow still asks for sign-in', route([{ source_ip: ['10.0.0.0/8'] }], [{ not: { groups: ['hr'] } }]), undefined, req('GET', '/'), false, undefined, ['user-unauthenticated']],
+    ['unknown client address on a route with source_ip rules: refused whatever the rules say', route([{ authenticated: true }], [{ source_ip: ['203.0.113.0/24'] }]), DS, req('GET', '/', ''), false, undefined, ['client-address-unknown']],
     ['paths in an allow rule: outside the listed paths is refused', route([{ authenticated: true, paths: ['/api/2.0/jobs'] }]), DS, req('GET', '/api/2.0/jobsx'), false, undefined, ['path-unauthorized']],
     ['a glob in paths', route([{ groups: ['ml-engineers'], paths: ['/v1/models/*:predict'] }]), ML, req('POST', '/v1/models/m:predict'), true, 'allow[0]', ['path-ok', 'groups-ok']],
     ['methods: HEAD rides on GET', route([{ authenticated: true, methods: ['GET'] }]), DS, req('HEAD', '/'), true, 'allow[0]', ['method-ok', 'authenticated']],
@@ -196,6 +201,13 @@ describe('granting groups on the deny page', () => {
 });
 
 describe('schema: rules that cannot mean what they say are config errors', () => {
+  it('ReDoS: a long path segment followed by a refused character is rejected at once (was exponential)', () => {
+    const t0 = Date.now();
+    const parsed = policyFileSchema.safeParse({ routes: [{ name: 'r', upstream: UP, allow: [{ authenticated: true }], path: `/v1/models/${'sentiment-distilbert-v2'.repeat(3)}:predict?version=2` }] });
+    assert.equal(parsed.success, false);
+    assert.ok(Date.now() - t0 < 1000, 'answered without backtracking');
+  });
+
   const bad: Array<[string, Record<string, unknown>, RegExp]> = [
     ['public in a deny list', { deny: [{ public: true }] }, /public/],
     ['public nested in a deny rule', { deny: [{ or: [{ public: true }, { groups: ['x'] }] }] }, /public/],
@@ -248,6 +260,8 @@ describe('client address for source_ip', () => {
     ['client-written entries left of the proxy prove nothing', '10.0.0.1', '10.9.9.9, 203.0.113.9', true, '203.0.113.9'],
     ['a chain of trusted proxies is skipped', '10.0.0.1', '203.0.113.9, 10.0.0.2', true, '203.0.113.9'],
     ['a malformed hop fails closed', '10.0.0.1', 'bogus', true, ''],
+    ['an ip:port hop (some load balancers) is the ip', '10.0.0.1', '203.0.113.5:1234', true, '203.0.113.5'],
+    ['a [v6]:port hop is the v6 address', '10.0.0.1', '[2001:db8::7]:443', true, '2001:db8::7'],
     ['no header: the proxy itself', '10.0.0.1', undefined, true, '10.0.0.1'],
   ];
   for (const [why, peer, xff, any, expected] of cases) {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { checkReturnTo } from '../../proxy/server/return-to.js';
 
 const PUBLIC = new URL('http://127.0.0.1:4180');
-const ROUTE_HOSTS: ReadonlySet<string> = new Set(['nb.example.com', 'data.example.com:8443']);
+const ROUTE_HOSTS: ReadonlySet<string> = new Set(['nb.example.com', 'data.example.com:8443', '*.ml.example.com']);
 
 describe('checkReturnTo: open-redirect attacks refused', () => {
   const attacks: Array<[string, string | undefined | null]> = [
@@ -35,6 +35,9 @@ describe('checkReturnTo: open-redirect attacks refused', () => {
     ['ftp on the public host', 'ftp://127.0.0.1:4180/x'],
     ['route host on another port than the route names', 'http://data.example.com/x'],
     ['look-alike route host', 'http://nb.example.com.evil.com/x'],
+    ['two labels under a one-label wildcard route host', 'http://a.b.ml.example.com/x'],
+    ['the bare parent of a wildcard route host', 'http://ml.example.com/x'],
+    ['a look-alike of a wildcard route host', 'http://a.evilml.example.com/x'],
     ['public host on another port', 'http://127.0.0.1:4181/x'],
     ['NUL in a path', '/x\u0000'],
     ['ESC in a path', '/x\u001b'],
@@ -59,6 +62,7 @@ describe('checkReturnTo: open-redirect attacks refused', () => {
 describe('checkReturnTo: own targets accepted, normalized', () => {
   const accepted: Array<[string, string, string]> = [
     ['a path with a query', '/x?y=1', '/x?y=1'],
+    ['a host a wildcard route serves', 'http://tf.ml.example.com/v1/models', 'http://tf.ml.example.com/v1/models'],
     ['root', '/', '/'],
     ['dot segments removed', '/a/../b', '/b'],
     ['duplicate slashes inside collapse', '/a//b', '/a/b'],
