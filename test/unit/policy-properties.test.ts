@@ -1,8 +1,8 @@
 /**
  * Properties of normalization plus matching, checked on generated paths and policies: a request
  * is never admitted to a path outside the route and the rule that allowed it, as an independent
- * reading of the raw path sees it (the WHATWG URL parser, then every `%XX` decoded, the way a
- * decoding upstream reads it); a deny on a path holds for every spelling of that path; prefixes
+ * reading of the raw path sees it (dot segments removed as the WHATWG URL standard says, then
+ * every `%XX` decoded, the way a decoding upstream reads it); a deny on a path holds for every spelling of that path; prefixes
  * end on segment boundaries, case counts, `*` never crosses `/`; and the trie agrees with a
  * naive scan of every route. Seeded: set FC_SEED (and FC_RUNS, a multiplier) to explore; a
  * failure message gives the seed and path to replay.
@@ -53,10 +53,24 @@ const decodeAll = (s: string) => s.replace(/%([0-9A-Fa-f]{2})/g, (_m, hex: strin
 
 /**
  * The path a decoding upstream serves for a raw target: slashes merged (nginx's merge_slashes),
- * dot segments resolved by the WHATWG URL parser (which knows `%2e` for `.`), then fully decoded.
+ * dot segments removed as the WHATWG URL standard says (`.` or `%2e`, `..` or any mix of `.`
+ * and `%2e`, case-insensitive; a dot segment at the end leaves a trailing `/`), then every
+ * escape decoded. Not `new URL(raw).pathname`: Node 20's parser (ada 2.9.2) keeps `/./` and
+ * `/../` after a segment that starts with a dot (`/a/.x/./c` stays so; ada-url/ada#935).
  */
 function referencePath(raw: string): string {
-  return decodeAll(new URL(raw.replace(/\/{2,}/g, '/'), 'http://h').pathname);
+  const segments = raw.replace(/\/{2,}/g, '/').split('/').slice(1);
+  const out: string[] = [];
+  for (const [i, seg] of segments.entries()) {
+    const last = i === segments.length - 1;
+    if (/^(\.|%2e)(\.|%2e)$/i.test(seg)) {
+      out.pop();
+      if (last) out.push('');
+    } else if (/^(\.|%2e)$/i.test(seg)) {
+      if (last) out.push('');
+    } else out.push(seg);
+  }
+  return decodeAll(`/${out.join('/')}`);
 }
 
 /**
