@@ -8,6 +8,11 @@ export interface RequestTarget {
   query: string;
 }
 
+/** True for Gatehouse's own paths (`/.gatehouse/...`): served here, never routed or forwarded. */
+export function isReserved(path: string): boolean {
+  return path.startsWith('/.gatehouse/') || path === '/.gatehouse';
+}
+
 /** Characters allowed raw in a path (RFC 3986 pchar minus `;`, plus `/`). */
 const PLAIN = /^\/[A-Za-z0-9\-._~!$&'()*+,=:@/]*$/;
 /**

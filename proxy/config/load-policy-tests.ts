@@ -82,7 +82,7 @@ function checkCases(src: YamlSource, identities: Record<string, IdentitySpec>, c
     names.add(c.name);
     if (typeof c.as === 'string' && c.as !== ANONYMOUS && !Object.hasOwn(identities, c.as)) at('as', `no identity "${c.as}" (name one under identities, or write anonymous)`);
     if (c.rule !== undefined && c.expect !== 'allow' && c.expect !== 'deny') at('rule', `a ${c.expect} decision has no deciding rule`);
-    if (c.route !== undefined && (c.expect === 'no-route' || c.expect === 'bad-path' || c.expect === 'method-not-allowed')) at('route', `a ${c.expect} decision has no route`);
+    if (c.route !== undefined && (c.expect === 'no-route' || c.expect === 'bad-path' || c.expect === 'method-not-allowed' || c.expect === 'reserved')) at('route', `a ${c.expect} decision has no route`);
     const route = c.route === undefined ? undefined : routes.get(c.route);
     if (c.route !== undefined && !route) at('route', `no route "${c.route}" in the policies under test`);
     if (route && c.rule !== undefined) {

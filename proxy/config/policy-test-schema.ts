@@ -8,7 +8,7 @@ import './fields.js'; // the friendlier zod messages ("required", "expected stri
  */
 
 /** What deciding a request can give; the same words `policy explain` prints. */
-export const VERDICTS = ['allow', 'deny', 'sign-in', 'no-route', 'bad-path', 'method-not-allowed'] as const;
+export const VERDICTS = ['allow', 'deny', 'sign-in', 'no-route', 'bad-path', 'method-not-allowed', 'reserved'] as const;
 
 /** The name a case uses for nobody signed in; no identity may take it. */
 export const ANONYMOUS = 'anonymous';

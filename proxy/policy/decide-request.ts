@@ -1,5 +1,5 @@
 import { isGatehouseError } from '../errors.js';
-import { parseRequestTarget } from '../path.js';
+import { isReserved, parseRequestTarget } from '../path.js';
 import { evaluate } from './evaluate.js';
 import type { RouteTable } from './route-table.js';
 import type { Identity } from './types.js';
@@ -14,7 +14,7 @@ export interface OfflineRequest {
   sourceIp?: string;
 }
 
-export type Verdict = 'allow' | 'deny' | 'sign-in' | 'no-route' | 'bad-path' | 'method-not-allowed';
+export type Verdict = 'allow' | 'deny' | 'sign-in' | 'no-route' | 'bad-path' | 'method-not-allowed' | 'reserved';
 
 /** What deciding found, as printed with --json. */
 export interface Explanation {
@@ -46,6 +46,8 @@ export function decideRequest(table: RouteTable, r: OfflineRequest): Explanation
     if (!isGatehouseError(err)) throw err;
     return { request, decision: 'bad-path', reasons: [err.reason] };
   }
+  // Gatehouse's own endpoints are answered before any route: never a policy decision.
+  if (isReserved(path)) return { request, decision: 'reserved', reasons: ['gatehouse-endpoint'], path };
   const hit = table.match(target.host.toLowerCase(), path, method);
   if (!hit) return { request, decision: 'no-route', reasons: ['no-route'], path };
   if (!('route' in hit)) return { request, decision: 'method-not-allowed', reasons: ['method-not-allowed'], path, allowedMethods: hit.methodNotAllowed };

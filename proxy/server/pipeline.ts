@@ -6,8 +6,8 @@ import { upstreamHeaders, upstreamPath } from '../forward/upstream-headers.js';
 import { EVENTS, F } from '../log.js';
 import { AccessDenied, authorize, LoginRequired, MethodNotAllowed } from './authorize.js';
 import type { AppContext, RequestScope } from './context.js';
-import { parseRequestTarget } from '../path.js';
-import { handleReserved, isReserved } from './reserved.js';
+import { isReserved, parseRequestTarget } from '../path.js';
+import { handleReserved } from './reserved.js';
 import { isBrowserNavigation, redirect, sendError, tagResponse } from './respond.js';
 
 /**

@@ -8,11 +8,6 @@ import { PATHS } from './endpoints/paths.js';
 import { handleSaml } from './endpoints/saml.js';
 import type { RequestTarget } from '../path.js';
 
-/** True for every path Gatehouse keeps for itself (never forwarded). */
-export function isReserved(path: string): boolean {
-  return path.startsWith('/.gatehouse/') || path === '/.gatehouse';
-}
-
 /** Dispatches `/.gatehouse/*` to its endpoint. */
 export async function handleReserved(req: IncomingMessage, res: ServerResponse, ctx: AppContext, scope: RequestScope, target: RequestTarget): Promise<void> {
   const p = target.path;

@@ -7,8 +7,7 @@ import { forwardUpgrade } from '../forward/websocket.js';
 import { EVENTS, F } from '../log.js';
 import { authorize, LoginRequired } from './authorize.js';
 import type { AppContext, RequestScope } from './context.js';
-import { parseRequestTarget } from '../path.js';
-import { isReserved } from './reserved.js';
+import { isReserved, parseRequestTarget } from '../path.js';
 import { challenge } from './respond.js';
 
 /**

@@ -25,6 +25,8 @@ describe('gatehouse policy explain', () => {
     ['wrong group', 'https://tf.ml.example.com/v1/models/m:predict', { email: 'bob@example.com', groups: ['data-scientists'] }, 'deny', ['groups-unauthorized']],
     ['no route for the host', 'https://unknown.example.com/', alice, 'no-route', ['no-route']],
     ['an ambiguous path is refused as serve would', 'https://notebooks.ml.example.com/a%2fb', alice, 'bad-path', ['encoded-slash']],
+    ["Gatehouse's own endpoints are never a route's, even under a catch-all route", 'https://notebooks.ml.example.com/.gatehouse/userinfo', alice, 'reserved', ['gatehouse-endpoint']],
+    ["Gatehouse's own endpoints, reached through dot segments", 'https://notebooks.ml.example.com/x/../.gatehouse/readyz', alice, 'reserved', ['gatehouse-endpoint']],
   ];
   for (const [name, url, who, decision, reasons] of cases) {
     test(name, () => {
