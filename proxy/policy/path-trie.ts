@@ -3,69 +3,70 @@ import type { CompiledRoute } from './compile.js';
 /** A route, or the methods of routes whose path matched but whose methods did not. */
 export type TrieHit = { route: CompiledRoute } | { methodNotAllowed: readonly string[] };
 
-interface Node {
-  children: Map<string, Node>;
-  /** Routes anchored at this node, in the order they are tried: exact, glob, prefix. */
-  routes: CompiledRoute[];
+/** A route and the path test it still needs (none for a prefix: its anchor is the test). */
+interface Entry {
+  route: CompiledRoute;
+  test?: (path: string) => boolean;
 }
 
 const KIND_RANK = { exact: 0, glob: 1, prefix: 2 } as const;
 
 /**
- * The routes of one host bucket, in a trie of literal path segments. A route hangs at the node
- * of its literal leading segments (a prefix's or exact path's segments; a glob's segments
- * before its first `*`). A lookup walks the request path down the trie, then tries the routes
- * of the deepest node first: the cost grows with the path's depth, not the number of routes.
+ * The routes of one host bucket, anchored at their literal leading path: a prefix's or exact
+ * path's segments, a glob's segments before its first `*` (`/v1/models/*:predict` hangs at
+ * `/v1/models`). A trie of segments, flattened into one map keyed by the anchor: a lookup reads
+ * the map once per leading path of the request, deepest first, and tries the routes anchored
+ * there. The cost grows with the path's depth, never with the number of routes; one flat map
+ * instead of a map per segment touches less memory when there are many hosts and routes.
  */
 export class PathTrie {
-  private readonly root: Node = { children: new Map(), routes: [] };
+  /** Anchor (`''` for the root, `/v1/models`) -> routes, in the order they are tried. */
+  private readonly anchors = new Map<string, Entry[]>();
   private maxDepth = 0;
 
   add(route: CompiledRoute): void {
-    let node = this.root;
-    for (const seg of route.path.literalSegments) {
-      let next = node.children.get(seg);
-      if (!next) node.children.set(seg, (next = { children: new Map(), routes: [] }));
-      node = next;
-    }
-    node.routes.push(route);
-    this.maxDepth = Math.max(this.maxDepth, route.path.literalSegments.length);
+    const p = route.path;
+    const anchor = p.literalSegments.length ? `/${p.literalSegments.join('/')}` : '';
+    let entries = this.anchors.get(anchor);
+    if (!entries) this.anchors.set(anchor, (entries = []));
+    // A prefix is its own anchor: a request reaching it has the prefix's leading segments, which
+    // is what "a prefix on whole segments" means, so no test is left to run.
+    const anchored = p.kind === 'prefix' && p.text === (anchor || '/');
+    entries.push(anchored ? { route } : { route, test: p.test });
+    this.maxDepth = Math.max(this.maxDepth, p.literalSegments.length);
   }
 
   /**
-   * Orders each node's routes once: exact, glob, prefix; globs with more literal characters
+   * Orders each anchor's routes once: exact, glob, prefix; globs with more literal characters
    * first, then with fewer `**` (`/api/*` before `/api/**`); routes naming methods first; file order.
    */
   seal(): void {
-    const visit = (node: Node) => {
-      node.routes.sort(
-        (a, b) =>
+    for (const entries of this.anchors.values()) {
+      entries.sort(
+        ({ route: a }, { route: b }) =>
           KIND_RANK[a.path.kind] - KIND_RANK[b.path.kind] ||
           globRank(a) - globRank(b) ||
           Number(b.methods !== undefined) - Number(a.methods !== undefined) ||
           a.order - b.order,
       );
-      for (const child of node.children.values()) visit(child);
-    };
-    visit(this.root);
+    }
   }
 
+  /** The route for a normalized path and a method, or the methods of the routes the path matched. */
   find(path: string, method: string): TrieHit | undefined {
-    const trail: Node[] = [this.root];
-    let node = this.root;
-    let start = 1;
-    while (start < path.length && trail.length <= this.maxDepth) {
+    const ends: number[] = [];
+    for (let start = 1; start < path.length && ends.length < this.maxDepth; ) {
       let end = path.indexOf('/', start);
       if (end === -1) end = path.length;
-      const next = node.children.get(path.slice(start, end));
-      if (!next) break;
-      trail.push((node = next));
+      ends.push(end);
       start = end + 1;
     }
     let mismatched: Set<string> | undefined;
-    for (let i = trail.length - 1; i >= 0; i--) {
-      for (const route of trail[i]!.routes) {
-        if (!route.path.test(path)) continue;
+    for (let depth = ends.length; depth >= 0; depth--) {
+      const entries = this.anchors.get(depth === 0 ? '' : path.slice(0, ends[depth - 1]));
+      if (!entries) continue;
+      for (const { route, test } of entries) {
+        if (test && !test(path)) continue;
         if (!route.methods || route.methods.has(method)) return { route };
         mismatched ??= new Set();
         for (const m of route.methods) mismatched.add(m);

@@ -12,12 +12,15 @@ export type RouteMatch = { route: CompiledRoute } | { methodNotAllowed: readonly
  * 2. path (see PathTrie): the longest literal leading path; at equal length exact, then glob
  *    (more literal characters, then fewer `**`, first), then prefix; routes naming methods
  *    before routes that do not; then file order.
- * Built once; a lookup costs a few map reads per path segment, whatever the number of routes.
+ * Built once; a lookup costs one map read for the host and one per leading path of the request
+ * (see PathTrie), whatever the number of routes (bench/routes.ts measures it).
  */
 export class RouteTable {
   private readonly buckets = new Map<string, PathTrie>();
   private readonly anyHost = new PathTrie();
-  /** Host header value -> the tries to try, in order (bounded; hosts are few in practice). */
+  /** Every exact host the routes name -> the tries to try, in order: built once, never evicted. */
+  private readonly pinned = new Map<string, readonly PathTrie[]>();
+  /** Other Host header values (wildcard-covered, unknown) -> their tries; bounded, cleared when full. */
   private readonly hostCache = new Map<string, readonly PathTrie[]>();
 
   constructor(readonly routes: readonly CompiledRoute[]) {
@@ -26,6 +29,7 @@ export class RouteTable {
       trie.add(route);
     }
     for (const trie of [...this.buckets.values(), this.anyHost]) trie.seal();
+    for (const host of this.buckets.keys()) if (!host.startsWith('*.')) this.pinned.set(host, this.resolve(host));
   }
 
   /** The route for `host` (lowercase, optional port), normalized `path` and `method`. */
@@ -41,18 +45,27 @@ export class RouteTable {
     return allowed ? { methodNotAllowed: [...allowed].sort() } : undefined;
   }
 
+  /**
+   * The tries for a Host header value. Configured hosts never compete for the bounded cache, so
+   * traffic to many wildcard-covered or unknown hosts cannot push them out.
+   */
   private triesFor(host: string): readonly PathTrie[] {
-    let tries = this.hostCache.get(host);
+    let tries = this.pinned.get(host) ?? this.hostCache.get(host);
     if (tries) return tries;
+    tries = this.resolve(host);
+    if (this.hostCache.size >= 1024) this.hostCache.clear();
+    this.hostCache.set(host, tries);
+    return tries;
+  }
+
+  /** The tries for `host`, most specific first (see the class comment). */
+  private resolve(host: string): readonly PathTrie[] {
     const port = portOf(host);
     const hostname = port ? host.slice(0, -port.length) : host;
     const dot = hostname.indexOf('.');
     const parent = dot > 0 && !hostname.startsWith('[') ? hostname.slice(dot + 1) : undefined;
     const keys = [port ? host : undefined, hostname, parent && port ? `*.${parent}${port}` : undefined, parent ? `*.${parent}` : undefined];
-    tries = [...keys.flatMap((k) => (k && this.buckets.has(k) ? [this.buckets.get(k)!] : [])), this.anyHost];
-    if (this.hostCache.size >= 1024) this.hostCache.clear();
-    this.hostCache.set(host, tries);
-    return tries;
+    return [...keys.flatMap((k) => (k && this.buckets.has(k) ? [this.buckets.get(k)!] : [])), this.anyHost];
   }
 
   private bucket(host: string): PathTrie {
