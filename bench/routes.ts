@@ -25,6 +25,7 @@ import type { Identity } from '../proxy/policy/types.js';
 import { combineRounds, summarizeBatches, type LatencySummary } from './lib/latency.js';
 import { hostBusySeconds } from './lib/proc-cpu.js';
 import { LinearRouteScan } from './lib/linear-route-scan.js';
+import { rng } from '../test/helpers/prng.js';
 import { IDENTITY_GROUPS, generateRequests, generateRoutes, type BenchRequest, type RouteInput } from './lib/route-gen.js';
 
 const USAGE = `node --import tsx bench/routes.ts [options]
@@ -108,6 +109,8 @@ interface Prepared {
   requests: BenchRequest[];
   /** The requests of the 10-route set (the first 10 routes of every set are the same). */
   fixed: BenchRequest[];
+  /** The spread requests drawn with Zipf weights (s = 1): a few hot endpoints, a long tail. */
+  skewed: BenchRequest[];
   outcomes: Outcome[];
 }
 
@@ -125,6 +128,8 @@ interface SizeResult {
   linear: Rounds;
   /** The trie on the 10-route set's requests: the lookup's cost without the working set growing. */
   trieFixed: Rounds;
+  /** The trie on Zipf-skewed requests over the whole set, as real traffic is. */
+  trieSkewed: Rounds;
   classes: Record<string, LatencySummary & { requests: number }>;
 }
 
@@ -167,8 +172,37 @@ function prepare(count: number, seed: number, log: (l: string) => void): Prepare
     linear,
     requests,
     fixed: generateRequests(generateRoutes(Math.min(10, count), seed), MIX, seed + 1),
+    skewed: zipfSample(requests, MIX, seed + 2),
     outcomes: requests.map((r) => decide(table, r)),
   };
+}
+
+/**
+ * `count` requests drawn from `from` with Zipf weights (s = 1) over a seeded shuffle of it:
+ * the request at rank k is drawn with probability proportional to 1/k, as endpoint popularity
+ * usually is (a few hot prediction and UI endpoints, a long tail).
+ */
+function zipfSample(from: readonly BenchRequest[], count: number, seed: number): BenchRequest[] {
+  const next = rng(seed);
+  const order = from.map((_r, i) => i);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  const cumulative: number[] = [];
+  let total = 0;
+  for (let k = 1; k <= order.length; k++) cumulative.push((total += 1 / k));
+  return Array.from({ length: count }, () => {
+    const x = next() * total;
+    let lo = 0;
+    let hi = cumulative.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cumulative[mid]! < x) lo = mid + 1;
+      else hi = mid;
+    }
+    return from[order[lo]!]!;
+  });
 }
 
 const depth = (p: string) => p.split('/').filter(Boolean).length;
@@ -188,7 +222,7 @@ const CLASSES: Record<string, (r: BenchRequest, o: Outcome) => boolean> = {
  * round, so drift on a shared machine hits all alike), then the classes once.
  */
 function runAll(sets: readonly Prepared[], rounds: number, seconds: number, log: (l: string) => void): SizeResult[] {
-  const per = sets.map(() => ({ trie: [] as LatencySummary[], match: [] as LatencySummary[], linear: [] as LatencySummary[], fixed: [] as LatencySummary[] }));
+  const per = sets.map(() => ({ trie: [] as LatencySummary[], match: [] as LatencySummary[], linear: [] as LatencySummary[], fixed: [] as LatencySummary[], skewed: [] as LatencySummary[] }));
   for (let round = 0; round < rounds; round++) {
     const order = sets.map((_s, i) => i);
     if (round % 2 === 1) order.reverse();
@@ -199,6 +233,7 @@ function runAll(sets: readonly Prepared[], rounds: number, seconds: number, log:
       per[i]!.match.push(measure(set.table, set.requests, seconds / 2, 50, matchOnly));
       per[i]!.linear.push(measure(set.linear, set.requests, seconds, 10));
       per[i]!.fixed.push(measure(set.table, set.fixed, seconds / 2, 50));
+      per[i]!.skewed.push(measure(set.table, set.skewed, seconds / 2, 50));
     }
   }
   return sets.map((set, i) => {
@@ -211,8 +246,8 @@ function runAll(sets: readonly Prepared[], rounds: number, seconds: number, log:
     for (const o of set.outcomes) mix[o]++;
     const { routes, hosts, compileMs, heapOfTableMb } = set;
     const r = per[i]!;
-    const [trie, trieMatch, linear, trieFixed] = [r.trie, r.match, r.linear, r.fixed].map(combineRounds) as [Rounds, Rounds, Rounds, Rounds];
-    return { routes, hosts, compileMs, heapOfTableMb, mix, trie, trieMatch, linear, trieFixed, classes };
+    const [trie, trieMatch, linear, trieFixed, trieSkewed] = [r.trie, r.match, r.linear, r.fixed, r.skewed].map(combineRounds) as [Rounds, Rounds, Rounds, Rounds, Rounds];
+    return { routes, hosts, compileMs, heapOfTableMb, mix, trie, trieMatch, linear, trieFixed, trieSkewed, classes };
   });
 }
 
@@ -221,15 +256,16 @@ const kops = (n: number) => `${Math.round(n / 1000).toLocaleString('en-US')}k`;
 
 function formatMarkdown(results: readonly SizeResult[]): string {
   const lines = [
-    '| routes | hosts | compile ms (parse + compile + table) | heap of routes + table MB | trie median µs (rounds) | p99 | max | ops/s | lookup alone | linear median µs | p99 | ops/s | linear ÷ trie | trie, 10-route requests (rounds) |',
-    '|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| routes | hosts | compile ms (parse + compile + table) | heap of routes + table MB | trie median µs (rounds) | p99 | max | ops/s | lookup alone | linear median µs | p99 | ops/s | linear ÷ trie | trie, 10-route requests (rounds) | trie, Zipf-skewed requests (rounds) |',
+    '|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of results) {
     const c = r.compileMs;
     lines.push(
       `| ${r.routes.toLocaleString('en-US')} | ${r.hosts} | ${(c.parse + c.compile + c.table).toFixed(0)} (${c.parse.toFixed(0)} + ${c.compile.toFixed(0)} + ${c.table.toFixed(0)}) | ` +
         `${r.heapOfTableMb.toFixed(1)} | **${us(r.trie.medianNs)}** (${r.trie.roundMediansNs.map(us).join(' / ')}) | ${us(r.trie.p99Ns)} | ${us(r.trie.maxNs)} | ${kops(r.trie.opsPerSec)} | ${us(r.trieMatch.medianNs)} | ` +
-        `${us(r.linear.medianNs)} | ${us(r.linear.p99Ns)} | ${kops(r.linear.opsPerSec)} | ${(r.linear.medianNs / r.trie.medianNs).toFixed(1)} | ${us(r.trieFixed.medianNs)} (${r.trieFixed.roundMediansNs.map(us).join(' / ')}) |`,
+        `${us(r.linear.medianNs)} | ${us(r.linear.p99Ns)} | ${kops(r.linear.opsPerSec)} | ${(r.linear.medianNs / r.trie.medianNs).toFixed(1)} | ${us(r.trieFixed.medianNs)} (${r.trieFixed.roundMediansNs.map(us).join(' / ')}) | ` +
+        `${us(r.trieSkewed.medianNs)} (${r.trieSkewed.roundMediansNs.map(us).join(' / ')}) |`,
     );
   }
   const first = results[0];

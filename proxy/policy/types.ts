@@ -1,3 +1,5 @@
+import type { SocketAddress } from 'node:net';
+
 /** Who a request comes from, as established by a SAML login. Plain data; no HTTP. */
 export interface Identity {
   /** Stable user name (the NameID unless a `user` attribute is mapped). */
@@ -22,6 +24,8 @@ export interface RequestFacts {
   clientIp: string;
   /** Pattern results already computed for this request (set by callers that evaluate repeatedly). */
   memo?: Map<object, boolean>;
+  /** `clientIp` parsed once, by the first `source_ip` rule that needs it (null: not an address). */
+  address?: SocketAddress | null;
 }
 
 /** The outcome of a policy evaluation; reasons are kebab-case, logged and asserted in tests. */
