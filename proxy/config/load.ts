@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { globSync } from 'tinyglobby';
+import { FileDigest } from './file-digest.js';
 import { configSchema, SECRET_PATHS, type GatehouseConfig } from './schema.js';
 import { policyFileSchema, type PolicyFile } from './policy-schema.js';
 import { ConfigError, keyPath, type ConfigProblem } from './problems.js';
@@ -25,6 +26,8 @@ export interface LoadedConfig {
   policies: LoadedPolicyFile[];
   /** The parsed config file, for reports that locate any key. */
   source?: YamlSource;
+  /** FileDigest of the bytes parsed: the config file, then each policy file in glob order. */
+  digest: string;
 }
 
 /**
@@ -35,7 +38,8 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   const problems: ConfigProblem[] = [];
   const path = resolve(file);
   const dir = dirname(path);
-  const src = readSource(path, env, problems);
+  const digest = new FileDigest();
+  const src = readSource(path, env, problems, digest);
   if (src) resolveSecretFiles(src, dir, problems);
   const raw = src?.doc.toJS({ maxAliasCount: 100 }) as unknown;
   const config = src ? validate(src, configSchema, problems) : undefined;
@@ -43,11 +47,11 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   // Policy files are read even when the config itself has problems, so one run shows them all.
   const globs = config?.policies ?? stringList((raw as { policies?: unknown } | undefined)?.policies);
   const origin = src ? { file: src.file, line: locate(src, ['policies']) } : undefined;
-  const { files, raw: rawFiles } = loadPolicyFiles(globs, dir, env, problems, origin);
+  const { files, raw: rawFiles } = loadPolicyFiles(globs, dir, env, problems, origin, digest);
   const connectionIds = new Set(list((raw as { saml?: { connections?: unknown } } | undefined)?.saml?.connections).map((c) => String((c as { id?: unknown })?.id)));
   checkPolicySemantics(rawFiles, connectionIds, problems);
   if (problems.length || !config) throw new ConfigError(problems);
-  return { file: path, dir, config, policies: files, source: src };
+  return { file: path, dir, config, policies: files, source: src, digest: digest.value() };
 }
 
 /**
@@ -79,6 +83,8 @@ export function loadPolicyFiles(
   problems: ConfigProblem[],
   /** Where the globs were written, for "no file matches" problems. */
   origin: { file: string; line: number } = { file: dir, line: 0 },
+  /** Collects what was read (for the policy reloader). */
+  digest?: FileDigest,
 ): { files: LoadedPolicyFile[]; raw: RawPolicyFile[] } {
   const out: LoadedPolicyFile[] = [];
   const raw: RawPolicyFile[] = [];
@@ -88,7 +94,7 @@ export function loadPolicyFiles(
       problems.push({ file: origin.file, line: origin.line, key: 'policies', message: `no policy file matches "${pattern}" (relative to ${dir})` });
     }
     for (const f of files) {
-      const src = readSource(f, env, problems);
+      const src = readSource(f, env, problems, digest);
       if (!src) continue;
       const routes = (src.doc.toJS({ maxAliasCount: 100 }) as { routes?: unknown } | null)?.routes;
       const routeList = Array.isArray(routes) ? routes : [];
@@ -109,11 +115,14 @@ function stringList(v: unknown): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 }
 
-function readSource(path: string, env: NodeJS.ProcessEnv, problems: ConfigProblem[]): YamlSource | undefined {
+function readSource(path: string, env: NodeJS.ProcessEnv, problems: ConfigProblem[], digest?: FileDigest): YamlSource | undefined {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    const bytes = readFileSync(path);
+    digest?.add(path, bytes);
+    text = bytes.toString('utf8');
   } catch (err) {
+    digest?.addUnreadable(path, (err as NodeJS.ErrnoException).code ?? '');
     problems.push({ file: display(path), line: 0, key: '', message: `cannot read: ${(err as Error).message}` });
     return undefined;
   }

@@ -7,6 +7,7 @@ import { ERRORS } from '../errors.js';
 import { createLogger, EVENTS, F, type Logger } from '../log.js';
 import { buildContext, type Closers } from './build-context.js';
 import type { AppContext } from './context.js';
+import { OpenUpgrades } from './open-upgrades.js';
 import { requestHandler } from './pipeline.js';
 import type { PolicyStatus } from './policy-state.js';
 import { PolicyReloader } from './reloader.js';
@@ -28,6 +29,7 @@ export class Gatehouse {
     /** The serving context: replaced whole by a policy reload, never changed in place. */
     private readonly cell: { current: AppContext },
     private readonly reloader: PolicyReloader,
+    private readonly upgrades: OpenUpgrades,
     private readonly closers: Closers,
     private readonly demoUpstream: EchoUpstream | undefined,
     readonly url: string,
@@ -51,7 +53,8 @@ export class Gatehouse {
       },
       requestHandler(state),
     );
-    server.on('upgrade', upgradeHandler(state));
+    const upgrades = new OpenUpgrades(state);
+    server.on('upgrade', upgradeHandler(state, upgrades));
     server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       const code = err.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : 'BAD_REQUEST';
       if (socket.writable) {
@@ -63,7 +66,13 @@ export class Gatehouse {
     let demoUpstream: EchoUpstream | undefined;
     let reloader: PolicyReloader;
     try {
-      reloader = new PolicyReloader({ loaded: opts.loaded, env: opts.env ?? process.env, cell: { get: state, set: (ctx) => (cell.current = ctx) } });
+      reloader = new PolicyReloader({
+        loaded: opts.loaded,
+        env: opts.env ?? process.env,
+        cell: { get: state, set: (ctx) => (cell.current = ctx) },
+        // An open websocket was decided at its handshake: decide it again under the new policy.
+        onReloaded: (ctx) => upgrades.recheck(ctx),
+      });
       if (config.demo_upstream) demoUpstream = await startEchoUpstream(config.demo_upstream.listen.host, config.demo_upstream.listen.port);
       await new Promise<void>((resolve, reject) => server.once('error', reject).listen(config.server.listen.port, config.server.listen.host, resolve));
     } catch (err) {
@@ -74,7 +83,7 @@ export class Gatehouse {
     const addr = server.address() as AddressInfo;
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
     if (config.server.watch_policies) reloader.watch();
-    const app = new Gatehouse(server, cell, reloader, built.closers, demoUpstream, `http://${host}:${addr.port}`);
+    const app = new Gatehouse(server, cell, reloader, upgrades, built.closers, demoUpstream, `http://${host}:${addr.port}`);
     log.info({ [F.event]: EVENTS.startup, listen: app.url, public_url: config.server.public_url, routes: built.ctx.routes.routes.length, upstream_client: built.ctx.pools.engine, demo: config.demo, watch_policies: config.server.watch_policies }, 'gatehouse listening');
     return app;
   }
@@ -98,7 +107,10 @@ export class Gatehouse {
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeIdleConnections();
-      setTimeout(() => this.server.closeAllConnections(), 2000).unref();
+      setTimeout(() => {
+        this.server.closeAllConnections();
+        this.upgrades.closeAll();
+      }, 2000).unref();
     });
     await this.closers.close();
     await this.demoUpstream?.close();

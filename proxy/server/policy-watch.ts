@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
-import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import { readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { globSync } from 'tinyglobby';
+import { FileDigest } from '../config/file-digest.js';
 
 /** What a config reads for its policies, and the directories where changes to them appear. */
 export interface PolicyInputs {
@@ -14,8 +14,7 @@ export interface PolicyInputs {
 /** The files and directories behind a config's policies, matched the way loadConfig does. */
 export function policyInputs(configFile: string, globs: readonly string[]): PolicyInputs {
   const dir = dirname(configFile);
-  const matched = globs.flatMap((g) => globSync(g, { cwd: dir, absolute: true, onlyFiles: true }).sort());
-  const files = [configFile, ...matched];
+  const files = policyFiles(configFile, globs);
   const dirs = new Set(files.map((f) => dirname(f)));
   for (const g of globs) {
     const base = globBase(resolve(dir, g));
@@ -26,18 +25,26 @@ export function policyInputs(configFile: string, globs: readonly string[]): Poli
   return { files, dirs: [...dirs] };
 }
 
-/** One hash over the names and contents of the files (an unreadable file counts as such). */
+/** The config file, then every file the globs match now, in the order loadConfig reads them. */
+export function policyFiles(configFile: string, globs: readonly string[]): string[] {
+  const dir = dirname(configFile);
+  return [configFile, ...globs.flatMap((g) => globSync(g, { cwd: dir, absolute: true, onlyFiles: true }).sort())];
+}
+
+/**
+ * One hash over the names and contents of the files (an unreadable file counts as such): equal
+ * to `LoadedConfig.digest` when the files hold the bytes loadConfig parsed.
+ */
 export function fingerprint(files: readonly string[]): string {
-  const h = createHash('sha256');
+  const d = new FileDigest();
   for (const f of files) {
-    h.update(f).update('\0');
     try {
-      h.update(readFileSync(f)).update('\0');
+      d.add(f, readFileSync(f));
     } catch (err) {
-      h.update(`unreadable:${(err as NodeJS.ErrnoException).code ?? ''}\0`);
+      d.addUnreadable(f, (err as NodeJS.ErrnoException).code ?? '');
     }
   }
-  return h.digest('base64');
+  return d.value();
 }
 
 /** The directory a glob starts from: `/etc/g/policies/*.yaml` -> `/etc/g/policies`. */
@@ -47,15 +54,32 @@ function globBase(pattern: string): string {
   return first === -1 ? dirname(pattern) : parts.slice(0, first).join('/') || '/';
 }
 
+/** A directory's identity (`dev:ino`), or undefined when it is not there. */
+function identity(dir: string): string | undefined {
+  try {
+    const st = statSync(dir, { bigint: true });
+    return st.isDirectory() ? `${st.dev}:${st.ino}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Watches directories, not files: editors and config-map updates replace a file by renaming a
- * new one over it, which a watch on the old file never reports. Any event in a watched
- * directory (re)starts a quiet period; `onSettled` runs once the burst is over (or after
- * `maxWaitMs` of continuous events), so one save is one call.
+ * new one over it, which a watch on the old file never reports. A watch follows the directory
+ * (inode), not its path, so a directory replaced by a rename (`mv policies.new policies`, a
+ * config-map's `..data` swap) would go quiet: each watch remembers the `dev:ino` it was set on,
+ * checked on every event and every `checkMs`, and is set again on the new directory when that
+ * changed (which counts as an event). Any event in a watched directory (re)starts a quiet
+ * period; `onSettled` runs once the burst is over (or after `maxWaitMs` of continuous events),
+ * so one save is one call.
  */
 export class DirWatcher {
-  private readonly watchers = new Map<string, FSWatcher>();
+  private readonly watchers = new Map<string, { w: FSWatcher; id: string }>();
+  /** The directories asked for, watched or not (those that failed are retried on each check). */
+  private wanted: readonly string[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private readonly checker: NodeJS.Timeout;
   private burstStart = 0;
   private closed = false;
 
@@ -63,38 +87,57 @@ export class DirWatcher {
     private readonly onSettled: () => void,
     private readonly quietMs = 250,
     private readonly maxWaitMs = 2_000,
-  ) {}
+    checkMs = 1_000,
+  ) {
+    this.checker = setInterval(() => this.recheck() && this.poke(), checkMs).unref();
+  }
 
   /** Watches exactly these directories from now on; returns those that cannot be watched. */
   sync(dirs: readonly string[]): string[] {
-    const want = new Set(dirs);
-    for (const [d, w] of this.watchers) {
-      if (!want.has(d)) this.unwatch(d, w);
+    this.wanted = [...new Set(dirs)];
+    for (const [d, { w }] of this.watchers) {
+      if (!this.wanted.includes(d)) this.unwatch(d, w);
     }
-    const failed: string[] = [];
-    for (const d of want) {
-      if (this.closed || this.watchers.has(d)) continue;
-      try {
-        // Not persistent: a watcher alone never keeps the process running.
-        const w = watch(d, { persistent: false }, () => this.poke());
-        w.on('error', () => (this.unwatch(d, w), this.poke()));
-        this.watchers.set(d, w);
-      } catch {
-        failed.push(d);
-      }
-    }
-    return failed;
+    return this.wanted.filter((d) => this.ensure(d) === 'failed');
   }
 
   close(): void {
     this.closed = true;
     clearTimeout(this.timer);
-    for (const [d, w] of this.watchers) this.unwatch(d, w);
+    clearInterval(this.checker);
+    for (const [d, { w }] of this.watchers) this.unwatch(d, w);
+  }
+
+  /** Watches again every wanted directory that was replaced or has appeared; true when any was. */
+  private recheck(): boolean {
+    let changed = false;
+    for (const d of this.wanted) if (this.ensure(d) === 'new') changed = true;
+    return changed;
+  }
+
+  /** Makes sure `dir` is watched on the directory now at that path; `new` when a watch was set. */
+  private ensure(dir: string): 'same' | 'new' | 'failed' {
+    if (this.closed) return 'same';
+    // Identity before the watch: if the directory is swapped in between, the next check differs.
+    const id = identity(dir);
+    const had = this.watchers.get(dir);
+    if (had && had.id === id) return 'same';
+    if (had) this.unwatch(dir, had.w);
+    if (id === undefined) return 'failed';
+    try {
+      // Not persistent: a watcher alone never keeps the process running.
+      const w = watch(dir, { persistent: false }, () => (this.recheck(), this.poke()));
+      w.on('error', () => (this.unwatch(dir, w), this.poke()));
+      this.watchers.set(dir, { w, id });
+    } catch {
+      return 'failed';
+    }
+    return 'new';
   }
 
   private unwatch(dir: string, w: FSWatcher): void {
     w.close();
-    this.watchers.delete(dir);
+    if (this.watchers.get(dir)?.w === w) this.watchers.delete(dir);
   }
 
   private poke(): void {

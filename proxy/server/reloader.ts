@@ -4,7 +4,7 @@ import { F } from '../log.js';
 import type { AppContext } from './context.js';
 import { restartKeys, routeChanges } from './policy-diff.js';
 import { buildPolicyParts, type PolicyStatus } from './policy-state.js';
-import { DirWatcher, fingerprint, policyInputs } from './policy-watch.js';
+import { DirWatcher, fingerprint, policyFiles, policyInputs } from './policy-watch.js';
 
 /** Logged with every failed reload; the old policy keeps serving (see docs/policies.md). */
 export const POLICY_RELOAD_FAILED = 'POLICY_RELOAD_FAILED';
@@ -15,6 +15,7 @@ export const RELOAD_EVENTS = {
   failed: 'policy-reload-failed',
   restartNeeded: 'policy-reload-restart-needed',
   watchFailed: 'policy-watch-failed',
+  afterReloadFailed: 'policy-after-reload-failed',
 } as const;
 
 /** Where the serving context lives: read it, replace it whole. */
@@ -29,34 +30,56 @@ export interface ReloaderOptions {
   /** Environment for `${VAR}` substitution: the one the config was first loaded with. */
   env: NodeJS.ProcessEnv;
   cell: ContextCell;
-  /** Quiet time after the last file event before reloading. */
+  /** Quiet time after the last file event before reloading; also the pause before a retry (default 250 ms). */
   debounceMs?: number;
+  /** How long a watched change must read the same before it is loaded (default 1000 ms). */
+  settleMs?: number;
+  /** Called with the new context after each successful reload (open websockets are decided again). */
+  onReloaded?: (ctx: AppContext) => void;
 }
+
+/** Attempts before a reload gives up on files that keep changing while read. */
+const MAX_ATTEMPTS = 20;
 
 /**
  * Reloads the route policies on file changes (`watch()`) and on demand (`reload()`, SIGHUP):
  * loads and validates everything again, then swaps the context whole, or keeps the old one on
  * any problem. One reload runs at a time; requests during it are coalesced into one more.
  * Requests in flight keep the context they started with.
+ *
+ * Only complete files are applied, as far as a reader can tell: a watched change must read the
+ * same across `settleMs` (a writer pausing mid-file is seen still writing), and the bytes
+ * loadConfig parsed must equal the files read just before and just after it (a write during
+ * the load starts over after `debounceMs`). A writer pausing longer than that mid-file cannot be
+ * told from a finished one: write by rename (docs/policies.md, "Reloading").
  */
 export class PolicyReloader {
   private loaded: LoadedConfig;
-  /** Fingerprint of the files as last read, good or bad; unchanged files are not reloaded. */
+  /**
+   * Digest of the files as last loaded, good or bad; unchanged files are not reloaded. It starts
+   * as the bytes loadConfig read at start, so an edit made while Gatehouse started is a change.
+   */
   private lastSeen: string;
   private wanted: 'none' | 'if-changed' | 'always' = 'none';
   private running: Promise<void> | undefined;
   private watcher: DirWatcher | undefined;
   private closed = false;
+  /** Ends the current pause early (on close). */
+  private wake: (() => void) | undefined;
 
   constructor(private readonly opts: ReloaderOptions) {
     this.loaded = opts.loaded;
-    this.lastSeen = fingerprint(this.inputs().files);
+    this.lastSeen = opts.loaded.digest;
   }
 
-  /** Starts watching the config file, the policy files and the directories of the globs. */
+  /**
+   * Starts watching the config file, the policy files and the directories of the globs, and
+   * looks once for changes made since the config was read.
+   */
   watch(): void {
     this.watcher ??= new DirWatcher(() => void this.request('if-changed'), this.opts.debounceMs);
     this.syncWatch();
+    void this.request('if-changed');
   }
 
   /** Reloads now (even if no file changed); resolves with the policy status afterwards. */
@@ -67,6 +90,7 @@ export class PolicyReloader {
   /** Stops watching and waits for a reload in progress. */
   async close(): Promise<void> {
     this.closed = true;
+    this.wake?.();
     this.watcher?.close();
     this.watcher = undefined;
     await this.running;
@@ -94,18 +118,79 @@ export class PolicyReloader {
 
   private async reloadOnce(force: boolean): Promise<void> {
     try {
-      const seen = fingerprint(this.inputs().files);
-      if (!force && seen === this.lastSeen) return;
-      this.lastSeen = seen;
-      const next = loadConfig(this.loaded.file, this.opts.env);
-      // New globs match other files: the next event must compare against those, so reload then.
-      if (JSON.stringify(next.config.policies) !== JSON.stringify(this.loaded.config.policies)) this.lastSeen = '';
-      this.apply(next);
+      const next = await this.loadComplete(force);
+      if (next) this.apply(next);
     } catch (err) {
       this.fail(err);
     } finally {
       if (this.watcher) this.syncWatch();
     }
+  }
+
+  /**
+   * Loads the files once they read the same before, during and after loading (and, for a
+   * watched change, across `settleMs` first); undefined when nothing changed or on close.
+   * @throws ConfigError when the complete files have problems, or keep changing
+   */
+  private async loadComplete(force: boolean): Promise<LoadedConfig | undefined> {
+    const { debounceMs = 250, settleMs = 1_000 } = this.opts;
+    let globs = this.loaded.config.policies;
+    let seen = this.read(globs);
+    if (!force && seen === this.lastSeen) return undefined;
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      if (!force || attempt > 1) {
+        await this.pause(force ? debounceMs : settleMs);
+        if (this.closed) return undefined;
+        const again = this.read(globs);
+        if (again !== seen) {
+          seen = again;
+          if (!force && seen === this.lastSeen) return undefined;
+          continue;
+        }
+      }
+      let next: LoadedConfig;
+      try {
+        next = loadConfig(this.loaded.file, this.opts.env);
+      } catch (err) {
+        // Problems of a file that changed meanwhile may be those of a half-written one.
+        const now = this.read(globs);
+        if (now !== seen) {
+          seen = now;
+          continue;
+        }
+        this.lastSeen = seen;
+        throw err;
+      }
+      // New globs name other files: those are read again and must be as steady.
+      const nextGlobs = next.config.policies;
+      const after = this.read(nextGlobs);
+      if (JSON.stringify(nextGlobs) !== JSON.stringify(globs)) {
+        [globs, seen] = [nextGlobs, after];
+        continue;
+      }
+      if (next.digest === seen && after === seen) {
+        this.lastSeen = seen;
+        return next;
+      }
+      seen = after;
+    }
+    throw new ConfigError([{ file: this.loaded.file, line: 0, key: '', message: `the files kept changing while being read (${MAX_ATTEMPTS} attempts); nothing was applied` }]);
+  }
+
+  /** Digest of the config file and the files `globs` match now (as loadConfig would read them). */
+  private read(globs: readonly string[]): string {
+    return fingerprint(policyFiles(this.loaded.file, globs));
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.wake?.(), ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+    });
   }
 
   private apply(next: LoadedConfig): void {
@@ -120,6 +205,12 @@ export class PolicyReloader {
     const keys = restartKeys(old.config, next.config);
     if (keys.length) {
       old.log.warn({ [F.event]: RELOAD_EVENTS.restartNeeded, keys }, `only the policies were applied; changes to ${keys.join(', ')} need a restart`);
+    }
+    try {
+      this.opts.onReloaded?.(this.opts.cell.get());
+    } catch (err) {
+      // Applied is applied: a failure after the swap must not report the reload as failed.
+      old.log.error({ [F.event]: RELOAD_EVENTS.afterReloadFailed, [F.code]: 'INTERNAL', err }, 'after-reload step failed');
     }
   }
 

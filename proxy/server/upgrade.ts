@@ -7,6 +7,7 @@ import { forwardUpgrade } from '../forward/websocket.js';
 import { EVENTS, F } from '../log.js';
 import { authorize, LoginRequired } from './authorize.js';
 import type { AppContext, RequestScope } from './context.js';
+import { grantOf, type OpenUpgrades } from './open-upgrades.js';
 import { isReserved, parseRequestTarget } from '../path.js';
 import { challenge } from './respond.js';
 
@@ -15,25 +16,28 @@ import { challenge } from './respond.js';
  * plain requests; a refusal is a 401/403 JSON answer written on the socket (never a redirect:
  * scripts cannot follow one), then the socket is closed.
  */
-export function upgradeHandler(state: () => AppContext) {
+export function upgradeHandler(state: () => AppContext, open: OpenUpgrades) {
   return (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const ctx = state();
     const scope: RequestScope = { id: randomUUID(), startNs: process.hrtime.bigint() };
     socket.on('error', () => socket.destroy());
-    handleUpgrade(req, socket, head, ctx, scope).catch((err: unknown) => refuse(socket, ctx, scope, req, err));
+    handleUpgrade(req, socket, head, ctx, scope, open).catch((err: unknown) => refuse(socket, ctx, scope, req, err));
   };
 }
 
-async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: AppContext, scope: RequestScope): Promise<void> {
+async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: AppContext, scope: RequestScope, open: OpenUpgrades): Promise<void> {
   const target = parseRequestTarget(req.url);
   if (isReserved(target.path)) throw fail('ROUTE_NOT_FOUND', 'no-upgrade-on-reserved');
   if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') throw fail('BAD_REQUEST', 'upgrade-not-websocket');
   // RFC 6455 4.1: the handshake is a GET, and it is forwarded as one; deciding it as another
   // method would let a `methods` rule admit what the upstream then serves as a GET.
   if (req.method !== 'GET') throw fail('METHOD_NOT_ALLOWED', 'websocket-not-get');
-  const { route, host, session } = await authorize(req, target, ctx, scope);
+  const ok = await authorize(req, target, ctx, scope);
+  const { route, host, session } = ok;
   if (!route.websockets) throw fail('ACCESS_DENIED', 'websockets-disabled');
   checkOrigin(req.headers.origin, host, ctx);
+  // Decided again on each policy reload while open (closed when the new policy refuses it).
+  open.track(socket, grantOf(req, target.path, scope, ok, ctx), ctx);
   const headers = upstreamHeaders(req, route, session?.identity, ctx.strip, { ...ctx.forwarding, host, requestId: scope.id }, true);
   forwardUpgrade(socket, head, { upstream: route.upstream, path: upstreamPath(route, target.path, target.query), headers, timeoutMs: route.timeoutMs, ourCookies: ctx.strip.cookieBases }, (status, err) => {
     if (err) return refuse(socket, ctx, scope, req, fail('UPSTREAM_UNAVAILABLE', 'upgrade-failed', err));

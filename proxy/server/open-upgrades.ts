@@ -1,0 +1,112 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { F } from '../log.js';
+import { evaluate } from '../policy/evaluate.js';
+import type { Identity } from '../policy/types.js';
+import type { Authorized } from './authorize.js';
+import type { AppContext, RequestScope } from './context.js';
+import { clientAddress } from './trusted-proxies.js';
+
+/** What an upgraded connection was admitted with: enough to decide it again. */
+export interface UpgradeGrant {
+  requestId: string;
+  /** The route that admitted it, and where that route sent it. */
+  route: string;
+  upstream: string;
+  /** The normalized host, path and method that were decided. */
+  host: string;
+  path: string;
+  method: string;
+  identity: Identity | undefined;
+  /** The client address as decided (peer, or through trusted proxies). */
+  clientIp: string;
+}
+
+/** Logged once per connection a reload closes. */
+export const UPGRADE_EVENTS = { revoked: 'upgrade-revoked' } as const;
+
+/**
+ * The open upgraded connections (websockets) and what admitted each. A handshake is decided
+ * once, but a socket lives on: after a policy reload every open one is decided again under the
+ * new context, and those it refuses (or whose route is gone) are closed, one log line each.
+ */
+export class OpenUpgrades {
+  private readonly open = new Map<Duplex, UpgradeGrant>();
+
+  constructor(private readonly state: () => AppContext) {}
+
+  /** How many are open. */
+  get size(): number {
+    return this.open.size;
+  }
+
+  /**
+   * Keeps `socket` until it closes. It was decided under `ctx`: when a reload has swapped the
+   * context since (its pass over the open sockets missed this one), it is decided again now.
+   */
+  track(socket: Duplex, grant: UpgradeGrant, ctx: AppContext): void {
+    if (socket.destroyed) return;
+    this.open.set(socket, grant);
+    socket.once('close', () => this.open.delete(socket));
+    const now = this.state();
+    if (now.policy.generation !== ctx.policy.generation) this.decideAgain(socket, grant, now);
+  }
+
+  /** Decides every open connection again under `ctx`, closing the refused; returns how many. */
+  recheck(ctx: AppContext): number {
+    let closed = 0;
+    for (const [socket, grant] of this.open) if (this.decideAgain(socket, grant, ctx)) closed++;
+    return closed;
+  }
+
+  /** Closes every open connection (shutdown: the server's own close does not reach them). */
+  closeAll(): void {
+    for (const socket of this.open.keys()) socket.destroy();
+    this.open.clear();
+  }
+
+  private decideAgain(socket: Duplex, grant: UpgradeGrant, ctx: AppContext): boolean {
+    const reason = refusal(grant, ctx);
+    if (reason === undefined) return false;
+    this.open.delete(socket);
+    // No close frame: bytes of an upstream frame may be on their way; the TCP close ends both.
+    socket.destroy();
+    ctx.log.warn(
+      { [F.event]: UPGRADE_EVENTS.revoked, [F.requestId]: grant.requestId, [F.route]: grant.route, [F.user]: grant.identity?.user, [F.reason]: reason, generation: ctx.policy.generation },
+      'websocket closed: the reloaded policy refuses it',
+    );
+    return true;
+  }
+}
+
+/** The grant of a handshake `authorize` admitted (the client address found as it finds it). */
+export function grantOf(req: IncomingMessage, path: string, scope: RequestScope, ok: Authorized, ctx: AppContext): UpgradeGrant {
+  const f = ctx.forwarding;
+  return {
+    requestId: scope.id,
+    route: ok.route.name,
+    upstream: ok.route.upstream.href,
+    host: ok.host,
+    path,
+    method: req.method ?? 'GET',
+    identity: ok.session?.identity,
+    clientIp: clientAddress(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for'], f.trustedProxies, f.anyTrustedProxy),
+  };
+}
+
+/**
+ * Why `ctx` refuses this connection now (a reason as decisions give them), or undefined when it
+ * still admits it through the same route to the same upstream.
+ */
+export function refusal(g: UpgradeGrant, ctx: AppContext): string | undefined {
+  const hit = ctx.routes.match(g.host, g.path, g.method);
+  if (!hit) return 'no-route';
+  if (!('route' in hit)) return 'method-not-allowed';
+  const { route } = hit;
+  // Another route, or this one elsewhere, is not what admitted the open connection.
+  if (route.name !== g.route) return 'route-changed';
+  if (route.upstream.href !== g.upstream) return 'upstream-changed';
+  if (!route.websockets) return 'websockets-disabled';
+  const d = evaluate(route, g.identity, { method: g.method, path: g.path, clientIp: g.clientIp });
+  return d.allow ? undefined : d.reasons.join(',');
+}
