@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { loadPoliciesOf } from '../config/load.js';
 import { ConfigError, formatProblem } from '../config/problems.js';
 import { compileRoutes } from '../policy/compile.js';
@@ -30,6 +31,11 @@ export function explainRequest(configFile: string, method: string, url: string, 
 
 /** `gatehouse policy explain [--user U] [--email E] [--groups a,b] [--connection C] [--source-ip IP] [--json] METHOD URL`. */
 export function runExplain(configFile: string, args: { method: string; url: string; who?: ExplainIdentity; sourceIp?: string; json: boolean }, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): number {
+  const bad = badArgument(args);
+  if (bad) {
+    err.write(`gatehouse policy explain: ${bad}\n`);
+    return 2;
+  }
   let e: Explanation;
   try {
     e = explainRequest(configFile, args.method, args.url, args.who, args.sourceIp);
@@ -48,4 +54,12 @@ export function runExplain(configFile: string, args: { method: string; url: stri
     if (e.allowedMethods) out.write(`methods:  ${e.allowedMethods.join(', ')}\n`);
   }
   return e.decision === 'allow' ? 0 : 1;
+}
+
+/** What is wrong with the command line, if anything (exit 2 rather than a decision). */
+function badArgument(args: { method: string; url: string; sourceIp?: string }): string | undefined {
+  if (!URL.canParse(args.url) || !/^https?:$/.test(new URL(args.url).protocol)) return `"${args.url}" is not an absolute http(s) URL (e.g. https://host/path)`;
+  if (!/^[A-Za-z][A-Za-z-]{0,19}$/.test(args.method)) return `"${args.method}" is not an HTTP method`;
+  if (args.sourceIp !== undefined && isIP(args.sourceIp) === 0) return `--source-ip "${args.sourceIp}" is not an IP address`;
+  return undefined;
 }

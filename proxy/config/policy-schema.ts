@@ -93,10 +93,18 @@ function publicUnderNot(rule: RuleConfig): boolean {
   return (rule.not !== undefined && hasPublic(rule.not)) || [...(rule.and ?? []), ...(rule.or ?? [])].some(publicUnderNot);
 }
 
+/**
+ * Headers clients send for their own purposes: as an identity header name, every client copy
+ * would be stripped on every route (the strip set is shared), breaking the requests of all.
+ */
+const CLIENT_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'content-type', 'content-length', 'content-encoding', 'transfer-encoding', 'host', 'connection', 'upgrade', 'te', 'trailer', 'keep-alive', 'accept', 'accept-encoding', 'accept-language', 'user-agent', 'origin', 'referer', 'range', 'if-match', 'if-none-match', 'if-modified-since', 'cache-control', 'expect']);
+const identityHeader = (fallback: string) =>
+  headerName.refine((h) => !CLIENT_HEADERS.has(h.toLowerCase()), 'a header clients send themselves cannot carry identity (it would be stripped from every request)').default(fallback);
+
 const headersSchema = z.strictObject({
-  user: headerName.default('X-Forwarded-User'),
-  email: headerName.default('X-Forwarded-Email'),
-  groups: headerName.default('X-Forwarded-Groups'),
+  user: identityHeader('X-Forwarded-User'),
+  email: identityHeader('X-Forwarded-Email'),
+  groups: identityHeader('X-Forwarded-Groups'),
 });
 
 const HOST = /^(?:\*\.)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;

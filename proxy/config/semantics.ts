@@ -105,8 +105,13 @@ function placeOf(route: Obj): string {
   return path.includes('*') ? `${host} glob ${path}` : `${host} prefix ${path.replace(/\/+$/, '') || '/'}`;
 }
 
+/**
+ * Two routes at one place collide when neither names methods, or both name a common one. A
+ * route naming methods beside one that does not is a split (it is tried first), not a clash.
+ */
 function overlap(a: Set<string> | undefined, b: Set<string> | undefined): boolean {
-  return !a || !b || [...a].some((m) => b.has(m));
+  if (!a && !b) return true;
+  return a !== undefined && b !== undefined && [...a].some((m) => b.has(m));
 }
 
 /** Connection names a rule uses, at any depth of and/or/not. */

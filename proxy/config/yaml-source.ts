@@ -19,7 +19,26 @@ export function parseYaml(file: string, text: string, problems: ConfigProblem[])
     const line = err.linePos?.[0]?.line ?? lines.linePos(err.pos[0]).line;
     problems.push({ file, line, key: '', message: err.message.split('\n')[0] ?? err.message });
   }
-  return { file, doc, lines };
+  const src = { file, doc, lines };
+  if (doc.errors.length === 0) refuseUnresolvedAliases(src, problems);
+  return src;
+}
+
+/**
+ * An unquoted value starting with `*` (`host: *.ml.example.com`, or a `paths` glob) is a YAML
+ * alias, which fails later when the tree is read: report it here, at its line, with the fix.
+ * Found problems are also recorded as document errors so callers stop before reading the tree.
+ */
+function refuseUnresolvedAliases(src: YamlSource, problems: ConfigProblem[]): void {
+  visit(src.doc, {
+    Alias(_key, node, path) {
+      if (node.resolve(src.doc) !== undefined) return;
+      const line = lineOf(src, node);
+      const message = `unquoted "*${node.source}" is read as a YAML alias: quote values that start with * (e.g. "*${node.source}")`;
+      problems.push({ file: src.file, line, key: keyPath(pathToKeys(path)), message });
+      src.doc.errors.push(Object.assign(new Error(message), { name: 'YAMLReferenceError', code: 'BAD_ALIAS', pos: node.range ? [node.range[0], node.range[1]] : [0, 0] }) as never);
+    },
+  });
 }
 
 /**

@@ -58,3 +58,15 @@ test('a deeper carve-out is intended and not reported', () => {
   assert.equal(r.code, 0, r.err);
   assert.doesNotMatch(r.err, /warning/);
 });
+
+test('an unquoted wildcard host (a YAML alias) is a located problem with the fix, not a crash', () => {
+  const r = run(`routes:
+  - name: r1
+    host: *.ml.example.com
+    upstream: http://127.0.0.1:9
+    allow: [ { authenticated: true } ]
+`);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /routes\.yaml:3 routes\[0\]\.host: unquoted "\*\.ml\.example\.com" is read as a YAML alias: quote values/);
+  assert.doesNotMatch(r.err, /ReferenceError|\n\s+at /, "no stack trace");
+});

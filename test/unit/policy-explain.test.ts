@@ -36,6 +36,16 @@ describe('gatehouse policy explain', () => {
     });
   }
 
+  test('a URL without a scheme, a bad method or a bad --source-ip is a usage error (exit 2), not a decision', () => {
+    let text = '';
+    const sink = new Writable({ write: (c, _e, cb) => ((text += String(c)), cb()) });
+    assert.equal(runExplain(CONFIG, { method: 'GET', url: 'prefect.ml.example.com/api', who: alice, json: false }, sink, sink), 2);
+    assert.match(text, /not an absolute http\(s\) URL/);
+    assert.equal(runExplain(CONFIG, { method: 'GET', url: 'https://notebooks.ml.example.com/', who: alice, sourceIp: '10.1.2', json: false }, sink, sink), 2);
+    assert.match(text, /not an IP address/);
+    assert.equal(runExplain(CONFIG, { method: 'G E T', url: 'https://notebooks.ml.example.com/', who: alice, json: false }, sink, sink), 2);
+  });
+
   test('exit codes and JSON output for scripts', () => {
     let text = '';
     const out = new Writable({ write: (c, _e, cb) => ((text += String(c)), cb()) });

@@ -223,6 +223,7 @@ describe('schema: rules that cannot mean what they say are config errors', () =>
     ['a lower-case percent-encoding (requests are normalized to upper case)', { path: '/a%2fb' }, /upper-case/],
     ['a wildcard inside a host', { host: 'a.*.example.com' }, /host/],
     ['forward_groups with an unknown word', { forward_groups: 'some' }, /mentioned/],
+    ['a client header as an identity header name (it would be stripped from every route)', { headers: { user: 'Authorization' } }, /clients send themselves/],
   ];
   for (const [why, extra, message] of bad) {
     it(why, () => {
@@ -241,6 +242,12 @@ describe('schema: rules that cannot mean what they say are config errors', () =>
     checkPolicySemantics(raw([{ name: 'a', path: '/api', methods: ['GET'] }, { name: 'b', path: '/api', methods: ['HEAD'] }]), new Set(), overlapping);
     assert.equal(overlapping.length, 1);
     assert.match(overlapping[0]!.message, /could never match/);
+    const split: ConfigProblem[] = [];
+    checkPolicySemantics(raw([{ name: 'a', path: '/api', methods: ['GET'] }, { name: 'b', path: '/api' }]), new Set(), split);
+    assert.deepEqual(split, [], 'a route naming methods beside one that does not is a split: both are reachable');
+    const twice: ConfigProblem[] = [];
+    checkPolicySemantics(raw([{ name: 'a', path: '/api' }, { name: 'b', path: '/api' }]), new Set(), twice);
+    assert.equal(twice.length, 1);
   });
 
   it('connections named deep inside and/or/not are checked against the config', () => {
