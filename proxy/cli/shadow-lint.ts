@@ -1,14 +1,28 @@
 import type { LoadedConfig } from '../config/load.js';
 import type { ConfigProblem } from '../config/problems.js';
-import { compileRoutes } from '../policy/compile.js';
-import { findShadows } from '../policy/shadowing.js';
+import { compileRoutes, type CompiledRoute } from '../policy/compile.js';
+import { findDeadCriteria, findHostTakeovers, findShadows } from '../policy/shadowing.js';
 
 /**
- * `check` warnings for routes another route takes over (see policy/shadowing.ts), located at
- * the shadowed route: `policies/x.yaml:12 routes: warning: route "a" is never selected ...`.
+ * `check` warnings, located at the route concerned (see policy/shadowing.ts): routes another
+ * route takes over, routes for any host or a wildcard that a host's own routes override, and
+ * rule criteria that can never hold on their route.
  */
 export function lintShadowedRoutes(loaded: LoadedConfig): ConfigProblem[] {
-  return findShadows(compileRoutes(loaded.policies)).map((s) => {
+  const routes = compileRoutes(loaded.policies);
+  const at = (route: CompiledRoute, key: string, message: string): ConfigProblem => {
+    const [file, line] = splitSource(route.source);
+    return { file, line, key, message: `warning: ${message}` };
+  };
+  const takeovers = findHostTakeovers(routes).map((t) =>
+    at(t.route, `route ${t.route.name}`, `route "${t.route.name}" (${t.route.host ?? 'any host'}) does not apply on ${t.hosts.join(', ')}${t.count > t.hosts.length ? ` and ${t.count - t.hosts.length} more host(s)` : ''}: a route for the host itself takes its paths there (e.g. ${t.example} goes to "${t.by.name}" at ${t.by.source}); repeat its rules on that host if it is a guard`),
+  );
+  const dead = findDeadCriteria(routes).map((d) => at(d.route, `route ${d.route.name} ${d.rule}`, d.what));
+  return [...shadows(routes), ...takeovers, ...dead];
+}
+
+function shadows(routes: CompiledRoute[]): ConfigProblem[] {
+  return findShadows(routes).map((s) => {
     const [file, line] = splitSource(s.route.source);
     const what = s.full
       ? `route "${s.route.name}" is never selected: none of its sample requests reach it (e.g. ${s.example} goes to "${s.by.name}" at ${s.by.source})`

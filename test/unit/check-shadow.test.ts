@@ -70,3 +70,41 @@ test('an unquoted wildcard host (a YAML alias) is a located problem with the fix
   assert.match(r.err, /routes\.yaml:3 routes\[0\]\.host: unquoted "\*\.ml\.example\.com" is read as a YAML alias: quote values/);
   assert.doesNotMatch(r.err, /ReferenceError|\n\s+at /, "no stack trace");
 });
+
+test('a guard route for any host that a host\'s own route overrides is a warning (it does not apply there)', () => {
+  const r = run(`routes:
+  - name: admin-guard
+    path: /admin
+    upstream: http://127.0.0.1:9
+    allow: [ { groups: [admins] } ]
+  - name: app
+    host: a.example.com
+    upstream: http://127.0.0.1:9
+    allow: [ { groups: [a] } ]
+`);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.err, /routes\.yaml:2 route admin-guard: warning: route "admin-guard" \(any host\) does not apply on a\.example\.com: .*GET a\.example\.com\/admin goes to "app"/);
+});
+
+test('deny paths written relative to the route never hold: a warning names the entry (the delete stays open otherwise)', () => {
+  const r = run(`routes:
+  - name: dbx
+    path: /api/2.0
+    methods: [GET, POST]
+    upstream: http://127.0.0.1:9
+    allow: [ { authenticated: true } ]
+    deny:
+      - { paths: [/clusters/delete], not: { groups: [admins] } }
+      - { methods: [DELETE], groups: [contractors] }
+`);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.err, /route dbx deny\[0\]: warning: paths entry "\/clusters\/delete" lies outside the route's path "\/api\/2\.0": it can never hold/);
+  assert.match(r.err, /route dbx deny\[1\]: warning: methods DELETE are none the route takes/);
+  assert.equal(run(`routes:
+  - name: dbx
+    path: /api/2.0
+    upstream: http://127.0.0.1:9
+    allow: [ { authenticated: true } ]
+    deny: [ { paths: [/api/2.0/clusters/delete], not: { groups: [admins] } } ]
+`).err.includes('warning'), false, 'whole request paths under the route are fine');
+});
