@@ -2,52 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ManualClock } from '../../proxy/clock.js';
 import { ReplayCache } from '../../proxy/saml/replay-cache.js';
-import { MemoryStateStore, type StateStore } from '../../proxy/store/state-store.js';
+import { MemoryStateStore } from '../../proxy/store/state-store.js';
+import { contract } from '../helpers/state-store-contract.js';
 
-/** The StateStore contract: every implementation (memory now, Redis later) must pass it. */
-function contract(name: string, make: (clock: ManualClock) => StateStore): void {
-  describe(`StateStore contract: ${name}`, () => {
-    test('put, get, delete', async () => {
-      const s = make(new ManualClock());
-      await s.put('k', 'v', 1000);
-      assert.equal(await s.get('k'), 'v');
-      await s.delete('k');
-      assert.equal(await s.get('k'), undefined);
-      await s.close();
-    });
-
-    test('entries expire', async () => {
-      const clock = new ManualClock();
-      const s = make(clock);
-      await s.put('k', 'v', 1000);
-      clock.advance(999);
-      assert.equal(await s.get('k'), 'v');
-      clock.advance(1);
-      assert.equal(await s.get('k'), undefined);
-      await s.close();
-    });
-
-    test('putIfAbsent is one-time-use until expiry', async () => {
-      const clock = new ManualClock();
-      const s = make(clock);
-      assert.equal(await s.putIfAbsent('id', '1', 1000), true);
-      assert.equal(await s.putIfAbsent('id', '1', 1000), false);
-      clock.advance(1000);
-      assert.equal(await s.putIfAbsent('id', '1', 1000), true);
-      await s.close();
-    });
-
-    test('take consumes at most once', async () => {
-      const s = make(new ManualClock());
-      await s.put('k', 'v', 1000);
-      const [a, b] = await Promise.all([s.take('k'), s.take('k')]);
-      assert.deepEqual([a, b].sort(), ['v', undefined].sort());
-      await s.close();
-    });
-  });
-}
-
-contract('memory', (clock) => new MemoryStateStore(clock));
+contract('memory', async () => {
+  const clock = new ManualClock();
+  return { store: new MemoryStateStore(clock), elapse: async (ms) => clock.advance(ms) };
+}, 1000);
 
 describe('bounded memory', () => {
   test('login flood: an evict-oldest store stays bounded', async () => {
