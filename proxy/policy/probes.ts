@@ -1,6 +1,6 @@
 import type { CompiledRoute } from './compile.js';
 import type { PathPattern } from './path-pattern.js';
-import type { RuleNode } from './rules.js';
+import { childrenOf, type RuleNode } from './rules.js';
 
 /** A request to decide under two policy sets. */
 export interface ProbeRequest {
@@ -52,15 +52,11 @@ export function samplePaths(p: PathPattern): string[] {
 }
 
 function pathsOf(n: RuleNode): PathPattern[] {
-  return [...(n.paths ?? []), ...children(n).flatMap(pathsOf)];
+  return [...(n.paths ?? []), ...childrenOf(n).flatMap(pathsOf)];
 }
 
 function methodsOf(n: RuleNode): string[] {
-  return [...(n.methods ?? []), ...children(n).flatMap(methodsOf)];
-}
-
-function children(n: RuleNode): RuleNode[] {
-  return [...(n.and ?? []), ...(n.or ?? []), ...(n.not ? [n.not] : [])];
+  return [...(n.methods ?? []), ...childrenOf(n).flatMap(methodsOf)];
 }
 
 /** GET implies HEAD, so a HEAD probe beside a GET one tells nothing more. */

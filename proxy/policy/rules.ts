@@ -54,15 +54,20 @@ export function methodSet(methods: readonly string[]): ReadonlySet<string> {
   return set;
 }
 
+/** The rules nested in a rule (`and`, `or`, `not`), for walks over the whole tree. */
+export function childrenOf(node: RuleNode): RuleNode[] {
+  return [...(node.and ?? []), ...(node.or ?? []), ...(node.not ? [node.not] : [])];
+}
+
 /** Every group a rule names, at any depth (for header minimization and the deny page). */
 export function groupsNamed(node: RuleNode, into = new Set<string>()): Set<string> {
   for (const g of node.groupsAny ?? []) into.add(g);
   for (const g of node.groupsAll ?? []) into.add(g);
-  for (const child of [...(node.and ?? []), ...(node.or ?? []), ...(node.not ? [node.not] : [])]) groupsNamed(child, into);
+  for (const child of childrenOf(node)) groupsNamed(child, into);
   return into;
 }
 
 /** True when a rule looks at the client address, at any depth. */
 export function usesSourceIp(node: RuleNode): boolean {
-  return node.sourceIp !== undefined || [...(node.and ?? []), ...(node.or ?? []), ...(node.not ? [node.not] : [])].some(usesSourceIp);
+  return node.sourceIp !== undefined || childrenOf(node).some(usesSourceIp);
 }

@@ -1,6 +1,7 @@
 import type { CompiledRoute } from './compile.js';
 import type { PathPattern } from './path-pattern.js';
-import type { RuleNode } from './rules.js';
+import { probeHost } from './probes.js';
+import { childrenOf, type RuleNode } from './rules.js';
 import { RouteTable } from './route-table.js';
 
 /** A route that loses some or all of its own requests to another route. */
@@ -57,7 +58,7 @@ interface Probe {
 }
 
 function probesOf(route: CompiledRoute): Probe[] {
-  const host = !route.host ? 'any-host.invalid' : route.host.startsWith('*.') ? `sample${route.host.slice(1)}` : route.host;
+  const host = probeHost(route.host);
   const p = route.path;
   const paths =
     p.kind === 'exact' ? [p.text] : p.kind === 'glob' ? [p.text.replace(/\*\*+/g, `${FILL}/${FILL}`).replace(/\*/g, FILL)] : [p.text, p.text === '/' ? `/${FILL}` : `${p.text}/${FILL}`];
@@ -144,7 +145,7 @@ export function findDeadCriteria(routes: readonly CompiledRoute[]): DeadCriterio
 
 function visitNodes(n: RuleNode, fn: (n: RuleNode) => void): void {
   fn(n);
-  for (const child of [...(n.and ?? []), ...(n.or ?? []), ...(n.not ? [n.not] : [])]) visitNodes(child, fn);
+  for (const child of childrenOf(n)) visitNodes(child, fn);
 }
 
 /** Whether some path can be both under the route's pattern and the rule's (by literal heads). */

@@ -16,6 +16,8 @@ export interface Authorized {
   route: CompiledRoute;
   host: string;
   session: Session | undefined;
+  /** The client address the decision used (peer, or through trusted proxies). */
+  clientIp: string;
 }
 
 const HOST = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\])(?::\d{1,5})?$/;
@@ -71,7 +73,7 @@ export async function authorize(req: IncomingMessage, target: RequestTarget, ctx
   if (record === 'all' || (record === 'deny' && !decision.allow)) {
     ctx.requests.decision({ requestId: scope.id, route: route.name, user: scope.user, allow: decision.allow, reasons: decision.reasons, rule: decision.rule });
   }
-  if (decision.allow) return { route, host, session };
+  if (decision.allow) return { route, host, session, clientIp: facts.clientIp };
   if (decision.unauthenticated) throw new LoginRequired(loginUrl(ctx, host, target));
   const identity = session?.identity;
   throw new AccessDenied(decision.reasons.join(','), identity && route.explainDenial ? grantingGroups(route, identity, facts) : undefined);

@@ -5,7 +5,6 @@ import { evaluate } from '../policy/evaluate.js';
 import type { Identity } from '../policy/types.js';
 import type { Authorized } from './authorize.js';
 import type { AppContext, RequestScope } from './context.js';
-import { clientAddress } from './trusted-proxies.js';
 
 /** What an upgraded connection was admitted with: enough to decide it again. */
 export interface UpgradeGrant {
@@ -79,9 +78,8 @@ export class OpenUpgrades {
   }
 }
 
-/** The grant of a handshake `authorize` admitted (the client address found as it finds it). */
-export function grantOf(req: IncomingMessage, path: string, scope: RequestScope, ok: Authorized, ctx: AppContext): UpgradeGrant {
-  const f = ctx.forwarding;
+/** The grant of a handshake `authorize` admitted (with the client address it decided on). */
+export function grantOf(req: IncomingMessage, path: string, scope: RequestScope, ok: Authorized): UpgradeGrant {
   return {
     requestId: scope.id,
     route: ok.route.name,
@@ -90,7 +88,7 @@ export function grantOf(req: IncomingMessage, path: string, scope: RequestScope,
     path,
     method: req.method ?? 'GET',
     identity: ok.session?.identity,
-    clientIp: clientAddress(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for'], f.trustedProxies, f.anyTrustedProxy),
+    clientIp: ok.clientIp,
   };
 }
 

@@ -37,7 +37,7 @@ async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
   if (!route.websockets) throw fail('ACCESS_DENIED', 'websockets-disabled');
   checkOrigin(req.headers.origin, host, ctx);
   // Decided again on each policy reload while open (closed when the new policy refuses it).
-  open.track(socket, grantOf(req, target.path, scope, ok, ctx), ctx);
+  open.track(socket, grantOf(req, target.path, scope, ok), ctx);
   const headers = upstreamHeaders(req, route, session?.identity, ctx.strip, { ...ctx.forwarding, host, requestId: scope.id }, true);
   forwardUpgrade(socket, head, { upstream: route.upstream, path: upstreamPath(route, target.path, target.query), headers, timeoutMs: route.timeoutMs, ourCookies: ctx.strip.cookieBases }, (status, err) => {
     if (err) return refuse(socket, ctx, scope, req, fail('UPSTREAM_UNAVAILABLE', 'upgrade-failed', err));
