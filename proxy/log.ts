@@ -32,6 +32,9 @@ export const EVENTS = {
   error: 'error',
   startup: 'startup',
   shutdown: 'shutdown',
+  storeDown: 'store-down',
+  storeRecovered: 'store-recovered',
+  sessionsRevoked: 'sessions-revoked',
 } as const;
 
 /** Log level names accepted in config. */

@@ -19,6 +19,24 @@ export const duration = z.string({ error: 'a duration such as 250ms, 90s, 30m, 1
   return ms;
 });
 
+/** A duration that may be `0s` (meaning: off). */
+export const durationOrOff = z.string({ error: 'a duration such as 0s, 250ms, 5s or 1m (with its unit)' }).transform((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration (use e.g. 0s, 250ms, 5s, 1m)` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** `host:port` of a Redis node or Sentinel; IPv6 hosts in brackets. */
+export const hostPort = z.string().regex(/^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'use host:port (e.g. 10.0.0.5:26379)');
+
+/** A `redis://` or `rediss://` URL (credentials allowed only through `${ENV}`; prefer `password`). */
+export const redisUrl = z.string().refine((text) => /^rediss?:\/\/[^/?#\s]+(?:\/\d{1,2})?$/.test(text) && URL.canParse(text), {
+  message: 'use redis://host:port[/db] or rediss://host:port[/db] (TLS)',
+});
+
 /** An absolute http(s) URL, kept as text (normalized by the URL parser). */
 export const httpUrl = z.string().transform((text, ctx) => {
   let url: URL;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, httpUrl, listenAddress, slug } from './fields.js';
+import { duration, durationOrOff, hostPort, httpUrl, listenAddress, redisUrl, slug } from './fields.js';
 import { LOG_LEVELS } from '../log.js';
 
 /**
@@ -92,15 +92,65 @@ const connectionSchema = z.strictObject({
   unmapped_groups: z.enum(['keep', 'drop']).default('keep'),
 });
 
+/**
+ * Where a Redis session store is: exactly one of `url` (one server), `sentinels` with
+ * `master_name` (Redis Sentinel) or `nodes` (Redis Cluster).
+ */
+const redisSchema = z.strictObject({
+  url: redisUrl.optional(),
+  sentinels: z.array(hostPort).min(1).optional(),
+  master_name: z.string().min(1).optional(),
+  nodes: z.array(hostPort).min(1).optional(),
+  username: z.string().min(1).optional(),
+  /** From ${ENV} or password_file; also used for the Sentinels when they ask for one. */
+  password: z.string().min(1).optional(),
+  /** TLS to the servers (implied by a `rediss://` url); the system CAs unless `tls_ca_file`. */
+  tls: z.boolean().default(false),
+  tls_ca_file: z.string().min(1).optional(),
+  /** Prefix of every key and channel, so deployments can share one Redis. */
+  key_prefix: z.string().regex(/^[A-Za-z0-9:_.{}-]{1,64}$/, 'letters, digits and : _ . - { } (max 64)').default('gatehouse:'),
+  /** Giving up on connecting at startup, and on one connection attempt later. */
+  connect_timeout: duration.default(5_000),
+  /** A command that gets no answer in this time fails (503): a hung Redis never hangs requests. */
+  command_timeout: duration.default(2_000),
+  /** While reconnecting, a command waits this long for Redis before failing with 503 (`0s`: fail at once). */
+  offline_wait: durationOrOff.default(1_000),
+  /** At most this many commands wait for a reconnect; more fail at once (no unbounded queue). */
+  offline_queue: z.number().int().min(0).max(100_000).default(1_000),
+});
+
 const sessionSchema = z.strictObject({
-  store: z.literal('memory').default('memory'),
   /**
-   * Keys session ids and CSRF tokens. At least 32 characters; from ${ENV} or secret_file.
-   * Required, except in demo mode, where a random one is made at each start.
+   * `memory` (one instance, the embedded default), a `redis://` / `rediss://` URL, or `redis`
+   * with the details under `redis:` (Sentinel, Cluster, TLS, password).
+   */
+  store: z.union([z.literal('memory'), z.literal('redis'), redisUrl]).default('memory'),
+  redis: redisSchema.optional(),
+  /**
+   * Keys session seals, CSRF tokens and the session index. At least 32 characters; from ${ENV}
+   * or secret_file. Required, except in demo mode, where a random one is made at each start.
    */
   secret: z.string().min(32, 'must be at least 32 characters (generate with: openssl rand -base64 48)').optional(),
+  /** Secrets being rotated out: sessions and forms made under them still open. Newest first. */
+  previous_secrets: z.array(z.string().min(32, 'must be at least 32 characters')).max(4).default([]),
   idle_timeout: duration.default(30 * 60_000),
   max_lifetime: duration.default(12 * 3_600_000),
+  /**
+   * In-process cache of open sessions in front of a Redis store; revocations reach every
+   * instance through Redis pub/sub (and the cache is bypassed while that link is down).
+   */
+  cache: z
+    .strictObject({
+      /** How long a session read from Redis is reused without asking Redis again (`0s`: no cache). */
+      ttl: durationOrOff.default(5_000),
+      max_entries: z.number().int().min(1).max(1_000_000).default(10_000),
+    })
+    .default({ ttl: 5_000, max_entries: 10_000 }),
+  /**
+   * While Redis is unreachable, sessions this instance has in its cache keep working for at most
+   * this long after the outage began (`0s`, the default: fail closed with 503 at once).
+   */
+  outage_grace: durationOrOff.default(0),
   /** Cookie name; `__Host-` is prefixed automatically when public_url is https. */
   cookie_name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('gatehouse_session'),
   /**
@@ -108,6 +158,16 @@ const sessionSchema = z.strictObject({
    * cannot be read or overwritten by sibling hosts. With it, https cookies use `__Secure-`.
    */
   cookie_domain: z.string().regex(/^\.?[a-z0-9.-]+$/).optional(),
+});
+
+/** Session administration (admin API, `gatehouse sessions`) and SCIM deprovisioning. Off unless set. */
+const adminSchema = z.strictObject({
+  /** Bearer token for the admin API and the `gatehouse sessions` command (from ${ENV} or token_file). */
+  token: z.string().min(32, 'must be at least 32 characters (openssl rand -base64 48)').optional(),
+  /** Signed-in members of any of these groups may use the admin API from their browser session. */
+  groups: z.array(z.string().min(1)).default([]),
+  /** Bearer token your IdP's SCIM client sends to /.gatehouse/scim/v2 (from ${ENV} or scim_token_file). */
+  scim_token: z.string().min(32, 'must be at least 32 characters (openssl rand -base64 48)').optional(),
 });
 
 const samlSchema = z.strictObject({
@@ -141,6 +201,7 @@ export const configSchema = z.strictObject({
   server: serverSchema,
   log: logSchema.default({ level: 'info', access: true, decisions: 'all' }),
   session: sessionSchema,
+  admin: adminSchema.default({ groups: [] }),
   saml: samlSchema,
   /** Policy file globs, relative to the config file. */
   policies: z.array(z.string().min(1)).min(1),
@@ -153,4 +214,11 @@ export type GatehouseConfig = z.output<typeof configSchema>;
 export type ConnectionConfig = GatehouseConfig['saml']['connections'][number];
 export type DemoUser = z.output<typeof demoUserSchema>;
 /** Config paths whose value may come from a file: `secret_file: /run/secrets/x`. */
-export const SECRET_PATHS = [['session', 'secret']] as const;
+export const SECRET_PATHS = [
+  ['session', 'secret'],
+  ['session', 'redis', 'password'],
+  ['admin', 'token'],
+  ['admin', 'scim_token'],
+] as const;
+export type SessionConfig = GatehouseConfig['session'];
+export type RedisConfig = NonNullable<SessionConfig['redis']>;

@@ -37,6 +37,28 @@ export function checkConfigSemantics(raw: unknown, src: YamlSource, dir: string,
   if (secret !== undefined && /change.?me|example|(?:secret){2,}|^(.)\1+$/i.test(secret)) {
     at(['session', 'secret'], 'session.secret', 'looks like a placeholder; generate one with: openssl rand -base64 48');
   }
+  checkSessionStore(session, at);
+  const admin = obj(root.admin);
+  if (admin.token !== undefined && admin.token === admin.scim_token) at(['admin', 'scim_token'], 'admin.scim_token', 'must differ from admin.token (a SCIM client must not hold admin rights)');
+}
+
+/** `store: redis` needs exactly one way to reach Redis; `redis:` is only for a Redis store. */
+function checkSessionStore(session: Obj, at: (p: PropertyKey[], k: string, m: string) => void): void {
+  const store = str(session.store) ?? 'memory';
+  const redis = session.redis === undefined ? undefined : obj(session.redis);
+  if (store === 'memory') {
+    if (redis) at(['session', 'redis'], 'session.redis', 'set, but session.store is memory (use store: redis)');
+    return;
+  }
+  if (!redis) {
+    if (store === 'redis') at(['session', 'store'], 'session.store', 'redis needs session.redis with url, sentinels or nodes (or write the redis:// URL here)');
+    return;
+  }
+  const ways = ['url', 'sentinels', 'nodes'].filter((k) => redis[k] !== undefined);
+  if (store !== 'redis' && ways.length > 0) at(['session', 'redis', ways[0]!], `session.redis.${ways[0]}`, 'session.store already names a URL; use store: redis with this, or drop it');
+  if (store === 'redis' && ways.length !== 1) at(['session', 'redis'], 'session.redis', 'set exactly one of url (one server), sentinels (with master_name) or nodes (Cluster)');
+  if (redis.sentinels !== undefined && redis.master_name === undefined) at(['session', 'redis'], 'session.redis.master_name', 'required with sentinels (the name Sentinel monitors, e.g. mymaster)');
+  if (redis.master_name !== undefined && redis.sentinels === undefined) at(['session', 'redis', 'master_name'], 'session.redis.master_name', 'only used with sentinels');
 }
 
 function checkConnections(connections: unknown[], demo: boolean, dir: string, at: (p: PropertyKey[], k: string, m: string) => void): void {

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { resolve } from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
 import type { Clock } from '../clock.js';
 import { DemoIdp } from '../demo/demo-idp.js';
@@ -10,10 +9,11 @@ import { IdpSource, originOf } from '../saml/idp-source.js';
 import { LoginTracker } from '../saml/login-tracker.js';
 import { ReplayCache } from '../saml/replay-cache.js';
 import { ServiceProvider, type SpUrls } from '../saml/service-provider.js';
-import { MemorySessionStore } from '../session/memory-store.js';
+import { SessionAdmin } from '../session/session-admin.js';
 import { SessionManager } from '../session/session-manager.js';
-import { openGroupsSeen } from '../store/groups-seen-file.js';
-import { MemoryStateStore } from '../store/state-store.js';
+import { openStores } from '../store/open-stores.js';
+import { EVENTS, F } from '../log.js';
+import type { Stores } from '../store/open-stores.js';
 import type { AppContext } from './context.js';
 import { cookiePolicy } from './cookies.js';
 import { PATHS, samlPaths } from './endpoints/paths.js';
@@ -33,15 +33,19 @@ export interface Closers {
 export async function buildContext(loaded: LoadedConfig, log: Logger, clock: Clock): Promise<{ ctx: AppContext; closers: Closers }> {
   const { config } = loaded;
   const publicUrl = new URL(config.server.public_url);
-  // Two stores: a login flood may push out pending logins (a retry fixes that), but must never
-  // push out replay records, so the replay store refuses new entries when full (fail closed).
-  const stateStore = new MemoryStateStore(clock, 200_000, 'evict-oldest');
-  const replayStore = new MemoryStateStore(clock, 500_000, 'refuse');
-  const sessionStore = new MemorySessionStore(clock);
-  const tracker = new LoginTracker(stateStore, config.saml.login_timeout, clock);
-  const replay = new ReplayCache(replayStore, clock);
-  const seenFile = config.saml.groups_seen_file;
-  const groupsSeen = await openGroupsSeen(seenFile === undefined ? undefined : resolve(loaded.dir, seenFile), { clock, log });
+  const stores = await openStores(config, loaded.dir, log, clock);
+  const built = await buildWithStores(loaded, log, clock, publicUrl, stores).catch(async (err: unknown) => {
+    await stores.close();
+    throw err;
+  });
+  return built;
+}
+
+async function buildWithStores(loaded: LoadedConfig, log: Logger, clock: Clock, publicUrl: URL, stores: Stores): Promise<{ ctx: AppContext; closers: Closers }> {
+  const { config } = loaded;
+  const tracker = new LoginTracker(stores.logins, config.saml.login_timeout, clock);
+  const replay = new ReplayCache(stores.replay, clock);
+  const groupsSeen = stores.groupsSeen;
   const deps = { tracker, replay, clock, skewMs: config.saml.clock_skew, maxResponseBytes: config.saml.max_response_bytes, loginTimeoutMs: config.saml.login_timeout, groupsSeen };
   const connections = new Map<string, ServiceProvider>();
   const sources: IdpSource[] = [];
@@ -68,6 +72,7 @@ export async function buildContext(loaded: LoadedConfig, log: Logger, clock: Clo
     loginMaxAgeMs: config.saml.login_timeout,
   });
   const parts = buildPolicyParts(loaded, cookies);
+  const sessions = newSessionManager(config, stores, clock, log);
   const pools = await UpstreamPools.create(parts.routes.routes.map((r) => r.upstreamOrigin), config.server.upstream_client);
   const ctx: AppContext = {
     config,
@@ -75,7 +80,9 @@ export async function buildContext(loaded: LoadedConfig, log: Logger, clock: Clo
     log,
     requests: new RequestLog(log),
     clock,
-    sessions: new SessionManager(sessionStore, { secret: config.session.secret ?? randomBytes(48).toString('base64'), idleTimeoutMs: config.session.idle_timeout, maxLifetimeMs: config.session.max_lifetime }, clock),
+    sessions,
+    sessionAdmin: new SessionAdmin(stores.sessions, sessions.keys, clock),
+    stores,
     cookies,
     connections,
     ...parts,
@@ -92,10 +99,35 @@ export async function buildContext(loaded: LoadedConfig, log: Logger, clock: Clo
     async close() {
       for (const s of sources) s.stop();
       await pools.close();
-      await Promise.all([stateStore.close(), replayStore.close(), sessionStore.close(), groupsSeen.close()]);
+      await stores.close();
     },
   };
   return { ctx: Object.freeze(ctx), closers };
+}
+
+/** Sessions over the configured store; a memory store is this process's own, so its cache never goes stale. */
+function newSessionManager(config: LoadedConfig['config'], stores: Stores, clock: Clock, log: Logger): SessionManager {
+  const s = config.session;
+  const memory = stores.sessions.kind === 'memory';
+  let graceLogged = 0;
+  return new SessionManager(
+    stores.sessions,
+    {
+      secrets: [s.secret ?? randomBytes(48).toString('base64'), ...s.previous_secrets],
+      idleTimeoutMs: s.idle_timeout,
+      maxLifetimeMs: s.max_lifetime,
+      cacheTtlMs: memory ? Number.POSITIVE_INFINITY : s.cache.ttl,
+      cacheMaxEntries: memory ? 100_000 : s.cache.max_entries,
+      outageGraceMs: s.outage_grace,
+    },
+    clock,
+    () => {
+      // One line per 10 s at most: an outage must not multiply log volume.
+      if (clock.now() - graceLogged < 10_000) return;
+      graceLogged = clock.now();
+      log.warn({ [F.event]: EVENTS.storeDown, [F.code]: 'SESSION_STORE_UNAVAILABLE', reason: 'served-from-cache-during-outage' }, 'session store unreachable; serving cached sessions (outage_grace)');
+    },
+  );
 }
 
 function spUrls(publicUrl: URL, id: string, entityId: string | undefined): SpUrls {

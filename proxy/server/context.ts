@@ -7,7 +7,9 @@ import type { Logger } from '../log.js';
 import type { RequestLog } from '../request-log.js';
 import type { RouteTable } from '../policy/route-table.js';
 import type { ServiceProvider } from '../saml/service-provider.js';
+import type { SessionAdmin } from '../session/session-admin.js';
 import type { SessionManager } from '../session/session-manager.js';
+import type { Stores } from '../store/open-stores.js';
 import type { DemoIdp } from '../demo/demo-idp.js';
 import type { CookiePolicy } from './cookies.js';
 import type { PolicyStatus } from './policy-state.js';
@@ -21,6 +23,10 @@ export interface AppContext {
   requests: RequestLog;
   clock: Clock;
   sessions: SessionManager;
+  /** Listing and revoking sessions (admin API, SCIM, `gatehouse sessions`). */
+  sessionAdmin: SessionAdmin;
+  /** The stores (memory or Redis) behind sessions, logins and records; for readiness. */
+  stores: Stores;
   cookies: CookiePolicy;
   connections: ReadonlyMap<string, ServiceProvider>;
   routes: RouteTable;

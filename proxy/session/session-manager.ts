@@ -1,84 +1,151 @@
-import { createHmac, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import type { Clock } from '../clock.js';
+import { isGatehouseError } from '../errors.js';
 import type { Identity } from '../policy/types.js';
-import type { Session, SessionStore } from './types.js';
+import { SessionCache, type CachedSession } from './session-cache.js';
+import { newToken, parseToken, SessionKeys, type TokenParts } from './session-keys.js';
+import type { Session, SessionMeta, SessionStore } from './types.js';
 
 /** Settings the manager needs, from `session:` in the config. */
 export interface SessionSettings {
-  secret: string;
+  /** Current secret first, then secrets being rotated out. */
+  secrets: readonly string[];
   idleTimeoutMs: number;
   maxLifetimeMs: number;
+  /** How long a session read from the store is reused without asking again (0: never). */
+  cacheTtlMs: number;
+  cacheMaxEntries: number;
+  /** While the store is unreachable, cached sessions serve this long after the outage began (0: fail closed). */
+  outageGraceMs: number;
 }
 
 /** Activity is written back at most this often, so a busy session costs no write per request. */
 const TOUCH_EVERY_MS = 60_000;
-const TOKEN = /^[A-Za-z0-9_-]{43}$/;
-/** Tokens whose store key is remembered; cleared wholesale when full (cheap, bounded). */
-const KEY_CACHE_SIZE = 50_000;
+/** Separates the admin summary from the sealed session in a stored value. */
+const SEP = '~';
 
 /**
- * Creates, opens and ends sessions. The cookie carries a random 256-bit token; the store key is
- * HMAC(secret, token), so neither a store dump nor a guessed key yields a working cookie, and
- * rotating the secret ends every session.
+ * Creates, opens and ends sessions. The cookie carries `<id>.<key>` (see session-keys.ts): the
+ * store holds only sealed values, so neither a dump nor a write to the store yields access.
+ * Sessions read from the store are cached in-process for `cacheTtlMs`; ends announced by any
+ * instance evict them at once, and the cache is not trusted while announcements may be missed.
  */
 export class SessionManager {
-  /** Activity granularity: at most a minute, and fine enough for short idle timeouts. */
+  readonly keys: SessionKeys;
   private readonly touchEveryMs: number;
-  private readonly key: KeyObject;
-  /** token -> store key, bounded: spares an HMAC per request for active sessions. */
-  private readonly keys = new Map<string, string>();
+  private readonly cache: SessionCache;
+  /** When the store started failing (epoch ms), for the outage grace. */
+  private outageSince: number | undefined;
 
   constructor(
-    private readonly store: SessionStore,
+    readonly store: SessionStore,
     private readonly settings: SessionSettings,
     private readonly clock: Clock,
+    /** Told when a request is served from the cache during an outage (for one log line). */
+    private readonly onGrace: (id: string) => void = () => {},
   ) {
     this.touchEveryMs = Math.min(TOUCH_EVERY_MS, Math.floor(settings.idleTimeoutMs / 2));
-    this.key = createSecretKey(Buffer.from(settings.secret, 'utf8'));
+    this.keys = new SessionKeys(settings.secrets);
+    this.cache = new SessionCache(settings.cacheMaxEntries);
+    store.onEnded((ids) => this.cache.evict(ids));
   }
 
-  /** Starts a session (always with a fresh token: no fixation) and returns its cookie token. */
+  /** Starts a session (always with a fresh id and key: no fixation) and returns its cookie token. */
   async create(identity: Identity, saml: Session['saml']): Promise<{ token: string; session: Session }> {
-    const token = randomBytes(32).toString('base64url');
+    const parts = newToken();
     const now = this.clock.now();
     const session: Session = { identity, createdAt: now, lastSeenAt: now, expiresAt: now + this.settings.maxLifetimeMs, saml };
-    await this.store.set(this.keyOf(token), session, this.ttl(session, now));
-    return { token, session };
+    await this.store.create(parts.id, this.valueOf(session, parts), this.ttl(session, now), session.expiresAt, this.keys.indexKeysOf(session));
+    this.remember(parts.token, parts, session, now, this.cache.changes);
+    return { token: parts.token, session };
   }
 
-  /** The live session for a cookie token, or undefined (malformed, unknown, idle or expired). */
+  /**
+   * The live session for a cookie token, or undefined (malformed, unknown, ended, idle, expired).
+   * @throws GatehouseError SESSION_STORE_UNAVAILABLE when the store cannot be asked (fail closed)
+   */
   async open(token: string | undefined): Promise<Session | undefined> {
-    if (!token || !TOKEN.test(token)) return undefined;
-    const key = this.keyOf(token);
-    const session = await this.store.get(key);
-    if (!session) return undefined;
+    const parts = token ? parseToken(token) : undefined;
+    if (!token || !parts) return undefined;
     const now = this.clock.now();
-    if (now >= session.expiresAt || now - session.lastSeenAt >= this.settings.idleTimeoutMs) {
-      await this.store.delete(key);
+    const hit = this.cache.get(token);
+    if (hit && this.trusted(hit, now)) return this.live(token, parts, hit.session, now);
+    const changes = this.cache.changes;
+    let value: string | undefined;
+    try {
+      value = await this.store.get(parts.id);
+      this.outageSince = undefined;
+    } catch (err) {
+      const grace = this.duringOutage(err, hit, now);
+      if (grace) return grace;
+      throw err;
+    }
+    const session = value === undefined ? undefined : this.keys.open(value.slice(value.indexOf(SEP) + 1), parts);
+    if (!session) {
+      this.cache.delete(token);
       return undefined;
     }
-    if (now - session.lastSeenAt >= this.touchEveryMs) await this.store.touch(key, now, this.ttl(session, now));
-    return session;
+    this.remember(token, parts, session, now, changes);
+    return this.live(token, parts, session, now);
   }
 
-  /** Ends the session behind a token, if any. */
+  /** Ends the session behind a token, if any, on every instance. */
   async destroy(token: string | undefined): Promise<void> {
-    if (token && TOKEN.test(token)) await this.store.delete(this.keyOf(token));
+    const parts = token ? parseToken(token) : undefined;
+    if (!parts) return;
+    await this.store.delete([parts.id]);
+    await this.store.announceEnded([parts.id]);
   }
 
   /** A value bound to this session for CSRF tokens on Gatehouse's own forms. */
   csrfToken(token: string): string {
-    return createHmac('sha256', this.key).update(`csrf:${token}`).digest('base64url');
+    return this.keys.csrfToken(token);
   }
 
-  private keyOf(token: string): string {
-    let key = this.keys.get(token);
-    if (key === undefined) {
-      key = createHmac('sha256', this.key).update(`session:${token}`).digest('base64url');
-      if (this.keys.size >= KEY_CACHE_SIZE) this.keys.clear();
-      this.keys.set(token, key);
+  /** Checks the live session: lifetimes, and activity written back at most every `touchEveryMs`. */
+  private async live(token: string, parts: TokenParts, session: Session, now: number): Promise<Session | undefined> {
+    if (now >= session.expiresAt || now - session.lastSeenAt >= this.settings.idleTimeoutMs) {
+      this.cache.delete(token);
+      await this.store.delete([parts.id]).catch(() => {});
+      return undefined;
     }
-    return key;
+    if (now - session.lastSeenAt < this.touchEveryMs) return session;
+    const touched: Session = { ...session, lastSeenAt: now };
+    const changes = this.cache.changes;
+    // Refresh only what still exists: a revoked session learns here that it has ended.
+    if (!(await this.store.refresh(parts.id, this.valueOf(touched, parts), this.ttl(touched, now)))) {
+      this.cache.delete(token);
+      return undefined;
+    }
+    this.remember(token, parts, touched, now, changes);
+    return touched;
+  }
+
+  /** A cache entry may answer for the store: fresh, from the current generation, while listening. */
+  private trusted(hit: CachedSession, now: number): boolean {
+    return hit.generation === this.cache.generation && now - hit.checkedAt < this.settings.cacheTtlMs && this.store.health().listening;
+  }
+
+  /** The outage grace: a cached session keeps working for `outageGraceMs` after the store failed. */
+  private duringOutage(err: unknown, hit: CachedSession | undefined, now: number): Session | undefined {
+    if (!isGatehouseError(err, 'SESSION_STORE_UNAVAILABLE')) return undefined;
+    this.outageSince ??= now;
+    if (!hit || now - this.outageSince >= this.settings.outageGraceMs) return undefined;
+    const s = hit.session;
+    if (now >= s.expiresAt || now - s.lastSeenAt >= this.settings.idleTimeoutMs) return undefined;
+    this.onGrace(hit.id);
+    return s;
+  }
+
+  private remember(token: string, parts: TokenParts, session: Session, now: number, changesBefore: number): void {
+    // A read that raced an announced end may carry the ended session: serve it this once, never cache it.
+    if (this.settings.cacheTtlMs <= 0 || changesBefore !== this.cache.changes || !this.store.health().listening) return;
+    this.cache.set(token, { id: parts.id, session, checkedAt: now, generation: this.cache.generation });
+  }
+
+  private valueOf(session: Session, parts: TokenParts): string {
+    const { identity } = session;
+    const meta: SessionMeta = { user: identity.user, connection: identity.connection, createdAt: session.createdAt, lastSeenAt: session.lastSeenAt, expiresAt: session.expiresAt, ...(identity.email ? { email: identity.email } : {}) };
+    return this.keys.sealMeta(meta, parts.id) + SEP + this.keys.seal(session, parts);
   }
 
   private ttl(s: Session, now: number): number {

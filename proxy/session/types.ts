@@ -1,6 +1,6 @@
 import type { Identity } from '../policy/types.js';
 
-/** A signed-in session. Plain data: the store may serialize it. */
+/** A signed-in session. Plain data: stores keep it sealed (see session-keys.ts). */
 export interface Session {
   identity: Identity;
   /** Epoch ms. */
@@ -12,17 +12,51 @@ export interface Session {
   saml: { nameId: string; nameIdFormat?: string; sessionIndex?: string; issuer?: string };
 }
 
+/** What administrators see of a session (sealed under the secret, never under the cookie key). */
+export interface SessionMeta {
+  user: string;
+  email?: string;
+  connection: string;
+  createdAt: number;
+  lastSeenAt: number;
+  expiresAt: number;
+}
+
+/** How a store is doing, for readiness and logs. */
+export interface StoreHealth {
+  kind: 'memory' | 'redis';
+  /** `ready`, or `down` while commands fail (reconnecting in the background). */
+  status: 'ready' | 'down';
+  /** Epoch ms of the last change of status. */
+  since: number;
+  /** True while revocations announced by other instances are known to reach this one. */
+  listening: boolean;
+  lastError?: string;
+}
+
+/** Told when sessions end elsewhere: the ids, or `all` when announcements may have been missed. */
+export type EndedListener = (ids: readonly string[] | 'all') => void;
+
 /**
- * Where sessions live. Keys are already derived from the cookie (never the cookie itself), so a
- * dump of the store cannot be replayed as cookies. One contract test suite runs against every
- * implementation.
+ * Where sessions live. Values are opaque sealed strings; keys are session ids (never a cookie).
+ * Index keys (HMAC of an email) list a user's sessions, each scored by its absolute end. One
+ * contract test suite runs against every implementation.
  */
 export interface SessionStore {
-  get(key: string): Promise<Session | undefined>;
-  /** Creates or replaces; the store forgets the session after `ttlMs`. */
-  set(key: string, session: Session, ttlMs: number): Promise<void>;
-  /** Records activity and moves the expiry. */
-  touch(key: string, lastSeenAt: number, ttlMs: number): Promise<void>;
-  delete(key: string): Promise<void>;
+  readonly kind: StoreHealth['kind'];
+  /** Stores a new session, filed under each index key and the index of all sessions. */
+  create(id: string, value: string, ttlMs: number, expiresAt: number, indexKeys: readonly string[]): Promise<void>;
+  get(id: string): Promise<string | undefined>;
+  /** Replaces the value and expiry only if the session still exists: an ended session never comes back. */
+  refresh(id: string, value: string, ttlMs: number): Promise<boolean>;
+  /** Ends sessions (unknown ids are ignored). */
+  delete(ids: readonly string[]): Promise<void>;
+  /** Ids filed under an index key (or every session for `undefined`), at most `limit`, pruning ended ones. */
+  indexed(indexKey: string | undefined, limit: number): Promise<string[]>;
+  getMany(ids: readonly string[]): Promise<(string | undefined)[]>;
+  /** Tells every instance (this one included) that these sessions ended. */
+  announceEnded(ids: readonly string[]): Promise<void>;
+  onEnded(listener: EndedListener): void;
+  health(): StoreHealth;
   close(): Promise<void>;
 }

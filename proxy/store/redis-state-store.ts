@@ -1,64 +1,39 @@
-import { Redis } from 'ioredis';
+import type { RedisConnection } from './redis-connection.js';
 import type { StateStore } from './state-store.js';
-
-/** Where a Redis store keeps its keys: one prefix per Gatehouse deployment. */
-export interface RedisStateStoreOptions {
-  url: string;
-  /** Prepended to every key (`gatehouse:`), so deployments can share a Redis. */
-  keyPrefix: string;
-  /** Give up connecting (and fail a command) after this long. */
-  connectTimeoutMs?: number;
-}
 
 /**
  * The StateStore in Redis, for several Gatehouse instances sharing login state and the replay
- * cache. Each operation is one Redis command, so each is atomic: `SET NX PX` for one-time use,
- * `GETDEL` (Redis 6.2+) to consume a value once. Commands fail at once while Redis is away
- * (no offline queue): a caller fails closed instead of waiting without bound.
+ * cache: a login started on one instance finishes on any other, and an assertion used on one is
+ * refused on all. Each operation is one Redis command, so each is atomic: `SET NX PX` for
+ * one-time use, `GETDEL` (Redis 6.2+) to consume a value once. `sub` separates the key spaces of
+ * the stores sharing one connection.
  */
 export class RedisStateStore implements StateStore {
-  private constructor(private readonly redis: Redis) {}
-
-  /** Connects and waits until Redis answers. @throws when it cannot within the timeout */
-  static async connect(opts: RedisStateStoreOptions): Promise<RedisStateStore> {
-    const redis = new Redis(opts.url, {
-      keyPrefix: opts.keyPrefix,
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      connectTimeout: opts.connectTimeoutMs ?? 5_000,
-    });
-    try {
-      await redis.connect();
-      await redis.ping();
-    } catch (err) {
-      redis.disconnect();
-      throw err;
-    }
-    return new RedisStateStore(redis);
-  }
+  constructor(
+    private readonly conn: RedisConnection,
+    private readonly sub = 'st:',
+  ) {}
 
   async put(key: string, value: string, ttlMs: number): Promise<void> {
-    await this.redis.set(key, value, 'PX', ttlMs);
+    await this.conn.run((c) => c.set(this.sub + key, value, 'PX', ttlMs));
   }
 
   async putIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
-    return (await this.redis.set(key, value, 'PX', ttlMs, 'NX')) === 'OK';
+    return (await this.conn.run((c) => c.set(this.sub + key, value, 'PX', ttlMs, 'NX'))) === 'OK';
   }
 
   async get(key: string): Promise<string | undefined> {
-    return (await this.redis.get(key)) ?? undefined;
+    return (await this.conn.run((c) => c.get(this.sub + key))) ?? undefined;
   }
 
   async take(key: string): Promise<string | undefined> {
-    return (await this.redis.getdel(key)) ?? undefined;
+    return (await this.conn.run((c) => c.getdel(this.sub + key))) ?? undefined;
   }
 
   async delete(key: string): Promise<void> {
-    await this.redis.del(key);
+    await this.conn.run((c) => c.del(this.sub + key));
   }
 
-  async close(): Promise<void> {
-    await this.redis.quit().catch(() => this.redis.disconnect());
-  }
+  /** The connection is shared; whoever opened it closes it. */
+  async close(): Promise<void> {}
 }

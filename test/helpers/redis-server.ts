@@ -21,11 +21,12 @@ export function redisSkipReason(): string | undefined {
 /**
  * Starts `redis-server` with no persistence, bound to 127.0.0.1 on a free port, in a temporary
  * directory; resolves once it accepts connections. Never touches a Redis it did not start.
+ * `port` restarts one on the port of a stopped one (recovery tests); `args` adds settings.
  */
-export async function startRedis(): Promise<RunningRedis> {
-  const port = await freePort();
+export async function startRedis(opts: { port?: number; args?: string[] } = {}): Promise<RunningRedis> {
+  const port = opts.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-redis-'));
-  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--protected-mode', 'yes'], {
+  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--protected-mode', 'yes', ...(opts.args ?? [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -1,12 +1,17 @@
 /**
- * The StateStore contract against a real `redis-server` (spawned here on a free port, stopped by
- * its pid), plus what only Redis can get wrong: two connections sharing entries (two Gatehouse
- * instances), key prefixes keeping deployments apart, and failing closed when Redis is gone.
+ * The StateStore and SessionStore contracts against a real `redis-server` (spawned here on a free
+ * port, stopped by its pid), plus what only Redis can get wrong: two connections sharing entries
+ * (two Gatehouse instances), ends announced across them, key prefixes keeping deployments apart,
+ * and failing closed (coded, fast, bounded) when Redis is gone.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { RedisSessionStore } from '../../proxy/session/redis-session-store.js';
+import type { RedisConnection } from '../../proxy/store/redis-connection.js';
 import { RedisStateStore } from '../../proxy/store/redis-state-store.js';
+import { openTestConnection } from '../helpers/redis-store.js';
 import { redisSkipReason, startRedis, type RunningRedis } from '../helpers/redis-server.js';
+import { sessionStoreContract } from '../helpers/session-store-contract.js';
 import { contract } from '../helpers/state-store-contract.js';
 
 const skip = redisSkipReason();
@@ -14,51 +19,97 @@ if (skip && process.env.GATEHOUSE_E2E_REQUIRED === '1') throw new Error(skip);
 
 let redis: RunningRedis | undefined;
 let prefixes = 0;
-const connect = (prefix = `t${++prefixes}:`) => RedisStateStore.connect({ url: redis!.url, keyPrefix: prefix });
+const opened: RedisConnection[] = [];
+const connection = async (prefix = `t${++prefixes}:`) => {
+  const c = await openTestConnection(redis!.url, prefix);
+  opened.push(c);
+  return c;
+};
+const stateStore = async (prefix?: string) => new RedisStateStore(await connection(prefix));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-describe('Redis state store', { skip }, () => {
+describe('Redis stores', { skip }, () => {
   before(async () => {
     redis = await startRedis();
   });
   after(async () => {
+    for (const c of opened) await c.close();
     await redis?.stop();
   });
 
-  contract('redis', async () => ({ store: await connect(), elapse: (ms) => new Promise((r) => setTimeout(r, ms)) }), 400);
+  contract('redis', async () => ({ store: await stateStore(), elapse: sleep }), 400);
+
+  sessionStoreContract(
+    'redis',
+    async () => {
+      const conn = await connection();
+      return { store: await RedisSessionStore.open(conn), elapse: sleep, now: () => Date.now(), close: () => conn.close() };
+    },
+    400,
+  );
 
   test('a login started on instance A is finished on instance B: two connections share entries', async () => {
-    const a = await connect('shared:');
-    const b = await connect('shared:');
-    await a.put('login:r1', 'nonce-hash', 10_000);
-    assert.equal(await b.take('login:r1'), 'nonce-hash');
-    assert.equal(await a.take('login:r1'), undefined, 'consumed once across instances');
-    await Promise.all([a.close(), b.close()]);
+    const a = await stateStore('shared:');
+    const b = await stateStore('shared:');
+    await a.put('r1', 'nonce-hash', 10_000);
+    assert.equal(await b.take('r1'), 'nonce-hash');
+    assert.equal(await a.take('r1'), undefined, 'consumed once across instances');
   });
 
   test('replay across instances: an assertion ID claimed on A is refused on B', async () => {
-    const a = await connect('replay:');
-    const b = await connect('replay:');
+    const a = await stateStore('replay:');
+    const b = await stateStore('replay:');
     const claims = await Promise.all([a.putIfAbsent('assertion:_id1', '1', 10_000), b.putIfAbsent('assertion:_id1', '1', 10_000)]);
     assert.deepEqual(claims.sort(), [false, true]);
-    await Promise.all([a.close(), b.close()]);
   });
 
-  test('key prefixes keep deployments apart', async () => {
-    const prod = await connect('prod:');
-    const staging = await connect('staging:');
+  test('an end announced on instance B reaches instance A within a second (pub/sub revocation)', async () => {
+    const a = await RedisSessionStore.open(await connection('announce:'));
+    const b = await RedisSessionStore.open(await connection('announce:'));
+    const heard = new Promise<readonly string[] | 'all'>((resolve) => a.onEnded(resolve));
+    const t0 = Date.now();
+    await b.announceEnded(['abc']);
+    assert.deepEqual(await heard, ['abc']);
+    assert.ok(Date.now() - t0 < 1000);
+  });
+
+  test('key prefixes keep deployments apart (keys and announcements)', async () => {
+    const prod = await stateStore('prod:');
+    const staging = await stateStore('staging:');
     await prod.put('k', 'prod', 10_000);
     assert.equal(await staging.get('k'), undefined);
-    await Promise.all([prod.close(), staging.close()]);
+    const p = await RedisSessionStore.open(await connection('prod:'));
+    const s = await RedisSessionStore.open(await connection('staging:'));
+    const heard: unknown[] = [];
+    s.onEnded((ids) => heard.push(ids));
+    await p.announceEnded(['x']);
+    await sleep(200);
+    assert.deepEqual(heard, []);
   });
 
-  test('Redis gone: commands fail at once (no offline queue), and connecting fails within its timeout', async () => {
+  test('Redis gone: commands fail with SESSION_STORE_UNAVAILABLE within offline_wait (no unbounded queue); connecting fails within its timeout; it recovers by itself', async () => {
     const other = await startRedis();
-    const s = await RedisStateStore.connect({ url: other.url, keyPrefix: 'gone:', connectTimeoutMs: 1000 });
+    const conn = await openTestConnection(other.url, 'gone:', { offline_wait: 300, offline_queue: 5 });
+    const s = new RedisStateStore(conn);
+    await s.put('k', 'v', 60_000);
     await other.stop();
     const t0 = Date.now();
-    await assert.rejects(s.get('k'));
-    assert.ok(Date.now() - t0 < 3000, 'failed fast instead of queueing');
-    await s.close();
-    await assert.rejects(RedisStateStore.connect({ url: other.url, keyPrefix: 'gone:', connectTimeoutMs: 500 }));
+    await assert.rejects(s.get('k'), { code: 'SESSION_STORE_UNAVAILABLE' });
+    assert.ok(Date.now() - t0 < 1500, `failed within the offline wait, took ${Date.now() - t0} ms`);
+    const burst = await Promise.allSettled(Array.from({ length: 20 }, () => s.get('k')));
+    assert.ok(burst.every((r) => r.status === 'rejected' && (r.reason as { code?: string }).code === 'SESSION_STORE_UNAVAILABLE'));
+    assert.equal(conn.health().status, 'down');
+    await assert.rejects(openTestConnection(other.url, 'gone:', { connect_timeout: 500 }));
+    const again = await startRedis({ port: other.port });
+    try {
+      const deadline = Date.now() + 10_000;
+      while (conn.health().status !== 'ready' && Date.now() < deadline) await sleep(50);
+      assert.equal(conn.health().status, 'ready', 'reconnected by itself');
+      await s.put('k', 'back', 1_000);
+      assert.equal(await s.get('k'), 'back');
+    } finally {
+      await conn.close();
+      await again.stop();
+    }
   });
 });

@@ -1,40 +1,72 @@
 /**
- * Sessions: a fresh random token per login (no fixation), the store keyed by HMAC(secret, token)
- * (a store dump yields no cookie; rotating the secret ends every session), idle and absolute
- * lifetimes enforced on the injected clock, and activity written back at most once a minute.
+ * Sessions: a fresh random id and key per login (no fixation), the store holding only sealed
+ * values under the id (a store dump yields no cookie and no identity), idle and absolute
+ * lifetimes enforced on the injected clock, activity written back at most once a minute, the
+ * in-process cache evicted by announced ends, and the outage grace.
  */
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../proxy/clock.js';
+import { fail } from '../../proxy/errors.js';
 import type { Identity } from '../../proxy/policy/types.js';
 import { MemorySessionStore } from '../../proxy/session/memory-store.js';
+import { SessionAdmin } from '../../proxy/session/session-admin.js';
 import { SessionManager, type SessionSettings } from '../../proxy/session/session-manager.js';
-import type { Session, SessionStore } from '../../proxy/session/types.js';
+import type { EndedListener, SessionStore, StoreHealth } from '../../proxy/session/types.js';
 
 const MINUTE = 60_000;
-const SETTINGS: SessionSettings = { secret: 'test-only-4f9c1e7a2b8d6350a1c9e2f7b4d8a6c3', idleTimeoutMs: 30 * MINUTE, maxLifetimeMs: 12 * 60 * MINUTE };
+const SECRET = 'test-only-4f9c1e7a2b8d6350a1c9e2f7b4d8a6c3';
+const ROTATED = 'test-only-rotated-9b1d7c3e5a2f4068e1d3c5b7a9f0e2d4';
+/** No cache: every open asks the store, so the calls below are what a Redis store would see. */
+const SETTINGS: SessionSettings = { secrets: [SECRET], idleTimeoutMs: 30 * MINUTE, maxLifetimeMs: 12 * 60 * MINUTE, cacheTtlMs: 0, cacheMaxEntries: 100, outageGraceMs: 0 };
 const ALICE: Identity = { user: 'alice', email: 'alice@example.com', groups: ['ml-engineers'], connection: 'lab' };
 const SAML = { nameId: 'alice@example.com', sessionIndex: '_idx1' };
+const TOKEN = /^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/;
 
-/** A store that records every call, wrapping the real memory store. */
+/** A store that records every call, wrapping the real memory store; `down` makes it fail like an unreachable Redis. */
 class RecordingStore implements SessionStore {
-  readonly calls: Array<{ op: string; key: string; lastSeenAt?: number; ttlMs?: number }> = [];
-  constructor(readonly inner: SessionStore) {}
-  async get(key: string) {
-    this.calls.push({ op: 'get', key });
-    return this.inner.get(key);
+  readonly kind = 'memory';
+  readonly calls: Array<{ op: string; id?: string; value?: string; ttlMs?: number }> = [];
+  down = false;
+  listening = true;
+  constructor(readonly inner: MemorySessionStore) {}
+  private check(op: string, id?: string, extra: { value?: string; ttlMs?: number } = {}) {
+    this.calls.push({ op, id, ...extra });
+    if (this.down) throw fail('SESSION_STORE_UNAVAILABLE', 'session-store-unreachable');
   }
-  async set(key: string, session: Session, ttlMs: number) {
-    this.calls.push({ op: 'set', key, ttlMs });
-    return this.inner.set(key, session, ttlMs);
+  async create(id: string, value: string, ttlMs: number, expiresAt: number, keys: readonly string[]) {
+    this.check('create', id, { value, ttlMs });
+    return this.inner.create(id, value, ttlMs, expiresAt, keys);
   }
-  async touch(key: string, lastSeenAt: number, ttlMs: number) {
-    this.calls.push({ op: 'touch', key, lastSeenAt, ttlMs });
-    return this.inner.touch(key, lastSeenAt, ttlMs);
+  async get(id: string) {
+    this.check('get', id);
+    return this.inner.get(id);
   }
-  async delete(key: string) {
-    this.calls.push({ op: 'delete', key });
-    return this.inner.delete(key);
+  async refresh(id: string, value: string, ttlMs: number) {
+    this.check('refresh', id, { value, ttlMs });
+    return this.inner.refresh(id, value, ttlMs);
+  }
+  async delete(ids: readonly string[]) {
+    this.check('delete', ids.join(','));
+    return this.inner.delete(ids);
+  }
+  indexed(key: string | undefined, limit: number) {
+    return this.inner.indexed(key, limit);
+  }
+  getMany(ids: readonly string[]) {
+    return this.inner.getMany(ids);
+  }
+  async announceEnded(ids: readonly string[]) {
+    this.check('announce', ids.join(','));
+    return this.inner.announceEnded(ids);
+  }
+  readonly listeners: EndedListener[] = [];
+  onEnded(l: EndedListener) {
+    this.listeners.push(l);
+    this.inner.onEnded(l);
+  }
+  health(): StoreHealth {
+    return { ...this.inner.health(), listening: this.listening };
   }
   close() {
     return this.inner.close();
@@ -62,14 +94,15 @@ describe('SessionManager.create', () => {
     const tokens = new Set<string>();
     for (let i = 0; i < 50; i++) tokens.add((await sessions.create(ALICE, SAML)).token);
     assert.equal(tokens.size, 50);
-    for (const t of tokens) assert.match(t, /^[A-Za-z0-9_-]{43}$/);
+    for (const t of tokens) assert.match(t, TOKEN, 'id (128 bits) and key (256 bits)');
+    assert.equal(new Set([...tokens].map((t) => t.split('.')[0])).size, 50, 'ids are fresh too');
   });
 
   it('records creation, activity and the absolute end', async () => {
     const { sessions, clock, store } = setup();
     const { session } = await sessions.create(ALICE, SAML);
     assert.deepEqual(session, { identity: ALICE, createdAt: clock.now(), lastSeenAt: clock.now(), expiresAt: clock.now() + SETTINGS.maxLifetimeMs, saml: SAML });
-    assert.deepEqual(store.ops('set').map((c) => c.ttlMs), [SETTINGS.idleTimeoutMs]);
+    assert.deepEqual(store.ops('create').map((c) => c.ttlMs), [SETTINGS.idleTimeoutMs]);
   });
 });
 
@@ -84,12 +117,16 @@ describe('SessionManager.open', () => {
     ['undefined', undefined],
     ['empty', ''],
     ['too short', 'abc'],
-    ['one character too long', 'a'.repeat(44)],
-    ['one character too short', 'a'.repeat(42)],
-    ['base64 padding', `${'a'.repeat(42)}=`],
-    ['non-base64url characters', `${'a'.repeat(42)}+`],
-    ['injection attempt', `${'a'.repeat(40)}' OR`],
-    ['non-ASCII', `${'a'.repeat(42)}ü`],
+    ['id only', 'a'.repeat(22)],
+    ['no separator', 'a'.repeat(65)],
+    ['key one character too long', `${'a'.repeat(22)}.${'a'.repeat(44)}`],
+    ['key one character too short', `${'a'.repeat(22)}.${'a'.repeat(42)}`],
+    ['id one character too long', `${'a'.repeat(23)}.${'a'.repeat(43)}`],
+    ['base64 padding', `${'a'.repeat(22)}.${'a'.repeat(42)}=`],
+    ['non-base64url characters', `${'a'.repeat(22)}.${'a'.repeat(42)}+`],
+    ['injection attempt', `${'a'.repeat(22)}.${'a'.repeat(40)}' OR`],
+    ['non-ASCII', `${'a'.repeat(22)}.${'a'.repeat(42)}ü`],
+    ['the old single-part token shape', 'a'.repeat(43)],
   ];
   for (const [name, token] of malformed) {
     it(`refuses a malformed token without asking the store: ${name}`, async () => {
@@ -102,7 +139,15 @@ describe('SessionManager.open', () => {
   it('refuses a well-formed token it never issued (guessed cookie)', async () => {
     const { sessions } = setup();
     await sessions.create(ALICE, SAML);
-    assert.equal(await sessions.open('A'.repeat(43)), undefined);
+    assert.equal(await sessions.open(`${'A'.repeat(22)}.${'A'.repeat(43)}`), undefined);
+  });
+
+  it('refuses a real session id with a forged key (id seen in an admin listing or a dump)', async () => {
+    const { sessions } = setup();
+    const { token } = await sessions.create(ALICE, SAML);
+    const [id] = token.split('.');
+    assert.equal(await sessions.open(`${id}.${'B'.repeat(43)}`), undefined);
+    assert.ok(await sessions.open(token), 'the real cookie still works');
   });
 });
 
@@ -124,7 +169,7 @@ describe('SessionManager: lifetimes on the injected clock', () => {
       clock.advance(20 * MINUTE);
       assert.ok(await sessions.open(token), `alive after ${(i + 1) * 20} minutes of activity`);
     }
-    assert.equal(store.ops('touch').length, 4);
+    assert.equal(store.ops('refresh').length, 4);
     assert.equal((await sessions.open(token))?.lastSeenAt, clock.now());
   });
 
@@ -149,28 +194,23 @@ describe('SessionManager: lifetimes on the injected clock', () => {
       clock.advance(20 * MINUTE);
       assert.ok(await sessions.open(token));
       const left = session.expiresAt - clock.now();
-      assert.equal(store.ops('touch').at(-1)?.ttlMs, Math.min(SETTINGS.idleTimeoutMs, left), `${left} ms left`);
+      assert.equal(store.ops('refresh').at(-1)?.ttlMs, Math.min(SETTINGS.idleTimeoutMs, left), `${left} ms left`);
     }
     clock.set(near);
     assert.ok(await sessions.open(token));
-    assert.equal(store.ops('touch').at(-1)?.ttlMs, 10 * MINUTE, 'near the end: only what is left');
+    assert.equal(store.ops('refresh').at(-1)?.ttlMs, 10 * MINUTE, 'near the end: only what is left');
   });
 
   it('enforces max_lifetime against a store that keeps entries forever', async () => {
     const clock = new ManualClock();
-    const forever = new Map<string, Session>();
-    const store: SessionStore = {
-      get: async (k) => forever.get(k),
-      set: async (k, s) => void forever.set(k, s),
-      touch: async (k, at) => void (forever.get(k)!.lastSeenAt = at),
-      delete: async (k) => void forever.delete(k),
-      close: async () => {},
-    };
-    const sessions = new SessionManager(store, SETTINGS, clock);
+    // Its own clock never moves: entries never expire in the store itself.
+    const forever = new RecordingStore(new MemorySessionStore(new ManualClock()));
+    open.push(forever);
+    const sessions = new SessionManager(forever, SETTINGS, clock);
     const { token, session } = await sessions.create(ALICE, SAML);
     clock.set(session.expiresAt);
     assert.equal(await sessions.open(token), undefined);
-    assert.equal(forever.size, 0, 'the expired session is deleted');
+    assert.equal(forever.ops('delete').length, 1, 'the expired session is deleted');
     const idle = await sessions.create(ALICE, SAML);
     clock.advance(SETTINGS.idleTimeoutMs);
     assert.equal(await sessions.open(idle.token), undefined);
@@ -185,11 +225,11 @@ describe('SessionManager: touch throttling', () => {
       clock.advance(step);
       assert.ok(await sessions.open(token));
     }
-    assert.equal(store.ops('touch').length, 0);
+    assert.equal(store.ops('refresh').length, 0);
     assert.equal((await sessions.open(token))?.lastSeenAt, session.createdAt);
     clock.advance(1);
-    assert.ok(await sessions.open(token));
-    assert.deepEqual(store.ops('touch').map((c) => c.lastSeenAt), [session.createdAt + MINUTE]);
+    assert.equal((await sessions.open(token))?.lastSeenAt, session.createdAt + MINUTE);
+    assert.equal(store.ops('refresh').length, 1);
   });
 
   it('an unwritten activity does not move the idle deadline (cost bounded by the one-minute throttle)', async () => {
@@ -231,36 +271,169 @@ describe('SessionManager.destroy', () => {
 });
 
 describe('SessionManager: the store never holds the cookie', () => {
-  it('store keys are not the token, and a dumped key does not work as a cookie (store dump replay)', async () => {
+  it('the store sees only the id, never the key, and a dumped id does not work as a cookie (store dump replay)', async () => {
     const { sessions, store } = setup();
     const { token } = await sessions.create(ALICE, SAML);
     await sessions.open(token);
-    const keys = new Set(store.calls.map((c) => c.key));
-    assert.equal(keys.size, 1, 'one key per session');
-    const [key] = keys;
-    assert.ok(key);
-    assert.notEqual(key, token);
-    assert.ok(!key.includes(token) && !token.includes(key));
-    assert.equal(await sessions.open(key), undefined, 'the store key is refused as a cookie');
+    const [id, key] = token.split('.') as [string, string];
+    assert.deepEqual(new Set(store.calls.map((c) => c.id)), new Set([id]));
+    for (const c of store.calls) assert.ok(!c.value?.includes(key), 'the key never reaches the store');
+    assert.equal(await sessions.open(id), undefined, 'the store key is refused as a cookie');
   });
 
-  it('rotating the secret ends every session (and an old manager still opens its own)', async () => {
+  it('a dumped value reveals no identity (no user, email, group or NameID in it)', async () => {
+    const { sessions, store } = setup();
+    await sessions.create(ALICE, SAML);
+    const value = store.ops('create')[0]!.value!;
+    const decoded = value.split(/[~.]/).map((p) => Buffer.from(p, 'base64url').toString('latin1')).join(' ');
+    for (const secret of ['alice', 'example.com', 'ml-engineers', 'lab', '_idx1']) assert.ok(!value.includes(secret) && !decoded.includes(secret), secret);
+  });
+
+  it('a store writer cannot plant a session: a value sealed under another secret does not open (store write forgery)', async () => {
+    const { sessions, store, clock } = setup();
+    const attacker = new SessionManager(store, { ...SETTINGS, secrets: [ROTATED] }, clock);
+    const planted = await attacker.create({ ...ALICE, groups: ['admins'] }, SAML);
+    assert.equal(await sessions.open(planted.token), undefined);
+  });
+
+  it('a sealed value copied to another id does not open there (value swap)', async () => {
+    const { sessions, store } = setup();
+    const a = await sessions.create(ALICE, SAML);
+    const b = await sessions.create({ ...ALICE, user: 'bob', email: 'bob@example.com' }, SAML);
+    const [idA] = a.token.split('.') as [string];
+    const [idB] = b.token.split('.') as [string];
+    await store.inner.refresh(idA, (await store.inner.get(idB))!, MINUTE);
+    assert.equal(await sessions.open(a.token), undefined);
+    assert.equal(await sessions.open(`${idA}.${b.token.split('.')[1]}`), undefined);
+  });
+
+  it('rotating the secret ends every session, unless the old one is kept in previous_secrets', async () => {
     const { sessions, store, clock } = setup();
     const { token } = await sessions.create(ALICE, SAML);
-    const rotated = new SessionManager(store, { ...SETTINGS, secret: 'test-only-rotated-9b1d7c3e5a2f4068e1d3c5b7a9f0e2d4' }, clock);
+    const rotated = new SessionManager(store, { ...SETTINGS, secrets: [ROTATED] }, clock);
     assert.equal(await rotated.open(token), undefined);
-    assert.ok(await sessions.open(token));
+    const overlapping = new SessionManager(store, { ...SETTINGS, secrets: [ROTATED, SECRET] }, clock);
+    assert.deepEqual((await overlapping.open(token))?.identity, ALICE);
+    const fresh = await overlapping.create(ALICE, SAML);
+    assert.ok(await rotated.open(fresh.token), 'new sessions are sealed under the new secret');
+    assert.equal(await sessions.open(fresh.token), undefined, 'and the retired secret alone cannot open them');
   });
 
   it('CSRF tokens are bound to the session and the secret, and are not the session token', async () => {
     const { sessions, store, clock } = setup();
     const a = await sessions.create(ALICE, SAML);
     const b = await sessions.create(ALICE, SAML);
-    const rotated = new SessionManager(store, { ...SETTINGS, secret: 'test-only-rotated-9b1d7c3e5a2f4068e1d3c5b7a9f0e2d4' }, clock);
+    const rotated = new SessionManager(store, { ...SETTINGS, secrets: [ROTATED] }, clock);
     assert.equal(sessions.csrfToken(a.token), sessions.csrfToken(a.token));
     assert.notEqual(sessions.csrfToken(a.token), sessions.csrfToken(b.token));
     assert.notEqual(sessions.csrfToken(a.token), rotated.csrfToken(a.token));
     assert.notEqual(sessions.csrfToken(a.token), a.token);
-    assert.ok(!store.calls.some((c) => c.key === sessions.csrfToken(a.token)), 'the CSRF token is not a store key');
+    assert.ok(sessions.keys.csrfValid(a.token, sessions.csrfToken(a.token)));
+    assert.ok(!sessions.keys.csrfValid(a.token, sessions.csrfToken(b.token)), 'another session\'s token is refused');
+    assert.ok(!rotated.keys.csrfValid(a.token, sessions.csrfToken(a.token)), 'a rotated-out secret is refused unless kept');
+    const overlapping = new SessionManager(store, { ...SETTINGS, secrets: [ROTATED, SECRET] }, clock);
+    assert.ok(overlapping.keys.csrfValid(a.token, sessions.csrfToken(a.token)), 'a form opened before the rotation still posts');
+  });
+});
+
+describe('SessionManager: the in-process cache', () => {
+  const CACHED: SessionSettings = { ...SETTINGS, cacheTtlMs: 5_000 };
+
+  it('answers from the cache within its TTL, then asks the store again', async () => {
+    const { sessions, store, clock } = setup(CACHED);
+    const { token } = await sessions.create(ALICE, SAML);
+    for (let i = 0; i < 5; i++) assert.ok(await sessions.open(token));
+    assert.equal(store.ops('get').length, 0);
+    clock.advance(5_000);
+    assert.ok(await sessions.open(token));
+    assert.equal(store.ops('get').length, 1);
+  });
+
+  it('an announced end evicts at once, whichever instance ended it (revocation reaches cached sessions)', async () => {
+    const { sessions, store, clock } = setup(CACHED);
+    const { token } = await sessions.create(ALICE, SAML);
+    assert.ok(await sessions.open(token));
+    // Another instance revokes: the store loses the session and the end is announced.
+    const elsewhere = new SessionAdmin(store, new SessionManager(store, CACHED, clock).keys, clock);
+    assert.equal((await elsewhere.revokeUser('ALICE@example.com')).revoked.length, 1);
+    assert.equal(await sessions.open(token), undefined);
+  });
+
+  it('is not trusted while announcements may be missed (revocation while the subscriber is down)', async () => {
+    const { sessions, store } = setup(CACHED);
+    const { token } = await sessions.create(ALICE, SAML);
+    assert.ok(await sessions.open(token));
+    store.listening = false;
+    const [id] = token.split('.') as [string];
+    await store.inner.delete([id]); // ended without an announcement reaching us
+    assert.equal(await sessions.open(token), undefined);
+  });
+
+  it('entries cached before announcements were lost are not trusted after (missed revocation)', async () => {
+    const { sessions, store } = setup(CACHED);
+    const { token } = await sessions.create(ALICE, SAML);
+    assert.ok(await sessions.open(token));
+    const [id] = token.split('.') as [string];
+    await store.inner.delete([id]);
+    for (const l of store.listeners) l('all'); // the subscriber reconnected: messages may be lost
+    assert.equal(await sessions.open(token), undefined);
+  });
+});
+
+describe('SessionManager: store outages', () => {
+  it('fails closed with SESSION_STORE_UNAVAILABLE when the store cannot be asked', async () => {
+    const { sessions, store } = setup();
+    const { token } = await sessions.create(ALICE, SAML);
+    store.down = true;
+    await assert.rejects(sessions.open(token), { code: 'SESSION_STORE_UNAVAILABLE' });
+    store.down = false;
+    assert.ok(await sessions.open(token), 'recovers when the store returns');
+  });
+
+  it('with outage_grace, a cached session keeps working for that long after the first failed ask, then fails closed', async () => {
+    const { sessions, store, clock } = setup({ ...SETTINGS, cacheTtlMs: 1_000, outageGraceMs: 30_000 });
+    const { token } = await sessions.create(ALICE, SAML);
+    const other = await sessions.create({ ...ALICE, user: 'bob' }, SAML);
+    assert.ok(await sessions.open(token));
+    store.down = true;
+    store.listening = false;
+    clock.advance(2_000);
+    assert.ok(await sessions.open(token), 'served from the cache from the first failed ask on');
+    clock.advance(29_999);
+    assert.ok(await sessions.open(token), 'still within the grace');
+    clock.advance(1);
+    await assert.rejects(sessions.open(token), { code: 'SESSION_STORE_UNAVAILABLE' }, 'grace over');
+    store.down = false;
+    store.listening = true;
+    assert.ok(await sessions.open(other.token));
+  });
+
+  it('without outage_grace, even a freshly cached session fails closed once the cache must ask the store', async () => {
+    const { sessions, store, clock } = setup({ ...SETTINGS, cacheTtlMs: 1_000 });
+    const { token } = await sessions.create(ALICE, SAML);
+    assert.ok(await sessions.open(token));
+    store.down = true;
+    clock.advance(1_000);
+    await assert.rejects(sessions.open(token), { code: 'SESSION_STORE_UNAVAILABLE' });
+  });
+});
+
+describe('SessionAdmin', () => {
+  it('lists sessions with who and when (from the summary sealed under the secret), and revokes by id or user', async () => {
+    const { sessions, store, clock } = setup();
+    const a = await sessions.create(ALICE, SAML);
+    const b = await sessions.create({ ...ALICE, user: 'bob', email: 'Bob@Example.com' }, SAML);
+    const admin = new SessionAdmin(store, sessions.keys, clock);
+    const all = await admin.list();
+    assert.deepEqual(all.sessions.map((s) => s.user).sort(), ['alice', 'bob']);
+    assert.equal(all.sessions.find((s) => s.user === 'bob')?.email, 'Bob@Example.com');
+    assert.deepEqual((await admin.list('bob@example.com')).sessions.map((s) => s.user), ['bob'], 'email in any case');
+    const [idA] = a.token.split('.') as [string];
+    assert.deepEqual((await admin.revokeId(idA)).revoked, [idA]);
+    assert.equal(await sessions.open(a.token), undefined);
+    assert.equal((await admin.revokeUser('BOB@example.com')).revoked.length, 1);
+    assert.equal(await sessions.open(b.token), undefined);
+    assert.deepEqual((await admin.list()).sessions, []);
+    assert.deepEqual((await admin.revokeId('not-an-id')).revoked, []);
   });
 });

@@ -4,6 +4,18 @@ import { ManualClock } from '../../proxy/clock.js';
 import { ReplayCache } from '../../proxy/saml/replay-cache.js';
 import { MemoryStateStore } from '../../proxy/store/state-store.js';
 import { contract } from '../helpers/state-store-contract.js';
+import { sessionStoreContract } from '../helpers/session-store-contract.js';
+import { MemorySessionStore } from '../../proxy/session/memory-store.js';
+
+sessionStoreContract(
+  'memory',
+  async () => {
+    const clock = new ManualClock();
+    const store = new MemorySessionStore(clock);
+    return { store, elapse: async (ms) => clock.advance(ms), now: () => clock.now(), close: () => store.close() };
+  },
+  1_000,
+);
 
 contract('memory', async () => {
   const clock = new ManualClock();

@@ -17,8 +17,12 @@ export function handleHealth(res: ServerResponse): void {
  * Readiness: state built and every connection has IdP metadata (no details for anonymous
  * callers). Still 200 after a failed policy reload, since the last good policy serves; the
  * `policy` part says `stale` and counts the problems (files and messages stay in the logs).
+ * 503 while the session store is unreachable (this instance cannot open sessions), with the
+ * store's state; the instance keeps running and recovers by itself.
  */
 export function handleReady(res: ServerResponse, ctx: AppContext): void {
+  const h = ctx.stores.health();
+  const store = { kind: h.kind, status: h.status, since: new Date(h.since).toISOString(), revocations: h.listening ? 'listening' : 'not-listening' };
   const p = ctx.policy;
   const policy = {
     generation: p.generation,
@@ -26,7 +30,8 @@ export function handleReady(res: ServerResponse, ctx: AppContext): void {
     status: p.status,
     ...(p.lastError ? { last_error: { at: new Date(p.lastError.at).toISOString(), problems: p.lastError.problems.length } } : {}),
   };
-  sendJson(res, 200, { status: 'ready', connections: ctx.connections.size, routes: ctx.routes.routes.length, policy });
+  const ready = h.status === 'ready';
+  sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'store-unavailable', connections: ctx.connections.size, routes: ctx.routes.routes.length, policy, store });
 }
 
 /** Who am I: the signed-in identity as JSON (401 when nobody is signed in). */

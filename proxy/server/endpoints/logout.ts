@@ -1,4 +1,3 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fail } from '../../errors.js';
 import { EVENTS, F } from '../../log.js';
@@ -32,15 +31,12 @@ function confirmPage(res: ServerResponse, ctx: AppContext, token: string | undef
   sendHtml(res, 200, page('Sign out', `<h1>Sign out of Gatehouse?</h1><form method="post" action="/.gatehouse/logout">${csrf}<button type="submit">Sign out</button></form>`));
 }
 
-function sameOrigin(req: IncomingMessage, ctx: AppContext): boolean {
+export function sameOrigin(req: IncomingMessage, ctx: AppContext): boolean {
   if (req.headers['sec-fetch-site'] === 'cross-site') return false;
   const origin = req.headers.origin;
   return origin !== undefined && origin === ctx.publicUrl.origin;
 }
 
 function validCsrf(ctx: AppContext, token: string, given: string | null): boolean {
-  if (!given) return false;
-  const want = Buffer.from(ctx.sessions.csrfToken(token));
-  const got = Buffer.from(given);
-  return want.length === got.length && timingSafeEqual(want, got);
+  return given !== null && ctx.sessions.keys.csrfValid(token, given);
 }

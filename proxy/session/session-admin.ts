@@ -1,0 +1,72 @@
+import type { Clock } from '../clock.js';
+import type { SessionKeys } from './session-keys.js';
+import { isSessionId } from './session-keys.js';
+import type { SessionMeta, SessionStore } from './types.js';
+
+/** One session as administrators see it. */
+export interface SessionSummary extends SessionMeta {
+  id: string;
+}
+
+/** Most sessions one listing or revocation handles; more are reported as truncated. */
+export const ADMIN_LIMIT = 10_000;
+
+/** What a revocation did. */
+export interface Revoked {
+  revoked: string[];
+}
+
+/**
+ * Session administration over any store: list (everyone, or one user through the index) and
+ * revoke by id or by user. Revocations are announced, so every instance drops them at once.
+ * The CLI, the admin API and the SCIM endpoint all come through here.
+ */
+export class SessionAdmin {
+  constructor(
+    private readonly store: SessionStore,
+    private readonly keys: SessionKeys,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Live sessions, newest first; of one user (email or user name, any case) when given. */
+  async list(user?: string): Promise<{ sessions: SessionSummary[]; truncated: boolean }> {
+    const ids = await this.idsOf(user);
+    const values = await this.store.getMany(ids);
+    const now = this.clock.now();
+    const sessions: SessionSummary[] = [];
+    values.forEach((value, i) => {
+      const id = ids[i]!;
+      const meta = value === undefined ? undefined : this.keys.openMeta(value.slice(0, value.indexOf('~')), id);
+      if (meta && meta.expiresAt > now) sessions.push({ id, ...meta });
+    });
+    sessions.sort((a, b) => b.createdAt - a.createdAt);
+    return { sessions, truncated: ids.length >= ADMIN_LIMIT };
+  }
+
+  /** Ends one session by id (as `list` shows it). Unknown or malformed ids revoke nothing. */
+  async revokeId(id: string): Promise<Revoked> {
+    if (!isSessionId(id)) return { revoked: [] };
+    const [value] = await this.store.getMany([id]);
+    if (value === undefined) return { revoked: [] };
+    return this.end([id]);
+  }
+
+  /** Ends every session of a user (email or user name, any case). */
+  async revokeUser(user: string): Promise<Revoked> {
+    const ids = await this.idsOf(user);
+    const values = await this.store.getMany(ids);
+    return this.end(ids.filter((_, i) => values[i] !== undefined));
+  }
+
+  private async idsOf(user: string | undefined): Promise<string[]> {
+    if (user === undefined) return this.store.indexed(undefined, ADMIN_LIMIT);
+    const lists = await Promise.all(this.keys.userKeys(user.trim()).map((k) => this.store.indexed(k, ADMIN_LIMIT)));
+    return [...new Set(lists.flat())];
+  }
+
+  private async end(ids: string[]): Promise<Revoked> {
+    await this.store.delete(ids);
+    await this.store.announceEnded(ids);
+    return { revoked: ids };
+  }
+}

@@ -1,0 +1,144 @@
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Session, SessionMeta } from './types.js';
+
+/**
+ * The cryptography of sessions, in one place.
+ *
+ * - The cookie carries `<id>.<key>`: a 128-bit session id (the store key, shown to admins) and a
+ *   256-bit key the store never sees.
+ * - The session is sealed with AES-256-GCM under HKDF(key, salt = session secret); the id is the
+ *   additional data. A store dump alone reveals no identity and grants no access (no key), and
+ *   someone who can write to the store cannot plant a session either (no secret).
+ * - A small summary for administrators (who, since when) is sealed under a key derived from the
+ *   secret alone, so `gatehouse sessions list` can read it and a dump still cannot.
+ * - The per-user index is keyed by HMAC(secret, email), so a dump cannot be searched by email.
+ * Rotation: new seals use the first secret; every secret in the list still opens (newest first).
+ */
+const VERSION = 'v1.';
+const SEAL_INFO = Buffer.from('gatehouse session seal v1');
+const META_INFO = Buffer.from('gatehouse session meta v1');
+const TOKEN = /^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;
+const ID = /^[A-Za-z0-9_-]{22}$/;
+
+/** A cookie token split into its parts. */
+export interface TokenParts {
+  id: string;
+  key: string;
+}
+
+/** True when `id` has the shape of a session id (admin input is checked before any lookup). */
+export function isSessionId(id: string): boolean {
+  return ID.test(id);
+}
+
+/** A fresh cookie token: new random id and key every login (no fixation). */
+export function newToken(): TokenParts & { token: string } {
+  const id = randomBytes(16).toString('base64url');
+  const key = randomBytes(32).toString('base64url');
+  return { id, key, token: `${id}.${key}` };
+}
+
+/** Splits a cookie token; undefined when it is not one of ours. */
+export function parseToken(token: string): TokenParts | undefined {
+  const m = TOKEN.exec(token);
+  return m ? { id: m[1]!, key: m[2]! } : undefined;
+}
+
+/** The keys derived from the session secret(s), made once at startup. */
+export class SessionKeys {
+  private readonly secrets: Buffer[];
+  private readonly metaKeys: Buffer[];
+
+  /** @param secrets current secret first, then those being rotated out */
+  constructor(secrets: readonly string[]) {
+    if (secrets.length === 0) throw new Error('SessionKeys needs a secret');
+    this.secrets = secrets.map((s) => Buffer.from(s, 'utf8'));
+    this.metaKeys = this.secrets.map((s) => Buffer.from(hkdfSync('sha256', s, Buffer.alloc(0), META_INFO, 32)));
+  }
+
+  /** Seals a session for its id, readable only with the cookie key (and the secret). */
+  seal(session: Session, parts: TokenParts): string {
+    return encrypt(this.sessionKey(parts.key, this.secrets[0]!), parts.id, JSON.stringify(session));
+  }
+
+  /** Opens a sealed session; undefined when the key, the secret, the id or one bit is wrong. */
+  open(sealed: string, parts: TokenParts): Session | undefined {
+    for (const secret of this.secrets) {
+      const text = decrypt(this.sessionKey(parts.key, secret), parts.id, sealed);
+      if (text !== undefined) return JSON.parse(text) as Session;
+    }
+    return undefined;
+  }
+
+  sealMeta(meta: SessionMeta, id: string): string {
+    return encrypt(this.metaKeys[0]!, id, JSON.stringify(meta));
+  }
+
+  openMeta(sealed: string, id: string): SessionMeta | undefined {
+    for (const key of this.metaKeys) {
+      const text = decrypt(key, id, sealed);
+      if (text !== undefined) return JSON.parse(text) as SessionMeta;
+    }
+    return undefined;
+  }
+
+  /** Index keys of one user name or email under every secret (lookups must find older sessions too). */
+  userKeys(nameOrEmail: string): string[] {
+    return this.secrets.map((s) => this.userKeyWith(s, nameOrEmail));
+  }
+
+  /** Index keys a new session is filed under: its email and user name, current secret only. */
+  indexKeysOf(session: Session): string[] {
+    const names = new Set([session.identity.user, session.identity.email].filter((n): n is string => !!n).map((n) => n.toLowerCase()));
+    return [...names].map((n) => this.userKeyWith(this.secrets[0]!, n));
+  }
+
+  /** A value bound to this session for CSRF tokens on Gatehouse's own forms. */
+  csrfToken(token: string): string {
+    return csrfWith(this.secrets[0]!, token);
+  }
+
+  /** Checks a CSRF token against every secret, in constant time per comparison. */
+  csrfValid(token: string, given: string): boolean {
+    const got = Buffer.from(given);
+    return this.secrets.some((s) => {
+      const want = Buffer.from(csrfWith(s, token));
+      return want.length === got.length && timingSafeEqual(want, got);
+    });
+  }
+
+  private userKeyWith(secret: Buffer, nameOrEmail: string): string {
+    return createHmac('sha256', secret).update(`user:${nameOrEmail.toLowerCase()}`).digest('base64url');
+  }
+
+  private sessionKey(key: string, secret: Buffer): Buffer {
+    return Buffer.from(hkdfSync('sha256', Buffer.from(key, 'base64url'), secret, SEAL_INFO, 32));
+  }
+}
+
+function csrfWith(secret: Buffer, token: string): string {
+  return createHmac('sha256', secret).update(`csrf:${token}`).digest('base64url');
+}
+
+/** `v1.` + base64url(iv[12] | ciphertext | tag[16]), AES-256-GCM with `aad` as additional data. */
+function encrypt(key: Buffer, aad: string, text: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  cipher.setAAD(Buffer.from(aad, 'utf8'));
+  const body = Buffer.concat([cipher.update(text, 'utf8'), cipher.final()]);
+  return VERSION + Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64url');
+}
+
+function decrypt(key: Buffer, aad: string, sealed: string): string | undefined {
+  if (!sealed.startsWith(VERSION)) return undefined;
+  const raw = Buffer.from(sealed.slice(VERSION.length), 'base64url');
+  if (raw.length < 12 + 16 + 2) return undefined;
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
+    decipher.setAAD(Buffer.from(aad, 'utf8'));
+    decipher.setAuthTag(raw.subarray(raw.length - 16));
+    return Buffer.concat([decipher.update(raw.subarray(12, raw.length - 16)), decipher.final()]).toString('utf8');
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,106 @@
+import { resolve } from 'node:path';
+import type { Clock } from '../clock.js';
+import type { GatehouseConfig } from '../config/schema.js';
+import { F, type Logger } from '../log.js';
+import type { GroupsSeen } from '../policy/groups-seen.js';
+import { MemorySessionStore } from '../session/memory-store.js';
+import { RedisSessionStore } from '../session/redis-session-store.js';
+import type { SessionStore, StoreHealth } from '../session/types.js';
+import { openGroupsSeen } from './groups-seen-file.js';
+import { RedisGroupsSeen } from './groups-seen-redis.js';
+import { describeRedis, RedisConnection, type RedisSettings } from './redis-connection.js';
+import { RedisStateStore } from './redis-state-store.js';
+import { MemoryStateStore, type StateStore } from './state-store.js';
+
+/** Every store a Gatehouse instance uses, all in memory or all in one Redis. */
+export interface Stores {
+  sessions: SessionStore;
+  /** Pending logins (short-lived; losing one costs a retry). */
+  logins: StateStore;
+  /** Assertion IDs already used (must never be forgotten before they expire). */
+  replay: StateStore;
+  /** Longer-lived records: SCIM users. */
+  records: StateStore;
+  groupsSeen: GroupsSeen;
+  health(): StoreHealth;
+  close(): Promise<void>;
+}
+
+/** The Redis settings `session:` describes, or undefined for the memory store. */
+export function redisSettings(session: GatehouseConfig['session'], dir: string): RedisSettings | undefined {
+  if (session.store === 'memory') return undefined;
+  const details = session.redis ?? {
+    tls: false,
+    key_prefix: 'gatehouse:',
+    connect_timeout: 5_000,
+    command_timeout: 2_000,
+    offline_wait: 1_000,
+    offline_queue: 1_000,
+  };
+  return { ...details, ...(session.store === 'redis' ? {} : { url: session.store }), dir };
+}
+
+/**
+ * Opens the stores the config names. Redis: one connection (and one subscriber) shared by all,
+ * reachable before Gatehouse serves (no Redis, no start); `maxmemory-policy` is checked, since
+ * an evicting Redis could forget the replay cache or a revocation.
+ */
+export async function openStores(config: GatehouseConfig, dir: string, log: Logger, clock: Clock): Promise<Stores> {
+  const redis = redisSettings(config.session, dir);
+  if (!redis) {
+    const logins = new MemoryStateStore(clock, 200_000, 'evict-oldest');
+    // A login flood may push out pending logins (a retry fixes that), but must never push out
+    // replay records, so the replay store refuses new entries when full (fail closed).
+    const replay = new MemoryStateStore(clock, 500_000, 'refuse');
+    const records = new MemoryStateStore(clock, 100_000, 'refuse');
+    const sessions = new MemorySessionStore(clock);
+    const seenFile = config.saml.groups_seen_file;
+    const groupsSeen = await openGroupsSeen(seenFile === undefined ? undefined : resolve(dir, seenFile), { clock, log });
+    return {
+      sessions,
+      logins,
+      replay,
+      records,
+      groupsSeen,
+      health: () => sessions.health(),
+      close: async () => void (await Promise.all([logins.close(), replay.close(), records.close(), sessions.close(), groupsSeen.close()])),
+    };
+  }
+  const conn = await RedisConnection.open(redis, log);
+  try {
+    await warnIfEvicting(conn, log);
+    const sessions = await RedisSessionStore.open(conn);
+    const groupsSeen = new RedisGroupsSeen(conn, clock, log);
+    log.info({ [F.event]: 'store-ready', store: 'redis', at: describeRedis(redis), key_prefix: redis.key_prefix }, 'session store: redis');
+    return {
+      sessions,
+      logins: new RedisStateStore(conn, 'login:'),
+      replay: new RedisStateStore(conn, 'replay:'),
+      records: new RedisStateStore(conn, 'rec:'),
+      groupsSeen,
+      health: () => conn.health(),
+      close: async () => {
+        await groupsSeen.close();
+        await conn.close();
+      },
+    };
+  } catch (err) {
+    await conn.close();
+    throw err;
+  }
+}
+
+/** Redis evicting keys under memory pressure could forget a replay record: say so at startup. */
+async function warnIfEvicting(conn: RedisConnection, log: Logger): Promise<void> {
+  let policy: string | undefined;
+  try {
+    const reply = (await conn.run((c) => c.call('CONFIG', 'GET', 'maxmemory-policy'))) as string[];
+    policy = reply[1];
+  } catch {
+    return; // managed services often refuse CONFIG: nothing to check
+  }
+  // allkeys-* and volatile-* both evict Gatehouse keys (nearly all carry a TTL): only noeviction is safe.
+  if (policy && policy !== 'noeviction') {
+    log.warn({ [F.event]: 'store-evicting', store: 'redis', maxmemory_policy: policy }, 'Redis may evict keys with a TTL under memory pressure (maxmemory-policy); every Gatehouse key has one. Use noeviction');
+  }
+}
