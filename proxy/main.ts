@@ -5,6 +5,7 @@ import { runPolicyDiff } from './cli/policy-diff.js';
 import { runExplain } from './cli/policy-explain.js';
 import { runPolicyTest } from './cli/policy-test.js';
 import { runServe } from './cli/serve.js';
+import { runSessions } from './cli/sessions.js';
 
 const USAGE = `usage: gatehouse <command> [options]
 
@@ -21,6 +22,11 @@ commands:
   policy diff OLD NEW --identities FILE [--json]
                         who gains or loses access between two policy files or directories
                         (exit 0 no change, 1 changes)
+  sessions list [--email E] [--json]
+                        live sessions (of one user by email or user name)
+  sessions revoke --email E | --id ID [--json]
+                        end sessions on every instance at once (Redis: talks to Redis; memory
+                        store: the running instance's admin API with admin.token)
 
 options:
   -c, --config FILE     config file (default: $GATEHOUSE_CONFIG or ./gatehouse.yaml)
@@ -43,6 +49,7 @@ async function main(argv: string[]): Promise<number> {
       json: { type: 'boolean' },
       identities: { type: 'string' },
       strict: { type: 'boolean' },
+      id: { type: 'string' },
     },
   });
   const command = positionals[0];
@@ -66,6 +73,9 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
     return runPolicyDiff({ old: positionals[2]!, new: positionals[3]!, identities: values.identities, json: values.json === true });
+  }
+  if (command === 'sessions' && (positionals[1] === 'list' || positionals[1] === 'revoke') && positionals.length === 2) {
+    return runSessions(config, { action: positionals[1], email: values.email, id: values.id, json: values.json === true });
   }
   process.stderr.write(`gatehouse: unknown command "${command}"\n${USAGE}`);
   return 2;

@@ -14,6 +14,7 @@ import { SessionManager } from '../session/session-manager.js';
 import { openStores } from '../store/open-stores.js';
 import { EVENTS, F } from '../log.js';
 import type { Stores } from '../store/open-stores.js';
+import { ScimDirectory } from '../scim/scim-directory.js';
 import type { AppContext } from './context.js';
 import { cookiePolicy } from './cookies.js';
 import { PATHS, samlPaths } from './endpoints/paths.js';
@@ -83,6 +84,7 @@ async function buildWithStores(loaded: LoadedConfig, log: Logger, clock: Clock, 
     sessions,
     sessionAdmin: new SessionAdmin(stores.sessions, sessions.keys, clock),
     stores,
+    directory: new ScimDirectory(stores.records, clock),
     cookies,
     connections,
     ...parts,

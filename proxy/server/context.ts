@@ -10,6 +10,7 @@ import type { ServiceProvider } from '../saml/service-provider.js';
 import type { SessionAdmin } from '../session/session-admin.js';
 import type { SessionManager } from '../session/session-manager.js';
 import type { Stores } from '../store/open-stores.js';
+import type { ScimDirectory } from '../scim/scim-directory.js';
 import type { DemoIdp } from '../demo/demo-idp.js';
 import type { CookiePolicy } from './cookies.js';
 import type { PolicyStatus } from './policy-state.js';
@@ -27,6 +28,8 @@ export interface AppContext {
   sessionAdmin: SessionAdmin;
   /** The stores (memory or Redis) behind sessions, logins and records; for readiness. */
   stores: Stores;
+  /** Users provisioned over SCIM (deactivated ones cannot sign in). */
+  directory: ScimDirectory;
   cookies: CookiePolicy;
   connections: ReadonlyMap<string, ServiceProvider>;
   routes: RouteTable;

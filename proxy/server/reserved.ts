@@ -1,7 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fail } from '../errors.js';
 import type { AppContext, RequestScope } from './context.js';
+import { handleAdmin } from './endpoints/admin.js';
 import { handleDemoIdp } from './endpoints/demo-idp.js';
+import { handleScim } from './endpoints/scim.js';
 import { handleHealth, handleReady, handleSignin, handleUserinfo } from './endpoints/info.js';
 import { handleLogout } from './endpoints/logout.js';
 import { PATHS } from './endpoints/paths.js';
@@ -14,6 +16,8 @@ export async function handleReserved(req: IncomingMessage, res: ServerResponse, 
   scope.route = 'gatehouse';
   if (p.startsWith(PATHS.saml)) return handleSaml(req, res, ctx, scope, target);
   if (p.startsWith(PATHS.demoIdp)) return handleDemoIdp(req, res, ctx, target);
+  if (p.startsWith(PATHS.admin)) return (scope.route = 'gatehouse-admin'), handleAdmin(req, res, ctx, scope, target);
+  if (p.startsWith(PATHS.scim)) return (scope.route = 'gatehouse-scim'), handleScim(req, res, ctx, scope, target);
   const getOnly = () => {
     if (req.method !== 'GET' && req.method !== 'HEAD') throw fail('METHOD_NOT_ALLOWED', 'get-only');
   };

@@ -12,6 +12,8 @@ export const PATHS = {
   healthz: '/.gatehouse/healthz',
   readyz: '/.gatehouse/readyz',
   demoIdp: '/.gatehouse/demo-idp/',
+  admin: '/.gatehouse/admin/',
+  scim: '/.gatehouse/scim/v2/',
 } as const;
 
 /** The SAML endpoints of one connection. */

@@ -50,6 +50,8 @@ async function consumeResponse(req: IncomingMessage, res: ServerResponse, ctx: A
   if (!samlResponse) throw fail('SAML_LOGIN_FAILED', 'no-saml-response');
   const nonce = readCookie(req.headers.cookie, ctx.cookies.login);
   const result = await sp.finishLogin(samlResponse, form.get('RelayState') ?? undefined, nonce);
+  // The IdP deprovisioned this user over SCIM: an assertion still in flight must not sign them in.
+  if (await ctx.directory.isDeactivated([result.identity.user, result.identity.email])) throw fail('SAML_LOGIN_FAILED', 'user-deactivated');
   const returnTo = checkReturnTo(result.returnTo, ctx.publicUrl, ctx.routeHosts) ?? sp.conn.default_redirect;
   const { token } = await ctx.sessions.create(result.identity, result.saml);
   scope.user = result.identity.user;

@@ -1,0 +1,121 @@
+import { systemClock } from '../clock.js';
+import { loadConfig, type LoadedConfig } from '../config/load.js';
+import { ConfigError, formatProblem } from '../config/problems.js';
+import { createLogger } from '../log.js';
+import { RedisSessionStore } from '../session/redis-session-store.js';
+import { SessionAdmin, type SessionSummary } from '../session/session-admin.js';
+import { SessionKeys } from '../session/session-keys.js';
+import { redisSettings } from '../store/open-stores.js';
+import { RedisConnection } from '../store/redis-connection.js';
+import { PATHS } from '../server/endpoints/paths.js';
+
+/** What `gatehouse sessions` was asked. */
+export interface SessionsCommand {
+  action: 'list' | 'revoke';
+  email?: string;
+  id?: string;
+  json: boolean;
+}
+
+/** What both ways of reaching sessions (Redis directly, or a running instance's admin API) offer. */
+interface SessionsBackend {
+  list(email?: string): Promise<{ sessions: PublicSession[]; truncated: boolean }>;
+  revoke(target: { email: string } | { id: string }): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+interface PublicSession {
+  id: string;
+  user: string;
+  email: string | null;
+  connection: string;
+  created_at: string;
+  last_seen_at: string;
+  expires_at: string;
+}
+
+/**
+ * `gatehouse sessions list [--email E]` and `gatehouse sessions revoke --email E | --id ID`.
+ * With a Redis store the command talks to Redis itself (it works with every instance down);
+ * with the memory store sessions live inside the running process, so it asks that process's
+ * admin API on `server.listen` with `admin.token`. Revocations reach every instance at once.
+ */
+export async function runSessions(file: string, cmd: SessionsCommand): Promise<number> {
+  if (cmd.action === 'revoke' && (cmd.email === undefined) === (cmd.id === undefined)) {
+    process.stderr.write('gatehouse: sessions revoke needs exactly one of --email E or --id ID\n');
+    return 2;
+  }
+  let loaded: LoadedConfig;
+  try {
+    loaded = loadConfig(file);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    for (const p of e.problems) process.stderr.write(`${formatProblem(p)}\n`);
+    return 1;
+  }
+  const backend = await openBackend(loaded);
+  if (typeof backend === 'string') {
+    process.stderr.write(`gatehouse: ${backend}\n`);
+    return 2;
+  }
+  try {
+    if (cmd.action === 'list') {
+      const { sessions, truncated } = await backend.list(cmd.email);
+      process.stdout.write(cmd.json ? `${JSON.stringify({ sessions, truncated }, null, 2)}\n` : formatTable(sessions, truncated));
+      return 0;
+    }
+    const revoked = await backend.revoke(cmd.email !== undefined ? { email: cmd.email } : { id: cmd.id! });
+    process.stdout.write(cmd.json ? `${JSON.stringify({ revoked: revoked.length, ids: revoked })}\n` : `revoked ${revoked.length} session(s)${revoked.length ? `: ${revoked.join(' ')}` : ''}\n`);
+    return 0;
+  } finally {
+    await backend.close();
+  }
+}
+
+async function openBackend(loaded: LoadedConfig): Promise<SessionsBackend | string> {
+  const { config } = loaded;
+  const redis = redisSettings(config.session, loaded.dir);
+  if (redis) {
+    if (config.session.secret === undefined) return 'session.secret is not set: sessions sealed under a random demo secret cannot be read';
+    const conn = await RedisConnection.open(redis, createLogger('silent'));
+    const admin = new SessionAdmin(await RedisSessionStore.open(conn), new SessionKeys([config.session.secret, ...config.session.previous_secrets]), systemClock);
+    return {
+      list: async (email) => {
+        const r = await admin.list(email);
+        return { sessions: r.sessions.map(publicSession), truncated: r.truncated };
+      },
+      revoke: async (t) => ('email' in t ? admin.revokeUser(t.email) : admin.revokeId(t.id)).then((r) => r.revoked),
+      close: () => conn.close(),
+    };
+  }
+  const token = config.admin.token;
+  if (token === undefined) return 'the memory store keeps sessions inside the running Gatehouse: set admin.token so this command can use its admin API (or use a Redis store)';
+  const { host, port } = config.server.listen;
+  const base = `http://${host.includes(':') ? `[${host}]` : host}:${port}${PATHS.admin}`;
+  const call = async (path: string, init: RequestInit = {}) => {
+    const res = await fetch(base + path, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...init.headers } }).catch((err: Error) => {
+      throw new Error(`cannot reach the running Gatehouse at ${base}: ${err.message}`);
+    });
+    const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+    if (!res.ok && res.status !== 404) throw new Error(`admin API answered ${res.status}: ${JSON.stringify(body.error ?? body)}`);
+    return body;
+  };
+  return {
+    list: async (email) => (await call(`sessions${email ? `?email=${encodeURIComponent(email)}` : ''}`)) as unknown as { sessions: PublicSession[]; truncated: boolean },
+    revoke: async (t) => ((await call('sessions/revoke', { method: 'POST', body: JSON.stringify(t) })).ids as string[] | undefined) ?? [],
+    close: async () => {},
+  };
+}
+
+function publicSession(s: SessionSummary): PublicSession {
+  const iso = (ms: number) => new Date(ms).toISOString();
+  return { id: s.id, user: s.user, email: s.email ?? null, connection: s.connection, created_at: iso(s.createdAt), last_seen_at: iso(s.lastSeenAt), expires_at: iso(s.expiresAt) };
+}
+
+function formatTable(sessions: PublicSession[], truncated: boolean): string {
+  if (sessions.length === 0) return 'no live sessions\n';
+  const rows = [['ID', 'USER', 'EMAIL', 'CONNECTION', 'SIGNED IN', 'LAST SEEN', 'ENDS'], ...sessions.map((s) => [s.id, s.user, s.email ?? '-', s.connection, s.created_at, s.last_seen_at, s.expires_at])];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const lines = rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+  return `${lines.join('\n')}\n${sessions.length} session(s)${truncated ? ' (truncated)' : ''}\n`;
+}

@@ -1,0 +1,45 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { fail } from '../errors.js';
+import type { AppContext } from './context.js';
+import { readCookie } from './cookies.js';
+import { sameOrigin } from './endpoints/logout.js';
+
+/** Who is acting on the admin API, for the audit line. */
+export type AdminPrincipal = { kind: 'token' } | { kind: 'user'; user: string };
+
+/** The bearer token of a request, if it sent one. */
+export function bearerToken(req: IncomingMessage): string | undefined {
+  const m = /^Bearer[ ]+([\x21-\x7e]{1,512})$/i.exec(req.headers.authorization ?? '');
+  return m?.[1];
+}
+
+/** Compares a presented token with the configured one in constant time (digests of equal length). */
+export function tokenMatches(given: string | undefined, want: string | undefined): boolean {
+  if (given === undefined || want === undefined) return false;
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(want).digest();
+  return timingSafeEqual(a, b);
+}
+
+/**
+ * Admits an admin request: the `admin.token` as a bearer token, or a signed-in member of an
+ * `admin.groups` group. A browser session changing something must also come from our own origin
+ * (CSRF): a bearer token cannot be sent cross-site by a browser, a cookie can.
+ * @throws GatehouseError ROUTE_NOT_FOUND (admin API off), AUTHENTICATION_REQUIRED, ACCESS_DENIED, CSRF_REJECTED
+ */
+export async function admitAdmin(req: IncomingMessage, ctx: AppContext): Promise<AdminPrincipal> {
+  const { token, groups } = ctx.config.admin;
+  if (token === undefined && groups.length === 0) throw fail('ROUTE_NOT_FOUND', 'admin-api-off');
+  const bearer = bearerToken(req);
+  if (bearer !== undefined) {
+    if (tokenMatches(bearer, token)) return { kind: 'token' };
+    throw fail('AUTHENTICATION_REQUIRED', 'admin-token-wrong');
+  }
+  const session = await ctx.sessions.open(readCookie(req.headers.cookie, ctx.cookies.session));
+  if (!session) throw fail('AUTHENTICATION_REQUIRED', 'admin-no-credentials');
+  if (!session.identity.groups.some((g) => groups.includes(g))) throw fail('ACCESS_DENIED', 'not-an-admin');
+  const safe = req.method === 'GET' || req.method === 'HEAD';
+  if (!safe && !sameOrigin(req, ctx)) throw fail('CSRF_REJECTED', 'admin-cross-site');
+  return { kind: 'user', user: session.identity.user };
+}
