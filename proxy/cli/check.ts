@@ -19,12 +19,12 @@ export interface CheckOptions {
  * then gets the group-name lint (group-lint.ts) and the shadowed-route lint (shadow-lint.ts):
  * their warnings fail the check only with `strict`.
  */
-export function runCheck(
+export async function runCheck(
   file: string,
   out: NodeJS.WritableStream = process.stdout,
   err: NodeJS.WritableStream = process.stderr,
   opts: CheckOptions = {},
-): number {
+): Promise<number> {
   let problems: ConfigProblem[];
   let loaded: LoadedConfig | undefined;
   try {
@@ -35,7 +35,7 @@ export function runCheck(
     problems = e.problems;
   }
   if (problems.length === 0 && loaded) {
-    const lint = lintGroupNames(loaded);
+    const lint = await lintGroupNames(loaded);
     lint.warnings.push(...lintShadowedRoutes(loaded));
     for (const note of lint.notes) out.write(`info: ${note}\n`);
     for (const w of lint.warnings) err.write(`${formatProblem(w)}\n`);

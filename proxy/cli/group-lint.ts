@@ -5,6 +5,11 @@ import { keyPath, type ConfigProblem } from '../config/problems.js';
 import { locate } from '../config/yaml-source.js';
 import type { GroupsSeenRecord } from '../policy/groups-seen.js';
 import { readGroupsSeenFile } from '../store/groups-seen-file.js';
+import { RedisGroupsSeen } from '../store/groups-seen-redis.js';
+import { redisSettings } from '../store/open-stores.js';
+import { describeRedis, RedisConnection } from '../store/redis-connection.js';
+import { systemClock } from '../clock.js';
+import { createLogger } from '../log.js';
 import { closeMatches } from './close-matches.js';
 
 /** What the group-name lint found: warnings (`file:line key: warning: ...`) and info lines. */
@@ -16,21 +21,40 @@ export interface GroupLint {
 /**
  * Group names are compared exactly, so a policy naming `ml-engineer` when the IdP sends
  * `ml-engineers` grants nobody and says nothing. This lint names such groups: those policies
- * name but no assertion has carried (from `saml.groups_seen_file`), and `group_map` targets no
+ * name but no assertion has carried (from `saml.groups_seen_file`, or the Redis store), and `group_map` targets no
  * policy names. Each comes with close matches. Runs on a config that validated.
  */
-export function lintGroupNames(loaded: LoadedConfig): GroupLint {
+export async function lintGroupNames(loaded: LoadedConfig): Promise<GroupLint> {
   const named = loaded.policies.flatMap((p) => (p.source ? namedGroups(p.source) : []));
   const notes: string[] = [];
-  const seen = readSeen(loaded, notes);
+  const seen = redisSettings(loaded.config.session, loaded.dir) ? await readSeenInRedis(loaded, notes) : readSeen(loaded, notes);
   const warnings = seen ? unseenGroups(named, seen) : [];
   warnings.push(...unusedMapTargets(loaded, named));
   return { warnings, notes };
 }
 
+const skippedNote = (notes: string[]) => (why: string) => void notes.push(`group-name lint skipped: ${why}`);
+
+/** With a Redis store every instance records into Redis: read it there (briefly; unreachable is a note, not a failure). */
+async function readSeenInRedis(loaded: LoadedConfig, notes: string[]): Promise<GroupsSeenRecord | undefined> {
+  const settings = redisSettings(loaded.config.session, loaded.dir)!;
+  const skipped = skippedNote(notes);
+  let conn: RedisConnection | undefined;
+  try {
+    conn = await RedisConnection.open({ ...settings, connect_timeout: Math.min(settings.connect_timeout, 3_000) }, createLogger('silent'));
+    const record = await new RedisGroupsSeen(conn, systemClock, createLogger('silent')).read();
+    if (record.logins === 0) return skipped(`no login recorded yet in the session store (${describeRedis(settings)})`);
+    return record;
+  } catch (e) {
+    return skipped(`the session store is not reachable: ${(e as Error).message}`);
+  } finally {
+    await conn?.close();
+  }
+}
+
 function readSeen(loaded: LoadedConfig, notes: string[]): GroupsSeenRecord | undefined {
   const file = loaded.config.saml.groups_seen_file;
-  const skipped = (why: string) => void notes.push(`group-name lint skipped: ${why}`);
+  const skipped = skippedNote(notes);
   if (file === undefined) return skipped('saml.groups_seen_file is not set, so there is no record of the group names assertions carry');
   const path = resolve(loaded.dir, file);
   let record: GroupsSeenRecord;

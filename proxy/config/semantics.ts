@@ -38,6 +38,10 @@ export function checkConfigSemantics(raw: unknown, src: YamlSource, dir: string,
     at(['session', 'secret'], 'session.secret', 'looks like a placeholder; generate one with: openssl rand -base64 48');
   }
   checkSessionStore(session, at);
+  const storeName = str(session.store) ?? 'memory';
+  if (storeName !== 'memory' && obj(root.saml).groups_seen_file !== undefined) {
+    at(['saml', 'groups_seen_file'], 'saml.groups_seen_file', 'with a Redis session store the group names seen are kept in Redis, shared by every instance: drop this key');
+  }
   const admin = obj(root.admin);
   if (admin.token !== undefined && admin.token === admin.scim_token) at(['admin', 'scim_token'], 'admin.scim_token', 'must differ from admin.token (a SCIM client must not hold admin rights)');
 }

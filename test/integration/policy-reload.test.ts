@@ -116,11 +116,11 @@ describe('policy hot reload', { timeout: 60_000 }, () => {
     assert.ok(!r.text.includes(gh.dir) && !r.text.includes('routes.yaml') && !r.text.includes('alow'), `readiness shows counts only: ${r.text}`);
   });
 
-  test('gatehouse check prints exactly the problems the failed reload logged', () => {
+  test('gatehouse check prints exactly the problems the failed reload logged', async () => {
     const logged = logsOf('policy-reload-failed').at(-1)!.problems as string[];
     let printed = '';
     const sink = new Writable({ write: (c: Buffer, _e, cb) => ((printed += c.toString()), cb()) });
-    assert.equal(runCheck(join(gh.dir, 'gatehouse.yaml'), sink, sink), 1);
+    assert.equal(await runCheck(join(gh.dir, 'gatehouse.yaml'), sink, sink), 1);
     assert.deepEqual(printed.trim().split('\n').slice(0, -1), logged);
   });
 

@@ -72,13 +72,13 @@ function setup(seen: string[] | undefined, withFile = true, map = true): { dir: 
   return { dir, file: join(dir, 'gatehouse.yaml'), shown };
 }
 
-function check(file: string, strict = false): { code: number; out: string; err: string } {
+async function check(file: string, strict = false): Promise<{ code: number; out: string; err: string }> {
   const chunks = { out: [] as string[], err: [] as string[] };
   const sink = (to: string[]) => ({ write: (c: string) => (to.push(String(c)), true) }) as unknown as NodeJS.WritableStream;
   const saved = process.env.GATEHOUSE_SESSION_SECRET;
   process.env.GATEHOUSE_SESSION_SECRET = SECRET;
   try {
-    const code = runCheck(file, sink(chunks.out), sink(chunks.err), { strict });
+    const code = await runCheck(file, sink(chunks.out), sink(chunks.err), { strict });
     return { code, out: chunks.out.join(''), err: chunks.err.join('') };
   } finally {
     if (saved === undefined) delete process.env.GATEHOUSE_SESSION_SECRET;
@@ -89,9 +89,9 @@ function check(file: string, strict = false): { code: number; out: string; err: 
 const SEEN = ['ml-engineers', 'data-scientists', 'admins', 'Everyone'];
 
 describe('gatehouse check: group names no assertion has carried', () => {
-  test('each unseen name is a warning at its file:line and key, with close matches; exit stays 0', () => {
+  test('each unseen name is a warning at its file:line and key, with close matches; exit stays 0', async () => {
     const s = setup(SEEN);
-    const r = check(s.file);
+    const r = await check(s.file);
     assert.equal(r.code, 0, r.err);
     const p = s.shown('policies/app.yaml');
     const since = '(1234 login(s) since 2026-11-01';
@@ -109,24 +109,24 @@ describe('gatehouse check: group names no assertion has carried', () => {
     assert.match(r.out, /^ok: .*gatehouse\.yaml: 1 connection\(s\), 1 policy file\(s\), 1 route\(s\), 7 warning\(s\)\n$/);
   });
 
-  test('--strict turns warnings into exit 1', () => {
+  test('--strict turns warnings into exit 1', async () => {
     const s = setup(SEEN);
-    const r = check(s.file, true);
+    const r = await check(s.file, true);
     assert.equal(r.code, 1);
     assert.match(r.err, /\n7 warning\(s\) found \(--strict\)\n$/);
     assert.equal(r.out, '');
   });
 
-  test('names every assertion carried give no warning (and --strict passes)', () => {
+  test('names every assertion carried give no warning (and --strict passes)', async () => {
     const s = setup([...SEEN, 'ml-engineer', 'Data-Scientists', 'contractors', 'ml-engneers', 'platform'], true, false);
-    const r = check(s.file, true);
+    const r = await check(s.file, true);
     assert.equal(r.err, '');
     assert.equal(r.code, 0);
   });
 
-  test('without saml.groups_seen_file the lint says in one info line it was skipped, and why', () => {
+  test('without saml.groups_seen_file the lint says in one info line it was skipped, and why', async () => {
     const s = setup(undefined, false);
-    const r = check(s.file, true);
+    const r = await check(s.file, true);
     const info = r.out.split('\n').filter((l) => l.startsWith('info: '));
     assert.deepEqual(info, ['info: group-name lint skipped: saml.groups_seen_file is not set, so there is no record of the group names assertions carry']);
     // Only the group_map warning remains; it needs no record.
@@ -134,17 +134,17 @@ describe('gatehouse check: group names no assertion has carried', () => {
     assert.match(r.err, /group_map turns .* "ml-engineerz"/);
   });
 
-  test('a configured file that is missing or corrupt skips the lint with a reason, never fails the check', () => {
+  test('a configured file that is missing or corrupt skips the lint with a reason, never fails the check', async () => {
     const missing = setup(undefined);
-    assert.match(check(missing.file).out, /^info: group-name lint skipped: saml\.groups_seen_file .*seen\.json: ENOENT/m);
+    assert.match((await check(missing.file)).out, /^info: group-name lint skipped: saml\.groups_seen_file .*seen\.json: ENOENT/m);
     const corrupt = setup(undefined);
     writeFileSync(join(corrupt.dir, 'state', 'seen.json'), '{"version":1,');
-    const r = check(corrupt.file);
+    const r = await check(corrupt.file);
     assert.equal(r.code, 0);
     assert.match(r.out, /^info: group-name lint skipped: .*seen\.json: /m);
   });
 
-  test('the CLI takes --strict for check', () => {
+  test('the CLI takes --strict for check', async () => {
     const s = setup(SEEN);
     const run = (...extra: string[]) =>
       spawnSync(process.execPath, ['--import', 'tsx', 'proxy/main.ts', 'check', '--config', s.file, ...extra], {

@@ -9,7 +9,7 @@ import { runCheck } from '../../proxy/cli/check.js';
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-check-shadow-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function run(policy: string, strict = false): { code: number; out: string; err: string } {
+async function run(policy: string, strict = false): Promise<{ code: number; out: string; err: string }> {
   mkdirSync(join(dir, 'policies'), { recursive: true });
   writeFileSync(join(dir, 'gatehouse.yaml'), `demo: true
 server: { public_url: "http://127.0.0.1:4180" }
@@ -21,7 +21,7 @@ policies: [ "policies/*.yaml" ]
   const out: string[] = [];
   const err: string[] = [];
   const sink = (to: string[]) => ({ write: (c: string) => (to.push(String(c)), true) }) as unknown as NodeJS.WritableStream;
-  const code = runCheck(join(dir, 'gatehouse.yaml'), sink(out), sink(err), { strict });
+  const code = await runCheck(join(dir, 'gatehouse.yaml'), sink(out), sink(err), { strict });
   return { code, out: out.join(''), err: err.join('') };
 }
 
@@ -36,16 +36,16 @@ const SHADOWED = `routes:
     allow: [ { public: true } ]
 `;
 
-test('a broader glob at the same depth taking a prefix route\'s requests is a warning at the shadowed route', () => {
-  const r = run(SHADOWED);
+test('a broader glob at the same depth taking a prefix route\'s requests is a warning at the shadowed route', async () => {
+  const r = await run(SHADOWED);
   assert.equal(r.code, 0, r.err);
   assert.match(r.err, /routes\.yaml:2 route models: warning: route "everything-below" \(.*routes\.yaml:6\) takes part of route "models"'s requests .* \(e\.g\. GET any-host\.invalid\/v1\/models\/_probe_\)/);
   assert.match(r.out, /1 warning\(s\)/);
-  assert.equal(run(SHADOWED, true).code, 1, '--strict fails on it');
+  assert.equal((await run(SHADOWED, true)).code, 1, '--strict fails on it');
 });
 
-test('a deeper carve-out is intended and not reported', () => {
-  const r = run(`routes:
+test('a deeper carve-out is intended and not reported', async () => {
+  const r = await run(`routes:
   - name: ui
     path: /
     upstream: http://127.0.0.1:9
@@ -59,8 +59,8 @@ test('a deeper carve-out is intended and not reported', () => {
   assert.doesNotMatch(r.err, /warning/);
 });
 
-test('an unquoted wildcard host (a YAML alias) is a located problem with the fix, not a crash', () => {
-  const r = run(`routes:
+test('an unquoted wildcard host (a YAML alias) is a located problem with the fix, not a crash', async () => {
+  const r = await run(`routes:
   - name: r1
     host: *.ml.example.com
     upstream: http://127.0.0.1:9
@@ -71,8 +71,8 @@ test('an unquoted wildcard host (a YAML alias) is a located problem with the fix
   assert.doesNotMatch(r.err, /ReferenceError|\n\s+at /, "no stack trace");
 });
 
-test('a guard route for any host that a host\'s own route overrides is a warning (it does not apply there)', () => {
-  const r = run(`routes:
+test('a guard route for any host that a host\'s own route overrides is a warning (it does not apply there)', async () => {
+  const r = await run(`routes:
   - name: admin-guard
     path: /admin
     upstream: http://127.0.0.1:9
@@ -86,8 +86,8 @@ test('a guard route for any host that a host\'s own route overrides is a warning
   assert.match(r.err, /routes\.yaml:2 route admin-guard: warning: route "admin-guard" \(any host\) does not apply on a\.example\.com: .*GET a\.example\.com\/admin goes to "app"/);
 });
 
-test('deny paths written relative to the route never hold: a warning names the entry (the delete stays open otherwise)', () => {
-  const r = run(`routes:
+test('deny paths written relative to the route never hold: a warning names the entry (the delete stays open otherwise)', async () => {
+  const r = await run(`routes:
   - name: dbx
     path: /api/2.0
     methods: [GET, POST]
@@ -100,11 +100,11 @@ test('deny paths written relative to the route never hold: a warning names the e
   assert.equal(r.code, 0, r.err);
   assert.match(r.err, /route dbx deny\[0\]: warning: paths entry "\/clusters\/delete" lies outside the route's path "\/api\/2\.0": it can never hold/);
   assert.match(r.err, /route dbx deny\[1\]: warning: methods DELETE are none the route takes/);
-  assert.equal(run(`routes:
+  assert.equal((await run(`routes:
   - name: dbx
     path: /api/2.0
     upstream: http://127.0.0.1:9
     allow: [ { authenticated: true } ]
     deny: [ { paths: [/api/2.0/clusters/delete], not: { groups: [admins] } } ]
-`).err.includes('warning'), false, 'whole request paths under the route are fine');
+`)).err.includes('warning'), false, 'whole request paths under the route are fine');
 });

@@ -244,10 +244,10 @@ function withProcessEnv<T>(vars: Record<string, string>, fn: () => T): T {
 }
 
 describe('gatehouse check (runCheck)', () => {
-  it('exits 1 and prints every problem as "file:line key: message", then a count', () => {
+  it('exits 1 and prints every problem as "file:line key: message", then a count', async () => {
     const out = sink();
     const err = sink();
-    const code = withProcessEnv(ENV, () => runCheck(fixture('broken/gatehouse.yaml'), out.stream, err.stream));
+    const code = await withProcessEnv(ENV, () => runCheck(fixture('broken/gatehouse.yaml'), out.stream, err.stream));
     assert.equal(code, 1);
     assert.equal(out.text(), '');
     const lines = err.text().trimEnd().split('\n');
@@ -259,10 +259,10 @@ describe('gatehouse check (runCheck)', () => {
     assert.ok(lines.includes(`${shown('broken/gatehouse.yaml')}:4 server.listen_port: unknown key`), err.text());
   });
 
-  it('exits 0 on the valid fixture and says what it loaded', () => {
+  it('exits 0 on the valid fixture and says what it loaded', async () => {
     const out = sink();
     const err = sink();
-    const code = withProcessEnv(ENV, () => runCheck(fixture('valid/gatehouse.yaml'), out.stream, err.stream));
+    const code = await withProcessEnv(ENV, () => runCheck(fixture('valid/gatehouse.yaml'), out.stream, err.stream));
     assert.equal(err.text(), '');
     assert.equal(code, 0);
     // The group-name lint has no record to read (no saml.groups_seen_file) and says so first.

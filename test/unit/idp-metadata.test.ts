@@ -47,7 +47,7 @@ describe('IdP metadata', () => {
 });
 
 describe('gatehouse check reads metadata files too', () => {
-  test('an unusable idp_metadata_file is a problem with its key, exit 1', () => {
+  test('an unusable idp_metadata_file is a problem with its key, exit 1', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gh-md-'));
     const env = process.env.GATEHOUSE_SESSION_SECRET;
     try {
@@ -57,7 +57,7 @@ describe('gatehouse check reads metadata files too', () => {
       process.env.GATEHOUSE_SESSION_SECRET = 'p4Xq8Rw2Lm6Tz0Vb3Nc7Hd1Jf5Gs9KyQ2';
       let text = '';
       const sink = new Writable({ write: (c, _e, cb) => ((text += String(c)), cb()) });
-      assert.equal(runCheck(join(dir, 'g.yaml'), sink, sink), 1);
+      assert.equal(await runCheck(join(dir, 'g.yaml'), sink, sink), 1);
       assert.match(text, /saml\.connections\[0\]\.idp_metadata_file: not usable IdP metadata: metadata-not-entity-descriptor/);
     } finally {
       if (env === undefined) delete process.env.GATEHOUSE_SESSION_SECRET;
