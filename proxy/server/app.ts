@@ -54,6 +54,8 @@ export class Gatehouse {
       requestHandler(state),
     );
     const upgrades = new OpenUpgrades(state);
+    // Sessions ended anywhere (logout, admin, SCIM, another instance) close their open websockets.
+    built.ctx.stores.sessions.onEnded((ids) => upgrades.endSessions(ids));
     server.on('upgrade', upgradeHandler(state, upgrades));
     server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       const code = err.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : 'BAD_REQUEST';

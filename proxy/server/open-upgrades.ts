@@ -19,6 +19,9 @@ export interface UpgradeGrant {
   identity: Identity | undefined;
   /** The client address as decided (peer, or through trusted proxies). */
   clientIp: string;
+  /** The session that admitted it, and when that session ends at the latest. */
+  sessionId?: string;
+  sessionEndsAt?: number;
 }
 
 /** Logged once per connection a reload closes. */
@@ -46,7 +49,14 @@ export class OpenUpgrades {
   track(socket: Duplex, grant: UpgradeGrant, ctx: AppContext): void {
     if (socket.destroyed) return;
     this.open.set(socket, grant);
-    socket.once('close', () => this.open.delete(socket));
+    // A socket outlives no session: it closes at the session's absolute end at the latest.
+    const endsIn = grant.sessionEndsAt === undefined ? undefined : grant.sessionEndsAt - ctx.clock.now();
+    const timer = endsIn === undefined ? undefined : setTimeout(() => this.close(socket, 'session-expired', this.state()), Math.max(0, Math.min(endsIn, 2 ** 31 - 1)));
+    timer?.unref();
+    socket.once('close', () => {
+      clearTimeout(timer);
+      this.open.delete(socket);
+    });
     const now = this.state();
     if (now.policy.generation !== ctx.policy.generation) this.decideAgain(socket, grant, now);
   }
@@ -55,6 +65,23 @@ export class OpenUpgrades {
   recheck(ctx: AppContext): number {
     let closed = 0;
     for (const [socket, grant] of this.open) if (this.decideAgain(socket, grant, ctx)) closed++;
+    return closed;
+  }
+
+  /**
+   * Sessions ended (logout, revocation, SCIM), here or on another instance: their open sockets
+   * close now, so a revoked user's notebook kernel connection does not outlive the session.
+   */
+  endSessions(ids: readonly string[] | 'all'): number {
+    if (ids === 'all') return 0;
+    const ended = new Set(ids);
+    let closed = 0;
+    for (const [socket, grant] of this.open) {
+      if (grant.sessionId !== undefined && ended.has(grant.sessionId)) {
+        this.close(socket, 'session-ended', this.state());
+        closed++;
+      }
+    }
     return closed;
   }
 
@@ -67,20 +94,27 @@ export class OpenUpgrades {
   private decideAgain(socket: Duplex, grant: UpgradeGrant, ctx: AppContext): boolean {
     const reason = refusal(grant, ctx);
     if (reason === undefined) return false;
+    this.close(socket, reason, ctx);
+    return true;
+  }
+
+  private close(socket: Duplex, reason: string, ctx: AppContext): void {
+    const grant = this.open.get(socket);
+    if (!grant) return;
     this.open.delete(socket);
     // No close frame: bytes of an upstream frame may be on their way; the TCP close ends both.
     socket.destroy();
     ctx.log.warn(
       { [F.event]: UPGRADE_EVENTS.revoked, [F.requestId]: grant.requestId, [F.route]: grant.route, [F.user]: grant.identity?.user, [F.reason]: reason, generation: ctx.policy.generation },
-      'websocket closed: the reloaded policy refuses it',
+      reason.startsWith('session-') ? 'websocket closed: its session ended' : 'websocket closed: the reloaded policy refuses it',
     );
-    return true;
   }
 }
 
 /** The grant of a handshake `authorize` admitted (with the client address it decided on). */
-export function grantOf(req: IncomingMessage, path: string, scope: RequestScope, ok: Authorized): UpgradeGrant {
+export function grantOf(req: IncomingMessage, path: string, scope: RequestScope, ok: Authorized, sessionId: string | undefined): UpgradeGrant {
   return {
+    ...(ok.session && sessionId ? { sessionId, sessionEndsAt: ok.session.expiresAt } : {}),
     requestId: scope.id,
     route: ok.route.name,
     upstream: ok.route.upstream.href,

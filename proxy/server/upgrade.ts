@@ -8,6 +8,8 @@ import { EVENTS, F } from '../log.js';
 import { authorize, LoginRequired } from './authorize.js';
 import type { AppContext, RequestScope } from './context.js';
 import { grantOf, type OpenUpgrades } from './open-upgrades.js';
+import { parseToken } from '../session/session-keys.js';
+import { readCookie } from './cookies.js';
 import { isReserved, parseRequestTarget } from '../path.js';
 import { challenge } from './respond.js';
 
@@ -37,7 +39,7 @@ async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
   if (!route.websockets) throw fail('ACCESS_DENIED', 'websockets-disabled');
   checkOrigin(req.headers.origin, host, ctx);
   // Decided again on each policy reload while open (closed when the new policy refuses it).
-  open.track(socket, grantOf(req, target.path, scope, ok), ctx);
+  open.track(socket, grantOf(req, target.path, scope, ok, parseToken(readCookie(req.headers.cookie, ctx.cookies.session) ?? '')?.id), ctx);
   const headers = upstreamHeaders(req, route, session?.identity, ctx.strip, { ...ctx.forwarding, host, requestId: scope.id }, true);
   forwardUpgrade(socket, head, { upstream: route.upstream, path: upstreamPath(route, target.path, target.query), headers, timeoutMs: route.timeoutMs, ourCookies: ctx.strip.cookieBases }, (status, err) => {
     if (err) return refuse(socket, ctx, scope, req, fail('UPSTREAM_UNAVAILABLE', 'upgrade-failed', err));

@@ -113,3 +113,30 @@ describe('open websockets across a policy reload', { timeout: 30_000 }, () => {
     assert.deepEqual([line.req_id, line.user, line.reason], [e.requestId, 'erin@example.com', 'no-route']);
   });
 });
+
+describe('open websockets when their session ends', { timeout: 30_000 }, () => {
+  before(async () => {
+    writeRoutes([wsRoute(['data-scientists', 'admins'])]);
+    assert.equal((await gh.app.reload()).status, 'current');
+  });
+
+  test('logout closes the user\'s open websockets at once (a signed-out notebook keeps no kernel connection)', async () => {
+    const jar = await signIn(gh.url, 'lab', 'erin@example.com', ['admins']);
+    const mine = await openSocket(jar);
+    const others = await openSocket(erin);
+    const res = await fetch(`${gh.url}/.gatehouse/logout`, { method: 'POST', headers: { cookie: jar.header()!, origin: gh.url, accept: 'application/json' } });
+    assert.equal(res.status, 200);
+    assert.equal(await Promise.race([mine.closed, sleep(2_000).then(() => -1)]), 1006, 'closed at TCP level right after logout');
+    assert.ok(revoked().some((l) => l.req_id === mine.requestId && l.reason === 'session-ended'));
+    assert.ok(await echoes(others.ws, 'still here'), 'another session of the same user keeps its socket');
+  });
+
+  test('an admin revocation closes the revoked session\'s websockets', async () => {
+    const jar = await signIn(gh.url, 'lab', 'dana@example.com', ['data-scientists']);
+    const ws = await openSocket(jar);
+    const id = jar.get('gatehouse_session')!.split('.')[0]!;
+    await gh.app.context.sessionAdmin.revokeId(id);
+    assert.equal(await Promise.race([ws.closed, sleep(2_000).then(() => -1)]), 1006);
+    assert.ok(revoked().some((l) => l.req_id === ws.requestId && l.reason === 'session-ended'));
+  });
+});
