@@ -22,11 +22,12 @@ export interface GatehouseProcess {
  * Starts `node dist/proxy/main.js serve` on a free loopback port in front of `upstreamUrl`, with
  * memory sessions, access and decision logs on unless `requestLogs: false` (written to /dev/null:
  * the cost of producing them counts) and one route that requires a group. Signs in through the demo IdP to get a session:
- * the benchmark measures authenticated requests, policy check included.
+ * the benchmark measures authenticated requests, policy check included. `session` replaces the
+ * config's `session:` block (e.g. `{ store: 'redis://127.0.0.1:6400', cache: { ttl: '0s' } }`).
  */
 export async function startGatehouseProcess(
   upstreamUrl: string,
-  opts: { upstreamClient?: 'auto' | 'undici'; requestLogs?: boolean } = {},
+  opts: { upstreamClient?: 'auto' | 'undici'; requestLogs?: boolean; session?: Record<string, unknown> } = {},
 ): Promise<GatehouseProcess> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
@@ -37,7 +38,7 @@ export async function startGatehouseProcess(
       demo: true,
       server: { listen: `127.0.0.1:${port}`, public_url: `http://127.0.0.1:${port}`, upstream_client: opts.upstreamClient ?? 'auto' },
       log: opts.requestLogs === false ? { access: false, decisions: 'none' } : { access: true, decisions: 'all' },
-      session: { store: 'memory' },
+      session: opts.session ?? { store: 'memory' },
       saml: { connections: [{ id: 'demo', demo_idp: { users: [{ name: 'bench', email: 'bench@example.com', groups: ['ml-engineers'] }] } }] },
       policies: ['policies/*.yaml'],
     }),

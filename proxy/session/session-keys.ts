@@ -45,9 +45,14 @@ export function parseToken(token: string): TokenParts | undefined {
 }
 
 /** The keys derived from the session secret(s), made once at startup. */
+/** Derived session keys remembered (cleared wholesale when full): spares an HKDF per request. */
+const DERIVED_CACHE_SIZE = 20_000;
+
 export class SessionKeys {
   private readonly secrets: Buffer[];
   private readonly metaKeys: Buffer[];
+  /** `<secret index>:<cookie key>` -> derived AES key. */
+  private readonly derived = new Map<string, Buffer>();
 
   /** @param secrets current secret first, then those being rotated out */
   constructor(secrets: readonly string[]) {
@@ -58,13 +63,13 @@ export class SessionKeys {
 
   /** Seals a session for its id, readable only with the cookie key (and the secret). */
   seal(session: Session, parts: TokenParts): string {
-    return encrypt(this.sessionKey(parts.key, this.secrets[0]!), parts.id, JSON.stringify(session));
+    return encrypt(this.sessionKey(parts.key, 0), parts.id, JSON.stringify(session));
   }
 
   /** Opens a sealed session; undefined when the key, the secret, the id or one bit is wrong. */
   open(sealed: string, parts: TokenParts): Session | undefined {
-    for (const secret of this.secrets) {
-      const text = decrypt(this.sessionKey(parts.key, secret), parts.id, sealed);
+    for (let i = 0; i < this.secrets.length; i++) {
+      const text = decrypt(this.sessionKey(parts.key, i), parts.id, sealed);
       if (text !== undefined) return JSON.parse(text) as Session;
     }
     return undefined;
@@ -111,8 +116,15 @@ export class SessionKeys {
     return createHmac('sha256', secret).update(`user:${nameOrEmail.toLowerCase()}`).digest('base64url');
   }
 
-  private sessionKey(key: string, secret: Buffer): Buffer {
-    return Buffer.from(hkdfSync('sha256', Buffer.from(key, 'base64url'), secret, SEAL_INFO, 32));
+  private sessionKey(key: string, secretIndex: number): Buffer {
+    const name = `${secretIndex}:${key}`;
+    let derived = this.derived.get(name);
+    if (derived === undefined) {
+      derived = Buffer.from(hkdfSync('sha256', Buffer.from(key, 'base64url'), this.secrets[secretIndex]!, SEAL_INFO, 32));
+      if (this.derived.size >= DERIVED_CACHE_SIZE) this.derived.clear();
+      this.derived.set(name, derived);
+    }
+    return derived;
   }
 }
 

@@ -35,6 +35,10 @@ export class SessionManager {
   private readonly cache: SessionCache;
   /** When the store started failing (epoch ms), for the outage grace. */
   private outageSince: number | undefined;
+  /** One store read per token at a time: concurrent requests of one session share it. */
+  private readonly reading = new Map<string, Promise<string | undefined>>();
+  /** One activity write per session at a time. */
+  private readonly refreshing = new Map<string, Promise<boolean>>();
 
   constructor(
     readonly store: SessionStore,
@@ -72,7 +76,7 @@ export class SessionManager {
     const changes = this.cache.changes;
     let value: string | undefined;
     try {
-      value = await this.store.get(parts.id);
+      value = await this.read(token, parts.id);
       this.outageSince = undefined;
     } catch (err) {
       const grace = this.duringOutage(err, hit, now);
@@ -112,12 +116,32 @@ export class SessionManager {
     const touched: Session = { ...session, lastSeenAt: now };
     const changes = this.cache.changes;
     // Refresh only what still exists: a revoked session learns here that it has ended.
-    if (!(await this.store.refresh(parts.id, this.valueOf(touched, parts), this.ttl(touched, now)))) {
+    if (!(await this.refresh(parts, touched, now))) {
       this.cache.delete(token);
       return undefined;
     }
     this.remember(token, parts, touched, now, changes);
     return touched;
+  }
+
+  /** A request that arrives after an announced end starts its own read (never one begun before it). */
+  private read(token: string, id: string): Promise<string | undefined> {
+    const name = `${this.cache.changes}:${token}`;
+    let pending = this.reading.get(name);
+    if (!pending) {
+      pending = this.store.get(id).finally(() => this.reading.delete(name));
+      this.reading.set(name, pending);
+    }
+    return pending;
+  }
+
+  private refresh(parts: TokenParts, touched: Session, now: number): Promise<boolean> {
+    let pending = this.refreshing.get(parts.id);
+    if (!pending) {
+      pending = this.store.refresh(parts.id, this.valueOf(touched, parts), this.ttl(touched, now)).finally(() => this.refreshing.delete(parts.id));
+      this.refreshing.set(parts.id, pending);
+    }
+    return pending;
   }
 
   /** A cache entry may answer for the store: fresh, from the current generation, while listening. */

@@ -9,6 +9,13 @@ import { after, before, describe, test } from 'node:test';
 import { RedisSessionStore } from '../../proxy/session/redis-session-store.js';
 import type { RedisConnection } from '../../proxy/store/redis-connection.js';
 import { RedisStateStore } from '../../proxy/store/redis-state-store.js';
+import { RedisGroupsSeen } from '../../proxy/store/groups-seen-redis.js';
+import { systemClock } from '../../proxy/clock.js';
+import { createLogger } from '../../proxy/log.js';
+import { runCheck } from '../../proxy/cli/check.js';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { openTestConnection } from '../helpers/redis-store.js';
 import { redisSkipReason, startRedis, type RunningRedis } from '../helpers/redis-server.js';
 import { sessionStoreContract } from '../helpers/session-store-contract.js';
@@ -85,6 +92,46 @@ describe('Redis stores', { skip }, () => {
     await p.announceEnded(['x']);
     await sleep(200);
     assert.deepEqual(heard, []);
+  });
+
+  test('group names seen at login are merged from every instance into one bounded record (for gatehouse check)', async () => {
+    const a = new RedisGroupsSeen(await connection('seen:'), systemClock, createLogger('silent'), 3);
+    const b = new RedisGroupsSeen(await connection('seen:'), systemClock, createLogger('silent'), 3);
+    a.record({ groups: ['ml-engineers', 'admins'], connection: 'okta' });
+    b.record({ groups: ['ml-engineers'], connection: 'entra' });
+    b.record({ groups: ['data', 'overflow-1'], connection: 'entra' });
+    await Promise.all([a.close(), b.close()]);
+    const record = await a.read();
+    assert.equal(record.logins, 3);
+    assert.deepEqual(Object.keys(record.groups).sort(), ['admins', 'data', 'ml-engineers']);
+    assert.deepEqual(record.groups['ml-engineers']?.connections.sort(), ['entra', 'okta']);
+    assert.equal(record.overflowed, true, 'the fourth name was refused, and that is said');
+    assert.deepEqual((await b.names()).sort(), ['admins', 'data', 'ml-engineers']);
+  });
+
+  test('gatehouse check lints policy group names against the record in Redis (a name no IdP sends grants nobody)', async () => {
+    const seen = new RedisGroupsSeen(await connection('lint:'), systemClock, createLogger('silent'));
+    seen.record({ groups: ['ml-engineers'], connection: 'lab' });
+    await seen.close();
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-redis-lint-'));
+    try {
+      mkdirSync(join(dir, 'policies'));
+      writeFileSync(join(dir, 'policies', 'app.yaml'), 'routes:\n  - name: app\n    upstream: http://127.0.0.1:9\n    allow: [ { groups: [ml-engineer] } ]\n');
+      const config = (url: string) =>
+        `server:\n  public_url: http://127.0.0.1:4180\nsession:\n  secret: test-only-7c2e9a4b1d8f6035e2a7c9b4d1f8e6a3\n  store: redis\n  redis:\n    url: ${url}\n    key_prefix: "lint:"\nsaml:\n  connections:\n    - id: lab\n      idp_metadata_url: http://127.0.0.1:9/md\npolicies: [policies/*.yaml]\n`;
+      writeFileSync(join(dir, 'gatehouse.yaml'), config(redis!.url));
+      const out: string[] = [];
+      const sink = { write: (c: string) => (out.push(String(c)), true) } as unknown as NodeJS.WritableStream;
+      assert.equal(await runCheck(join(dir, 'gatehouse.yaml'), sink, sink, { strict: true }), 1);
+      assert.match(out.join(''), /"ml-engineer".*no assertion.*ml-engineers/s);
+      // Redis unreachable: the lint is skipped with a reason, the check itself does not fail.
+      writeFileSync(join(dir, 'gatehouse.yaml'), config('redis://127.0.0.1:1'));
+      out.length = 0;
+      assert.equal(await runCheck(join(dir, 'gatehouse.yaml'), sink, sink, { strict: true }), 0);
+      assert.match(out.join(''), /group-name lint skipped: the session store is not reachable/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('Redis gone: commands fail with SESSION_STORE_UNAVAILABLE within offline_wait (no unbounded queue); connecting fails within its timeout; it recovers by itself', async () => {

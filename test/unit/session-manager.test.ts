@@ -349,6 +349,16 @@ describe('SessionManager: the in-process cache', () => {
     assert.equal(store.ops('get').length, 1);
   });
 
+  it('concurrent requests of one session share one store read and one activity write (no stampede when the cache expires)', async () => {
+    const { sessions, store, clock } = setup(CACHED);
+    const { token } = await sessions.create(ALICE, SAML);
+    clock.advance(MINUTE);
+    const opened = await Promise.all(Array.from({ length: 20 }, () => sessions.open(token)));
+    assert.ok(opened.every((s) => s?.identity.user === 'alice'));
+    assert.equal(store.ops('get').length, 1);
+    assert.equal(store.ops('refresh').length, 1);
+  });
+
   it('an announced end evicts at once, whichever instance ended it (revocation reaches cached sessions)', async () => {
     const { sessions, store, clock } = setup(CACHED);
     const { token } = await sessions.create(ALICE, SAML);

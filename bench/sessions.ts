@@ -1,0 +1,240 @@
+/**
+ * `npm run bench:sessions`: authenticated GET throughput, latency and CPU through Gatehouse with
+ * each session store, in one interleaved run: the memory store, Redis with the session cache off
+ * (`session.cache.ttl: 0s`: one Redis read per request) and Redis with the cache on (default
+ * 5 s), plus the bare upstream. Each Redis variant has a private redis-server of its own, so its
+ * CPU and its commands per request (INFO commandstats before and after every run) are its own.
+ * Prints a markdown table with ratios to the memory store and to the upstream; the JSON goes to
+ * bench/results/. Loopback only; every process started is stopped by its pid (also on Ctrl-C).
+ *
+ *   npm run bench:sessions -- --rounds 3 --seconds 5
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { DIRECT } from './lib/baselines.js';
+import { startEchoUpstream } from './lib/echo-upstream.js';
+import { startGatehouseProcess, type GatehouseProcess } from './lib/gatehouse-process.js';
+import { runProbedRounds, type ProbedReport, type ProbedTarget } from './lib/probed-rounds.js';
+import { commandDelta, openRedisProbe, redisSkipReason, startRedis, type RedisProbe } from './lib/redis.js';
+import { writeReport } from './lib/report.js';
+import { wrkAvailable } from './lib/wrk.js';
+
+const USAGE = `node --import tsx bench/sessions.ts [options]   (build first: npm run build)
+  --rounds N        interleaved rounds, medians reported [3]
+  --seconds N       wrk duration per run [5]
+  --connections N   wrk -c [50]
+  --threads N       wrk -t [2]
+  --warmup N        warm-up seconds per target before round 1 [2]
+  --body-bytes N    upstream response body size [100]
+  --out dir         where the JSON goes [bench/results]`;
+
+const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
+const MAIN = fileURLToPath(new URL('../dist/proxy/main.js', import.meta.url));
+const MEMORY = 'gatehouse-memory';
+const REDIS_NO_CACHE = 'gatehouse-redis-nocache';
+const REDIS_CACHE = 'gatehouse-redis-cache5s';
+
+function parse(argv: string[]) {
+  const { values: v } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      rounds: { type: 'string' }, seconds: { type: 'string' }, connections: { type: 'string' }, threads: { type: 'string' },
+      warmup: { type: 'string' }, 'body-bytes': { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const num = (flag: keyof typeof v, fallback: number, min: number) => {
+    const text = v[flag];
+    if (text === undefined || typeof text === 'boolean') return fallback;
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${flag} wants a whole number ≥ ${min}, got ${text}`);
+    return n;
+  };
+  return {
+    rounds: num('rounds', 3, 1),
+    seconds: num('seconds', 5, 1),
+    connections: num('connections', 50, 1),
+    threads: num('threads', 2, 1),
+    warmupSeconds: num('warmup', 2, 0),
+    bodyBytes: num('body-bytes', 100, 0),
+    outDir: v.out ?? RESULTS,
+    help: v.help ?? false,
+  };
+}
+
+/** Why the session behind `cookie` does not reach the upstream, or undefined when it does. */
+async function sessionProblem(url: string, cookie: string): Promise<string | undefined> {
+  const res = await fetch(url, { headers: { cookie }, redirect: 'manual', signal: AbortSignal.timeout(5_000) });
+  await res.arrayBuffer();
+  return res.status === 200 ? undefined : `GET with the session answered ${res.status}${res.headers.get('location') ? ` → ${res.headers.get('location')}` : ''}`;
+}
+
+const fmt = (v: number | undefined, digits: number) => (v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(digits));
+
+/** The table: medians over rounds, ratios to the memory store and to the bare upstream. */
+function formatSessionsMarkdown(report: ProbedReport): string {
+  const o = report.options;
+  const lines = [
+    `wrk -t${o.threads} -c${o.connections} -d${o.seconds}s --latency, ${o.rounds} interleaved rounds (medians), ` +
+      `${report.host.cpus} × ${report.host.cpuModel}, Node ${report.host.node}, load ${report.host.loadavgStart[0]?.toFixed(2)} → ${report.host.loadavgEnd[0]?.toFixed(2)}`,
+    '',
+    '| target | req/s | runs req/s | p50 ms | p99 ms | × memory store | × direct | Gatehouse CPU µs/req | Redis CPU µs/req | Gatehouse + Redis µs/req | Redis cmds/req | non-2xx+errors |',
+    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const t of report.targets) {
+    const runs = t.runs.map((r) => Math.round(r.requestsPerSec)).join(' / ');
+    const both = t.cpuUsPerReq !== undefined && t.sideUsPerReq !== undefined ? t.cpuUsPerReq + t.sideUsPerReq : undefined;
+    lines.push(
+      `| ${t.name} | ${Math.round(t.requestsPerSec)} | ${runs} | ${fmt(t.p50Ms, 2)} | ${fmt(t.p99Ms, 2)} | ${fmt(t.vsReference, 2)} | ${fmt(t.vsDirect, 2)} | ` +
+        `${fmt(t.cpuUsPerReq, 1)}${t.name === DIRECT ? ' (upstream)' : ''} | ${fmt(t.sideUsPerReq, 1)} | ${fmt(both, 1)} | ${fmt(t.perRequest?.total, 4)} | ${t.non2xx + t.errors} |`,
+    );
+  }
+  const detail = report.targets.filter((t) => t.perRequest);
+  if (detail.length > 0) {
+    lines.push('', 'Redis commands per request by command (median of rounds; INFO commandstats before and after each run):', '');
+    for (const t of detail) {
+      // Per run as counted too: a rare command (a session touch once a minute) has a median of 0.
+      const callsPerRun = (cmd: string) => t.runs.map((r) => Math.round((r.perRequest?.[cmd] ?? 0) * r.requests)).join(' / ');
+      const per = Object.entries(t.perRequest!)
+        .filter(([k]) => k !== 'total')
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, v]) => `${k.toUpperCase()} ${v.toFixed(5)} (calls per run: ${callsPerRun(k)})`);
+      lines.push(`- ${t.name}: ${per.join(', ') || 'none'}; requests per run: ${t.runs.map((r) => r.requests).join(' / ')}`);
+    }
+  }
+  return lines.join('\n');
+}
+
+async function main(): Promise<number> {
+  const o = parse(process.argv.slice(2));
+  if (o.help) return console.log(USAGE), 0;
+  if (!wrkAvailable()) {
+    console.error('wrk is not installed (apt-get install wrk): nothing to measure with');
+    return 2;
+  }
+  const noRedis = redisSkipReason();
+  if (noRedis) {
+    console.error(`${noRedis}: cannot measure the Redis session store`);
+    return 2;
+  }
+  if (!existsSync(MAIN)) {
+    console.error(`${MAIN} is missing: run npm run build first (npm run bench:sessions does)`);
+    return 2;
+  }
+  const abort = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (!abort.signal.aborted) console.error(`${sig}: stopping every process this benchmark started`);
+    abort.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  // Stopped in reverse order, each by its own pid, whatever happens.
+  const stops: { name: string; stop: () => Promise<void> }[] = [];
+  const started = <T extends { stop(): Promise<void> }>(name: string, x: T): T => {
+    stops.push({ name, stop: () => x.stop() });
+    abort.signal.throwIfAborted();
+    return x;
+  };
+  try {
+    const upstream = started('upstream', await startEchoUpstream({ bodyBytes: o.bodyBytes }));
+    const redisNoCache = started('redis (cache off)', await startRedis());
+    const redisCache = started('redis (cache on)', await startRedis());
+    const probe = async (port: number) => {
+      const p = await openRedisProbe(port);
+      stops.push({ name: `probe ${port}`, stop: () => p.close() });
+      return p;
+    };
+    const probeNoCache = await probe(redisNoCache.port);
+    const probeCache = await probe(redisCache.port);
+    const redisVersion = await probeNoCache.version();
+
+    const memory = started(MEMORY, await startGatehouseProcess(upstream.url));
+    const noCache = started(
+      REDIS_NO_CACHE,
+      await startGatehouseProcess(upstream.url, { session: { store: redisNoCache.url, cache: { ttl: '0s' }, redis: { key_prefix: 'bench-nocache:' } } }),
+    );
+    const cached = started(REDIS_CACHE, await startGatehouseProcess(upstream.url, { session: { store: redisCache.url, redis: { key_prefix: 'bench-cache:' } } }));
+
+    const gatehouses: [string, GatehouseProcess][] = [[MEMORY, memory], [REDIS_NO_CACHE, noCache], [REDIS_CACHE, cached]];
+    const verify = async (when: string): Promise<string[]> => {
+      const problems: string[] = [];
+      for (const [name, gh] of gatehouses) {
+        const p = await sessionProblem(`${gh.url}/bench`, gh.cookie).catch((err: Error) => err.message);
+        if (p) problems.push(`${name} ${when}: ${p}`);
+      }
+      // The sessions the Redis variants use must be in their Redis, not in the process.
+      for (const [name, p, prefix] of [[REDIS_NO_CACHE, probeNoCache, 'bench-nocache:'], [REDIS_CACHE, probeCache, 'bench-cache:']] as const) {
+        const keys = await p.keys(`${prefix}s:*`);
+        if (keys.length !== 1) problems.push(`${name} ${when}: ${keys.length} session keys under ${prefix}s:* in its Redis, expected 1`);
+      }
+      return problems;
+    };
+    const before = await verify('before the run');
+    if (before.length > 0) {
+      for (const p of before) console.error(p);
+      return 1;
+    }
+
+    const report = await runProbedRounds({
+      ...o,
+      reference: MEMORY,
+      upstreamPid: upstream.pid,
+      targets: [
+        { name: DIRECT, url: upstream.url, pid: upstream.pid },
+        { name: MEMORY, url: `${memory.url}/bench`, headers: { cookie: memory.cookie }, pid: memory.pid },
+        redisTarget(REDIS_NO_CACHE, noCache, redisNoCache.pid, probeNoCache),
+        redisTarget(REDIS_CACHE, cached, redisCache.pid, probeCache),
+      ],
+      log: (l) => console.error(l),
+      signal: abort.signal,
+    });
+    const full = { ...report, redis: { version: redisVersion, cacheTtl: { [REDIS_NO_CACHE]: '0s', [REDIS_CACHE]: '5s (default)' } } };
+    console.log(formatSessionsMarkdown(full));
+    console.error(`results: ${writeReport(full, o.outDir, 'sessions')}`);
+
+    let code = 0;
+    for (const t of report.targets) {
+      if (t.non2xx + t.errors > 0) {
+        console.error(`${t.name} answered ${t.non2xx} non-2xx and ${t.errors} errors: the numbers are not of authenticated requests`);
+        code = 1;
+      }
+    }
+    // wrk counts 3xx as success: a lost session would be measured as redirects to the login.
+    for (const p of await verify('after the run')) {
+      console.error(`${p}: its numbers may be of redirects`);
+      code = 1;
+    }
+    return code;
+  } catch (err) {
+    if (abort.signal.aborted) {
+      console.error('interrupted');
+      return 130;
+    }
+    throw err;
+  } finally {
+    for (const { name, stop } of stops.reverse()) await stop().catch((err: Error) => console.error(`stopping ${name}: ${err.message}`));
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+function redisTarget(name: string, gh: GatehouseProcess, redisPid: number, probe: RedisProbe): ProbedTarget {
+  return {
+    name,
+    url: `${gh.url}/bench`,
+    headers: { cookie: gh.cookie },
+    pid: gh.pid,
+    sidePid: redisPid,
+    counters: () => probe.commandCalls(),
+    delta: commandDelta,
+  };
+}
+
+main().then(
+  (code) => (process.exitCode = code),
+  (err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  },
+);
