@@ -51,7 +51,11 @@ function fromError(req: IncomingMessage, res: ServerResponse, ctx: AppContext, s
   const known = isGatehouseError(err) ? err : fail('INTERNAL', 'unexpected', err);
   scope.code = known.code;
   scope.reason = known.reason;
-  if (known.code === 'INTERNAL' || known.status >= 502) {
+  if (known.code === 'SESSION_STORE_UNAVAILABLE') {
+    // The outage is logged once (store-down / store-recovered) and each refusal has its access
+    // line with the code: an error line per request would flood the logs for the whole outage.
+    ctx.log.debug({ [F.event]: EVENTS.error, [F.requestId]: scope.id, [F.code]: known.code, [F.reason]: known.reason, err: known.cause }, 'request refused: session store unavailable');
+  } else if (known.code === 'INTERNAL' || known.status >= 502) {
     ctx.log.error({ [F.event]: EVENTS.error, [F.requestId]: scope.id, [F.code]: known.code, [F.reason]: known.reason, err: known.cause ?? err }, 'request failed');
   } else if (known.code === 'SAML_LOGIN_FAILED') {
     ctx.log.warn({ [F.event]: EVENTS.loginFailed, [F.requestId]: scope.id, [F.code]: known.code, [F.reason]: known.reason, [F.route]: scope.route, [F.clientIp]: req.socket.remoteAddress }, 'login failed');
