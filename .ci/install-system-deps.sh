@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian (12) packages that Gatehouse's integration and e2e suites need:
 #   SimpleSAMLphp served by a private Apache + mod_php (test/helpers/simplesamlphp.ts),
-#   Chromium driven by playwright-core (test/helpers/browser.ts), Redis, nginx, wrk, openssl;
+#   Chromium driven by playwright-core (test/helpers/browser.ts), Redis (+ Sentinel), nginx, wrk, openssl;
 #   and Apache's mod_auth_mellon, the benchmark's mellon baseline (bench/lib/mellon.ts).
 #
 # Idempotent: when every package is already installed it exits at once, without apt-get update.
@@ -14,7 +14,7 @@ set -euo pipefail
 PACKAGES=(
   apache2 libapache2-mod-php8.2 php8.2-xml php8.2-mbstring php8.2-curl php8.2-cli simplesamlphp
   chromium
-  redis-server nginx wrk openssl
+  redis-server redis-sentinel nginx wrk openssl
   libapache2-mod-auth-mellon
 )
 POLICY_RC_D=/usr/sbin/policy-rc.d

@@ -104,6 +104,9 @@ export class RedisConnection {
     };
     sub.on('close', lost);
     sub.on('end', lost);
+    // A Cluster moves a subscription to another node without closing: messages published in
+    // that gap are lost, so cached sessions are no longer trusted (the link itself stays up).
+    if (sub instanceof Cluster) sub.on('-node', () => onLost()).on('node error', () => onLost());
     // After a reconnect, listen again before trusting anything cached: what was announced
     // meanwhile is lost, so the caller drops its cache (onLost) and only then relies on messages.
     sub.on('ready', () => {
