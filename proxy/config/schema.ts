@@ -166,6 +166,11 @@ const adminSchema = z.strictObject({
   token: z.string().min(32, 'must be at least 32 characters (openssl rand -base64 48)').optional(),
   /** Signed-in members of any of these groups may use the admin API from their browser session. */
   groups: z.array(z.string().min(1)).default([]),
+  /**
+   * Only sessions from these connections count for `groups` (with several IdPs, one IdP must not
+   * be able to make its users admins by asserting the group name). Default: every connection.
+   */
+  connections: z.array(slug).optional(),
   /** Bearer token your IdP's SCIM client sends to /.gatehouse/scim/v2 (from ${ENV} or scim_token_file). */
   scim_token: z.string().min(32, 'must be at least 32 characters (openssl rand -base64 48)').optional(),
 });

@@ -43,6 +43,10 @@ export function checkConfigSemantics(raw: unknown, src: YamlSource, dir: string,
     at(['saml', 'groups_seen_file'], 'saml.groups_seen_file', 'with a Redis session store the group names seen are kept in Redis, shared by every instance: drop this key');
   }
   const admin = obj(root.admin);
+  const connectionIds = new Set(list(obj(root.saml).connections).map((c) => str(obj(c).id)));
+  list(admin.connections).forEach((c, i) => {
+    if (typeof c === 'string' && !connectionIds.has(c)) at(['admin', 'connections', i], `admin.connections[${i}]`, `no connection "${c}"`);
+  });
   if (admin.token !== undefined && admin.token === admin.scim_token) at(['admin', 'scim_token'], 'admin.scim_token', 'must differ from admin.token (a SCIM client must not hold admin rights)');
 }
 

@@ -15,10 +15,15 @@ export interface ScimUser {
   displayName?: string;
   name?: { givenName?: string; familyName?: string; formatted?: string };
   meta: { created: string; lastModified: string };
+  /** Names the user had before a rename (sessions are filed under the names at login). Kept, never shown. */
+  formerNames?: string[];
 }
 
 /** The fields a client may write (POST / PUT body, after validation). */
-export type ScimUserInput = Omit<ScimUser, 'id' | 'meta'>;
+export type ScimUserInput = Omit<ScimUser, 'id' | 'meta' | 'formerNames'>;
+
+/** Former names kept per user. */
+const MAX_FORMER_NAMES = 20;
 
 /**
  * Records are refreshed on every write; one the IdP leaves alone this long is forgotten
@@ -58,16 +63,19 @@ export class ScimDirectory {
 
   /** Writes a changed user (the id and creation time kept). */
   async replace(old: ScimUser, input: ScimUserInput): Promise<ScimUser> {
-    const user: ScimUser = { ...input, id: old.id, meta: { created: old.meta.created, lastModified: new Date(this.clock.now()).toISOString() } };
+    const now = ScimDirectory.namesOf(input);
+    const former = [...new Set([...(old.formerNames ?? []), ...ScimDirectory.namesOf(old)])].filter((n) => !now.includes(n)).slice(-MAX_FORMER_NAMES);
+    const user: ScimUser = { ...input, id: old.id, meta: { created: old.meta.created, lastModified: new Date(this.clock.now()).toISOString() }, ...(former.length ? { formerNames: former } : {}) };
     if (old.userName.toLowerCase() !== user.userName.toLowerCase()) await this.store.delete(`n:${old.userName.toLowerCase()}`);
     await this.store.put(`n:${user.userName.toLowerCase()}`, user.id, RECORD_TTL_MS);
     await this.save(user, old);
     return user;
   }
 
-  /** Forgets a user; its names stay marked deactivated (DELETE means: no more access). */
+  /** Forgets a user; its names (former ones too) stay marked deactivated (DELETE means: no more access). */
   async delete(user: ScimUser): Promise<void> {
     await this.markNames(user, false);
+    for (const n of user.formerNames ?? []) await this.store.put(`d:${n}`, '1', RECORD_TTL_MS);
     await this.store.delete(`u:${user.id}`);
     await this.store.delete(`n:${user.userName.toLowerCase()}`);
   }
@@ -82,6 +90,11 @@ export class ScimDirectory {
   /** The names a user signs in with: userName and every email. */
   static namesOf(user: Pick<ScimUser, 'userName' | 'emails'>): string[] {
     return [...new Set([user.userName, ...user.emails.map((e) => e.value)].map((n) => n.toLowerCase()))];
+  }
+
+  /** Every name sessions of this user may be filed under: current ones and those before renames. */
+  static allNamesOf(user: ScimUser): string[] {
+    return [...new Set([...ScimDirectory.namesOf(user), ...(user.formerNames ?? [])])];
   }
 
   private async save(user: ScimUser, old: ScimUser | undefined): Promise<void> {

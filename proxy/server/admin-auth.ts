@@ -38,6 +38,8 @@ export async function admitAdmin(req: IncomingMessage, ctx: AppContext): Promise
   }
   const session = await ctx.sessions.open(readCookie(req.headers.cookie, ctx.cookies.session));
   if (!session) throw fail('AUTHENTICATION_REQUIRED', 'admin-no-credentials');
+  const { connections } = ctx.config.admin;
+  if (connections && !connections.includes(session.identity.connection)) throw fail('ACCESS_DENIED', 'admin-connection-not-trusted');
   if (!session.identity.groups.some((g) => groups.includes(g))) throw fail('ACCESS_DENIED', 'not-an-admin');
   const safe = req.method === 'GET' || req.method === 'HEAD';
   if (!safe && !sameOrigin(req, ctx)) throw fail('CSRF_REJECTED', 'admin-cross-site');

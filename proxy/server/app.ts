@@ -54,8 +54,17 @@ export class Gatehouse {
       requestHandler(state),
     );
     const upgrades = new OpenUpgrades(state);
-    // Sessions ended anywhere (logout, admin, SCIM, another instance) close their open websockets.
-    built.ctx.stores.sessions.onEnded((ids) => upgrades.endSessions(ids));
+    // Sessions ended anywhere (logout, admin, SCIM, another instance) close their open websockets;
+    // when announcements may have been missed, the sessions of open sockets are looked up again.
+    const sessions = built.ctx.stores.sessions;
+    sessions.onEnded((ids) => {
+      if (ids !== 'all') return void upgrades.endSessions(ids);
+      const open = upgrades.sessionIds();
+      sessions.getMany(open).then(
+        (values) => upgrades.endSessions(open.filter((_, i) => values[i] === undefined)),
+        () => {}, // store unreachable: checked again at the next resubscribe
+      );
+    });
     server.on('upgrade', upgradeHandler(state, upgrades));
     server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       const code = err.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : 'BAD_REQUEST';

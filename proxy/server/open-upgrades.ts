@@ -85,6 +85,11 @@ export class OpenUpgrades {
     return closed;
   }
 
+  /** The sessions open connections belong to. */
+  sessionIds(): string[] {
+    return [...new Set([...this.open.values()].flatMap((g) => (g.sessionId ? [g.sessionId] : [])))];
+  }
+
   /** Closes every open connection (shutdown: the server's own close does not reach them). */
   closeAll(): void {
     for (const socket of this.open.keys()) socket.destroy();

@@ -9,6 +9,7 @@ import { handleLogout } from './endpoints/logout.js';
 import { PATHS } from './endpoints/paths.js';
 import { handleSaml } from './endpoints/saml.js';
 import type { RequestTarget } from '../path.js';
+import { servedHost } from './return-to.js';
 
 /** Dispatches `/.gatehouse/*` to its endpoint. */
 export async function handleReserved(req: IncomingMessage, res: ServerResponse, ctx: AppContext, scope: RequestScope, target: RequestTarget): Promise<void> {
@@ -16,8 +17,13 @@ export async function handleReserved(req: IncomingMessage, res: ServerResponse, 
   scope.route = 'gatehouse';
   if (p.startsWith(PATHS.saml)) return handleSaml(req, res, ctx, scope, target);
   if (p.startsWith(PATHS.demoIdp)) return handleDemoIdp(req, res, ctx, target);
-  if (p.startsWith(PATHS.admin)) return (scope.route = 'gatehouse-admin'), handleAdmin(req, res, ctx, scope, target);
-  if (p.startsWith(PATHS.scim)) return (scope.route = 'gatehouse-scim'), handleScim(req, res, ctx, scope, target);
+  if (p.startsWith(PATHS.admin) || p.startsWith(PATHS.scim)) {
+    // Never on a host a route names for an application (unless it is Gatehouse's own host):
+    // that application's scripts would share the admin's origin (with cookie_domain, its cookie).
+    if (onApplicationHost(req, ctx)) throw fail('ROUTE_NOT_FOUND', 'admin-not-on-application-hosts');
+    if (p.startsWith(PATHS.admin)) return (scope.route = 'gatehouse-admin'), handleAdmin(req, res, ctx, scope, target);
+    return (scope.route = 'gatehouse-scim'), handleScim(req, res, ctx, scope, target);
+  }
   const getOnly = () => {
     if (req.method !== 'GET' && req.method !== 'HEAD') throw fail('METHOD_NOT_ALLOWED', 'get-only');
   };
@@ -35,4 +41,10 @@ export async function handleReserved(req: IncomingMessage, res: ServerResponse, 
     default:
       throw fail('ROUTE_NOT_FOUND', 'no-such-endpoint');
   }
+}
+
+function onApplicationHost(req: IncomingMessage, ctx: AppContext): boolean {
+  const host = (req.headers.host ?? '').toLowerCase();
+  if (host === ctx.publicUrl.host || !URL.canParse(`http://${host}`)) return host !== ctx.publicUrl.host;
+  return servedHost(new URL(`http://${host}`), ctx.routeHosts);
 }

@@ -29,7 +29,7 @@ export function checkReturnTo(target: string | undefined | null, publicUrl: URL,
 }
 
 /** True when a route names this host: exactly, on any port, or by a one-label wildcard. */
-function servedHost(url: URL, routeHosts: ReadonlySet<string>): boolean {
+export function servedHost(url: URL, routeHosts: ReadonlySet<string>): boolean {
   const host = url.host.toLowerCase();
   const name = url.hostname.toLowerCase();
   const dot = name.indexOf('.');

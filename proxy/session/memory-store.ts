@@ -27,9 +27,12 @@ export class MemorySessionStore implements SessionStore {
     this.values.set(id, value, ttlMs);
     for (const key of ['', ...indexKeys]) {
       let ids = this.index.get(key);
+      // A user's index is pruned at their logins (every 1024th once it is large, so a user with
+      // thousands of sessions does not cost quadratic time); the index of all at the store's bound.
+      const userDue = key !== '' && ids !== undefined && (ids.size < 1024 || ids.size % 1024 === 0);
+      if (ids && (userDue || ids.size >= this.maxSessions)) this.prune(key, ids);
+      ids = this.index.get(key);
       if (!ids) this.index.set(key, (ids = new Map()));
-      // Keep each index within the store's bound: drop what has ended before growing.
-      if (ids.size >= this.maxSessions) this.prune(key, ids);
       ids.set(id, expiresAt);
     }
   }
@@ -48,12 +51,12 @@ export class MemorySessionStore implements SessionStore {
     for (const id of ids) this.values.delete(id);
   }
 
-  async indexed(indexKey: string | undefined, limit: number): Promise<string[]> {
+  async indexed(indexKey: string | undefined, limit: number, offset = 0): Promise<string[]> {
     const key = indexKey ?? '';
     const ids = this.index.get(key);
     if (!ids) return [];
-    this.prune(key, ids);
-    return [...ids.keys()].slice(0, limit);
+    if (offset === 0) this.prune(key, ids);
+    return [...ids.keys()].slice(offset, offset + limit);
   }
 
   async getMany(ids: readonly string[]): Promise<(string | undefined)[]> {

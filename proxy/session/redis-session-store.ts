@@ -3,6 +3,18 @@ import type { RedisConnection } from '../store/redis-connection.js';
 import type { EndedListener, SessionStore, StoreHealth } from './types.js';
 
 const CHANNEL = 'sessions-ended';
+/**
+ * Moves a user index's expiry later, never earlier: a shorter-lived session (a lowered
+ * max_lifetime, a rollout with mixed configs) must not make the index forget older sessions,
+ * or revocation by email would miss them. KEYS: the index. ARGV: milliseconds to keep it.
+ */
+const EXTEND = `
+local left = redis.call('PTTL', KEYS[1])
+local want = tonumber(ARGV[1])
+if left >= 0 and left >= want then return 0 end
+redis.call('PEXPIRE', KEYS[1], want)
+return 1
+`;
 const sessionKey = (id: string) => `s:${id}`;
 const indexKey = (key: string | undefined) => (key === undefined ? 'i:all' : `i:u:${key}`);
 
@@ -35,7 +47,7 @@ export class RedisSessionStore implements SessionStore {
       await Promise.all([
         c.zadd(indexKey(undefined), expiresAt, id),
         c.zremrangebyscore(indexKey(undefined), '-inf', now),
-        ...indexKeys.flatMap((k) => [c.zadd(indexKey(k), expiresAt, id), c.pexpireat(indexKey(k), expiresAt)]),
+        ...indexKeys.flatMap((k) => [c.zadd(indexKey(k), expiresAt, id), c.eval(EXTEND, 1, indexKey(k), String(expiresAt - now))]),
       ]);
     });
   }
@@ -54,10 +66,10 @@ export class RedisSessionStore implements SessionStore {
     await this.conn.run((c) => Promise.all(ids.map((id) => c.del(sessionKey(id)))));
   }
 
-  async indexed(key: string | undefined, limit: number): Promise<string[]> {
+  async indexed(key: string | undefined, limit: number, offset = 0): Promise<string[]> {
     return this.conn.run(async (c) => {
-      await c.zremrangebyscore(indexKey(key), '-inf', Date.now());
-      return c.zrange(indexKey(key), 0, limit - 1);
+      if (offset === 0) await c.zremrangebyscore(indexKey(key), '-inf', Date.now());
+      return c.zrange(indexKey(key), offset, offset + limit - 1);
     });
   }
 

@@ -8,8 +8,10 @@ export interface SessionSummary extends SessionMeta {
   id: string;
 }
 
-/** Most sessions one listing or revocation handles; more are reported as truncated. */
+/** Most sessions one listing shows (more are reported as truncated), and the page size of a revocation. */
 export const ADMIN_LIMIT = 10_000;
+/** A revocation by user pages through at most this many index entries. */
+const MAX_REVOKE = 1_000_000;
 
 /** What a revocation did. */
 export interface Revoked {
@@ -51,11 +53,19 @@ export class SessionAdmin {
     return this.end([id]);
   }
 
-  /** Ends every session of a user (email or user name, any case). */
+  /** Ends every session of a user (email or user name, any case), however many, page by page. */
   async revokeUser(user: string): Promise<Revoked> {
-    const ids = await this.idsOf(user);
-    const values = await this.store.getMany(ids);
-    return this.end(ids.filter((_, i) => values[i] !== undefined));
+    const revoked: string[] = [];
+    for (const key of this.keys.userKeys(user.trim())) {
+      // Ended sessions stay in the index until they pass their end, so page through it all.
+      for (let offset = 0; offset < MAX_REVOKE; offset += ADMIN_LIMIT) {
+        const ids = await this.store.indexed(key, ADMIN_LIMIT, offset);
+        const values = await this.store.getMany(ids);
+        revoked.push(...(await this.end(ids.filter((_, i) => values[i] !== undefined))).revoked);
+        if (ids.length < ADMIN_LIMIT) break;
+      }
+    }
+    return { revoked };
   }
 
   private async idsOf(user: string | undefined): Promise<string[]> {
@@ -65,6 +75,7 @@ export class SessionAdmin {
   }
 
   private async end(ids: string[]): Promise<Revoked> {
+    if (ids.length === 0) return { revoked: [] };
     await this.store.delete(ids);
     await this.store.announceEnded(ids);
     return { revoked: ids };

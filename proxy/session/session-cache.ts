@@ -12,10 +12,10 @@ export interface CachedSession {
 
 /**
  * Open sessions by cookie token, bounded (the oldest entry goes when full). Ends announced by any
- * instance evict by id. `generation` grows whenever announcements may have been missed (the
- * subscriber lost Redis): entries from an older generation are no longer trusted for normal
- * requests, only for the optional outage grace. `changes` grows with every eviction, so a read
- * that raced an announcement is not cached (it may carry a session that just ended).
+ * instance evict by id. `generation` grows when listening resumes after announcements may have
+ * been missed (the subscriber reconnected): entries from an older generation are never trusted
+ * again, not even for the outage grace. `changes` grows with every eviction, so a read that
+ * raced an announcement is not cached (it may carry a session that just ended).
  */
 export class SessionCache {
   private readonly byToken = new Map<string, CachedSession>();

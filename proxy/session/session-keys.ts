@@ -17,8 +17,13 @@ import type { Session, SessionMeta } from './types.js';
 const VERSION = 'v1.';
 const SEAL_INFO = Buffer.from('gatehouse session seal v1');
 const META_INFO = Buffer.from('gatehouse session meta v1');
-const TOKEN = /^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;
-const ID = /^[A-Za-z0-9_-]{22}$/;
+/**
+ * Canonical base64url only: the last character of 16 bytes (22 chars) leaves 4 bits unused and
+ * of 32 bytes (43 chars) 2 bits, which must be zero. Otherwise several cookie strings would
+ * open one session, and the cache (keyed by the string) could keep a revoked copy alive.
+ */
+const TOKEN = /^([A-Za-z0-9_-]{21}[AQgw])\.([A-Za-z0-9_-]{42}[AEIMQUYcgkosw048])$/;
+const ID = /^[A-Za-z0-9_-]{21}[AQgw]$/;
 
 /** A cookie token split into its parts. */
 export interface TokenParts {

@@ -92,10 +92,15 @@ export class SessionManager {
     return this.live(token, parts, session, now);
   }
 
-  /** Ends the session behind a token, if any, on every instance. */
+  /**
+   * Ends the session behind a token on every instance, only when the token opens it: knowing a
+   * session id (from a listing or a dump) must not be enough to sign its user out.
+   */
   async destroy(token: string | undefined): Promise<void> {
     const parts = token ? parseToken(token) : undefined;
     if (!parts) return;
+    const value = await this.store.get(parts.id);
+    if (value === undefined || !this.keys.open(value.slice(value.indexOf(SEP) + 1), parts)) return;
     await this.store.delete([parts.id]);
     await this.store.announceEnded([parts.id]);
   }
@@ -153,7 +158,8 @@ export class SessionManager {
   private duringOutage(err: unknown, hit: CachedSession | undefined, now: number): Session | undefined {
     if (!isGatehouseError(err, 'SESSION_STORE_UNAVAILABLE')) return undefined;
     this.outageSince ??= now;
-    if (!hit || now - this.outageSince >= this.settings.outageGraceMs) return undefined;
+    // Only entries read since announcements last resumed: an older one may have missed a revocation.
+    if (!hit || hit.generation !== this.cache.generation || now - this.outageSince >= this.settings.outageGraceMs) return undefined;
     const s = hit.session;
     if (now >= s.expiresAt || now - s.lastSeenAt >= this.settings.idleTimeoutMs) return undefined;
     this.onGrace(hit.id);

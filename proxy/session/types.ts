@@ -51,8 +51,11 @@ export interface SessionStore {
   refresh(id: string, value: string, ttlMs: number): Promise<boolean>;
   /** Ends sessions (unknown ids are ignored). */
   delete(ids: readonly string[]): Promise<void>;
-  /** Ids filed under an index key (or every session for `undefined`), at most `limit`, pruning ended ones. */
-  indexed(indexKey: string | undefined, limit: number): Promise<string[]>;
+  /**
+   * Ids filed under an index key (or every session for `undefined`), at most `limit` from
+   * `offset`, in a stable order (by absolute end); entries past their end are pruned.
+   */
+  indexed(indexKey: string | undefined, limit: number, offset?: number): Promise<string[]>;
   getMany(ids: readonly string[]): Promise<(string | undefined)[]>;
   /** Tells every instance (this one included) that these sessions ended. */
   announceEnded(ids: readonly string[]): Promise<void>;

@@ -52,7 +52,8 @@ export async function openStores(config: GatehouseConfig, dir: string, log: Logg
     // A login flood may push out pending logins (a retry fixes that), but must never push out
     // replay records, so the replay store refuses new entries when full (fail closed).
     const replay = new MemoryStateStore(clock, 500_000, 'refuse');
-    const records = new MemoryStateStore(clock, 100_000, 'refuse');
+    // SCIM users and deactivation marks: refused when full rather than forgetting a deactivation.
+    const records = new MemoryStateStore(clock, 1_000_000, 'refuse');
     const sessions = new MemorySessionStore(clock);
     const seenFile = config.saml.groups_seen_file;
     const groupsSeen = await openGroupsSeen(seenFile === undefined ? undefined : resolve(dir, seenFile), { clock, log });
@@ -69,6 +70,7 @@ export async function openStores(config: GatehouseConfig, dir: string, log: Logg
   const conn = await RedisConnection.open(redis, log);
   try {
     await warnIfEvicting(conn, log);
+    warnIfExposed(redis, log);
     const sessions = await RedisSessionStore.open(conn);
     const groupsSeen = new RedisGroupsSeen(conn, clock, log);
     log.info({ [F.event]: 'store-ready', store: 'redis', at: describeRedis(redis), key_prefix: redis.key_prefix }, 'session store: redis');
@@ -102,5 +104,20 @@ async function warnIfEvicting(conn: RedisConnection, log: Logger): Promise<void>
   // allkeys-* and volatile-* both evict Gatehouse keys (nearly all carry a TTL): only noeviction is safe.
   if (policy && policy !== 'noeviction') {
     log.warn({ [F.event]: 'store-evicting', store: 'redis', maxmemory_policy: policy }, 'Redis may evict keys with a TTL under memory pressure (maxmemory-policy); every Gatehouse key has one. Use noeviction');
+  }
+}
+
+/**
+ * Whoever can write to Redis can undo a revocation or a SCIM deactivation (restore a deleted
+ * key), so Redis off this machine without a password or without TLS is worth a line at startup.
+ */
+function warnIfExposed(s: RedisSettings, log: Logger): void {
+  const hosts = s.url ? [new URL(s.url).hostname] : (s.sentinels ?? s.nodes ?? []).map((h) => h.slice(0, h.lastIndexOf(':')));
+  const remote = hosts.some((h) => !['127.0.0.1', 'localhost', '[::1]', '::1'].includes(h));
+  if (!remote) return;
+  const password = Boolean(s.password || (s.url && new URL(s.url).password));
+  const tls = s.tls || Boolean(s.url?.startsWith('rediss:'));
+  if (!password || !tls) {
+    log.warn({ [F.event]: 'store-exposed', store: 'redis', password, tls }, 'Redis is reached over the network without a password or without TLS: anyone who can write to it can undo revocations (docs/sessions.md)');
   }
 }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { RedisConfig } from '../config/schema.js';
@@ -85,9 +86,9 @@ export class RedisConnection {
   }
 
   /**
-   * Subscribes to a channel (prefixed) on a connection of its own. `onLost` runs whenever
-   * messages may have been missed (the subscriber lost its connection); `listening` says
-   * whether messages are known to arrive now.
+   * Subscribes to a channel (prefixed) on a connection of its own. `onLost` runs when listening
+   * resumes after messages may have been missed (a reconnect, a Cluster moving the subscriber);
+   * `listening` says whether messages are known to arrive now.
    */
   async subscribe(channel: string, onMessage: (message: string) => void, onLost: () => void): Promise<void> {
     const name = this.prefix + channel;
@@ -97,10 +98,11 @@ export class RedisConnection {
     sub.on('message', (ch: string, message: string) => {
       if (ch === name) onMessage(message);
     });
+    // While the link is down nothing cached is trusted (`listening` is false); what was missed
+    // meanwhile is dealt with when it is back (`onLost` below), so cached entries stay usable for
+    // the outage grace until then.
     const lost = () => {
-      if (!this.listeningNow) return;
       this.listeningNow = false;
-      onLost();
     };
     sub.on('close', lost);
     sub.on('end', lost);
@@ -221,7 +223,7 @@ function createClient(s: RedisSettings): RedisClient {
 
 function tlsOptions(s: RedisSettings): ConnectionOptions | undefined {
   if (!s.tls && !s.url?.startsWith('rediss:')) return undefined;
-  return s.tls_ca_file ? { ca: readFileSync(s.dir ? new URL(s.tls_ca_file, `file://${s.dir}/`) : s.tls_ca_file) } : {};
+  return s.tls_ca_file ? { ca: readFileSync(resolve(s.dir ?? '.', s.tls_ca_file)) } : {};
 }
 
 function hostAndPort(text: string): { host: string; port: number } {

@@ -80,6 +80,18 @@ describe('Redis stores', { skip }, () => {
     assert.ok(Date.now() - t0 < 1000);
   });
 
+  test('a shorter-lived login never shortens a user index: older sessions stay revocable by email (lowered max_lifetime)', async () => {
+    const conn = await connection('extend:');
+    const store = await RedisSessionStore.open(conn);
+    const now = Date.now();
+    await store.create('longlonglonglonglongAA', 'v', 60_000, now + 3_600_000, ['alice']);
+    await store.create('shortshortshortshortAA', 'v', 60_000, now + 1_000, ['alice']);
+    const ttl = await conn.run((c) => c.pttl('i:u:alice'));
+    assert.ok(ttl > 3_500_000, `index kept for the longest session, PTTL ${ttl}`);
+    await sleep(1_200);
+    assert.deepEqual(await store.indexed('alice', 10), ['longlonglonglonglongAA']);
+  });
+
   test('key prefixes keep deployments apart (keys and announcements)', async () => {
     const prod = await stateStore('prod:');
     const staging = await stateStore('staging:');

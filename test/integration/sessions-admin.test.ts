@@ -5,12 +5,15 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { CookieJar, jarFetch } from '../helpers/cookie-jar.js';
 import { demoLogin, demoLoginUntilAcs, postToAcs } from '../helpers/demo-login.js';
-import { startGatehouse, type RunningGatehouse } from '../helpers/gatehouse.js';
+import { idpMetadataXml, startGatehouse, type RunningGatehouse } from '../helpers/gatehouse.js';
+import { signIn, TEST_IDP } from '../helpers/sp-login.js';
+import { IDP_KEYS } from '../helpers/test-keys.js';
 import { startTestUpstream, type TestUpstream } from '../helpers/upstream.js';
 
 const ADMIN_TOKEN = `admin-${'a1b2c3d4'.repeat(5)}`;
@@ -28,6 +31,7 @@ const users = [
   { name: 'bob', email: 'bob@example.com', groups: ['ml-engineers'] },
   { name: 'root', email: 'root@example.com', groups: ['gatehouse-admins'] },
   { name: 'dave', email: 'dave@example.com', groups: ['ml-engineers'] },
+  { name: 'erin', email: 'erin@example.com', groups: ['ml-engineers'] },
 ];
 
 before(async () => {
@@ -163,6 +167,18 @@ describe('SCIM 2.0 Users', () => {
     assert.equal((await postToAcs(await demoLoginUntilAcs(gh.url, 'bob'))).status, 403);
   });
 
+  test('a rename before the deactivation still ends the sessions filed under the old name', async () => {
+    const user = (await (await scim('Users', { method: 'POST', body: newUser('erin@example.com') })).json()) as { id: string };
+    const erin = await demoLogin(gh.url, 'erin');
+    const renamed = await scim(`Users/${user.id}`, { method: 'PUT', body: newUser('erin.smith@example.com') });
+    assert.equal(renamed.status, 200);
+    assert.ok(!JSON.stringify(await renamed.json()).includes('formerNames'), 'former names are kept, not shown');
+    assert.equal(await app(erin), 200);
+    const off = await scim(`Users/${user.id}`, { method: 'PATCH', body: JSON.stringify({ schemas: [PATCH_SCHEMA], Operations: [{ op: 'replace', path: 'active', value: false }] }) });
+    assert.equal(off.status, 200);
+    assert.equal(await app(erin), 401);
+  });
+
   test('refuses a wrong or missing token, the admin token, duplicates, bad bodies and unsupported filters', async () => {
     assert.equal((await scim('Users', {}, `${SCIM_TOKEN}x`)).status, 401);
     assert.equal((await scim('Users', {}, ADMIN_TOKEN)).status, 401, 'the admin token is not a SCIM token');
@@ -191,6 +207,46 @@ describe('gatehouse sessions (memory store: through the running instance\'s admi
     assert.equal(await app(jar), 401);
     await assert.rejects(cli('revoke'), (err: { code?: number; stderr?: string }) => err.code === 2 && /exactly one of --email/.test(err.stderr ?? ''));
   });
+});
+
+test('the admin API and SCIM do not answer on an application\'s host (its scripts would share the admin\'s origin)', async () => {
+  const onAppHost = await startGatehouse({
+    config: { demo: true, admin: { token: ADMIN_TOKEN, scim_token: SCIM_TOKEN } },
+    connections: [{ id: 'demo', demo_idp: { users } }],
+    routes: [{ name: 'app', host: 'notebooks.test', upstream: upstream.url, allow: [{ authenticated: true }] }],
+  });
+  try {
+    const status = (host: string, path: string, token: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = request(`${onAppHost.url}${path}`, { headers: { host, authorization: `Bearer ${token}` } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject).end();
+      });
+    assert.equal(await status('notebooks.test', '/.gatehouse/admin/sessions', ADMIN_TOKEN), 404);
+    assert.equal(await status('notebooks.test', '/.gatehouse/scim/v2/Users', SCIM_TOKEN), 404);
+    assert.equal(await status(new URL(onAppHost.url).host, '/.gatehouse/admin/sessions', ADMIN_TOKEN), 200, 'Gatehouse\'s own host');
+  } finally {
+    await onAppHost.stop();
+  }
+});
+
+test('admin groups count only from the trusted connections (another IdP asserting the group name gains no admin rights)', async () => {
+  const two = await startGatehouse({
+    config: { demo: true, admin: { groups: ['gatehouse-admins'], connections: ['corp'] } },
+    files: { 'idp.xml': idpMetadataXml({ ...TEST_IDP, certBase64s: [IDP_KEYS.certBase64] }) },
+    connections: [{ id: 'demo', demo_idp: { users } }, { id: 'corp', idp_metadata_file: 'idp.xml' }],
+    routes: [{ name: 'app', path: '/', upstream: upstream.url, allow: [{ authenticated: true }] }],
+  });
+  try {
+    const fromDemo = await demoLogin(two.url, 'root');
+    assert.equal((await jarFetch(fromDemo, `${two.url}/.gatehouse/admin/sessions`)).status, 403);
+    const fromCorp = await signIn(two.url, 'corp', 'root@example.com', ['gatehouse-admins']);
+    assert.equal((await jarFetch(fromCorp, `${two.url}/.gatehouse/admin/sessions`)).status, 200);
+  } finally {
+    await two.stop();
+  }
 });
 
 test('the admin API and SCIM are off (404) unless configured', async () => {

@@ -99,6 +99,8 @@ describe('session store config', () => {
     const same = problems(write('', `admin:\n  token: ${token}\n  scim_token: ${token}\n`));
     assert.ok(same.some((p) => p.key === 'admin.scim_token' && /must differ/.test(p.message)));
     assert.ok(problems(write('', 'admin:\n  token: short\n')).some((p) => p.key === 'admin.token' && /at least 32/.test(p.message)));
+    const unknown = problems(write('', 'admin:\n  groups: [admins]\n  connections: [okta]\n'));
+    assert.ok(unknown.some((p) => p.key === 'admin.connections[0]' && /no connection "okta"/.test(p.message)));
     const fromFile = loadConfig(write('', 'admin:\n  token_file: admin.token\n  groups: [gatehouse-admins]\n', { 'admin.token': `${token}\n` }), { SECRET }).config;
     assert.equal(fromFile.admin.token, token);
     assert.deepEqual(fromFile.admin.groups, ['gatehouse-admins']);

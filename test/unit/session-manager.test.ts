@@ -50,8 +50,8 @@ class RecordingStore implements SessionStore {
     this.check('delete', ids.join(','));
     return this.inner.delete(ids);
   }
-  indexed(key: string | undefined, limit: number) {
-    return this.inner.indexed(key, limit);
+  indexed(key: string | undefined, limit: number, offset?: number) {
+    return this.inner.indexed(key, limit, offset);
   }
   getMany(ids: readonly string[]) {
     return this.inner.getMany(ids);
@@ -140,6 +140,19 @@ describe('SessionManager.open', () => {
     const { sessions } = setup();
     await sessions.create(ALICE, SAML);
     assert.equal(await sessions.open(`${'A'.repeat(22)}.${'A'.repeat(43)}`), undefined);
+  });
+
+  it('refuses another spelling of the same token bits (non-canonical base64url: a second cookie for one session would dodge cache eviction)', async () => {
+    const { sessions } = setup();
+    const { token } = await sessions.create(ALICE, SAML);
+    const last = token.at(-1)!;
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const sibling = alphabet[alphabet.indexOf(last) + 1]!; // same top 4 bits, a low bit set
+    assert.ok(await sessions.open(token));
+    assert.equal(await sessions.open(token.slice(0, -1) + sibling), undefined);
+    const [id, key] = token.split('.') as [string, string];
+    const idSibling = alphabet[alphabet.indexOf(id.at(-1)!) + 1]!;
+    assert.equal(await sessions.open(`${id.slice(0, -1)}${idSibling}.${key}`), undefined);
   });
 
   it('refuses a real session id with a forged key (id seen in an admin listing or a dump)', async () => {
@@ -252,6 +265,15 @@ describe('SessionManager: touch throttling', () => {
 });
 
 describe('SessionManager.destroy', () => {
+  it('a known session id with a forged key signs nobody out (forced logout from a listing or a dump)', async () => {
+    const { sessions, store } = setup();
+    const { token } = await sessions.create(ALICE, SAML);
+    const [id] = token.split('.') as [string];
+    await sessions.destroy(`${id}.${'A'.repeat(43)}`);
+    assert.equal(store.ops('delete').length, 0);
+    assert.ok(await sessions.open(token));
+  });
+
   it('ends the session (logout)', async () => {
     const { sessions } = setup();
     const { token } = await sessions.create(ALICE, SAML);
@@ -418,6 +440,17 @@ describe('SessionManager: store outages', () => {
     assert.ok(await sessions.open(other.token));
   });
 
+  it('the outage grace never serves an entry cached before announcements were last lost (a revocation missed earlier)', async () => {
+    const { sessions, store, clock } = setup({ ...SETTINGS, cacheTtlMs: 1_000, outageGraceMs: 30_000 });
+    const { token } = await sessions.create(ALICE, SAML);
+    assert.ok(await sessions.open(token));
+    for (const l of store.listeners) l('all'); // the subscriber reconnected: this entry may be stale
+    store.down = true;
+    store.listening = false;
+    clock.advance(2_000);
+    await assert.rejects(sessions.open(token), { code: 'SESSION_STORE_UNAVAILABLE' });
+  });
+
   it('without outage_grace, even a freshly cached session fails closed once the cache must ask the store', async () => {
     const { sessions, store, clock } = setup({ ...SETTINGS, cacheTtlMs: 1_000 });
     const { token } = await sessions.create(ALICE, SAML);
@@ -429,6 +462,16 @@ describe('SessionManager: store outages', () => {
 });
 
 describe('SessionAdmin', () => {
+  it('revoking a user ends every session, past one page of the index (mass logins before deprovisioning)', async () => {
+    const { sessions, store, clock } = setup();
+    const tokens: string[] = [];
+    for (let i = 0; i < 10_050; i++) tokens.push((await sessions.create(ALICE, SAML)).token);
+    const admin = new SessionAdmin(store, sessions.keys, clock);
+    assert.equal((await admin.revokeUser('alice@example.com')).revoked.length, 10_050);
+    assert.equal(await sessions.open(tokens.at(-1)), undefined, 'the newest too');
+    assert.equal(await sessions.open(tokens[0]), undefined);
+  });
+
   it('lists sessions with who and when (from the summary sealed under the secret), and revokes by id or user', async () => {
     const { sessions, store, clock } = setup();
     const a = await sessions.create(ALICE, SAML);

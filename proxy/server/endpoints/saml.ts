@@ -54,6 +54,11 @@ async function consumeResponse(req: IncomingMessage, res: ServerResponse, ctx: A
   if (await ctx.directory.isDeactivated([result.identity.user, result.identity.email])) throw fail('SAML_LOGIN_FAILED', 'user-deactivated');
   const returnTo = checkReturnTo(result.returnTo, ctx.publicUrl, ctx.routeHosts) ?? sp.conn.default_redirect;
   const { token } = await ctx.sessions.create(result.identity, result.saml);
+  // A deactivation that listed the user's sessions just before this one existed would miss it.
+  if (await ctx.directory.isDeactivated([result.identity.user, result.identity.email])) {
+    await ctx.sessions.destroy(token);
+    throw fail('SAML_LOGIN_FAILED', 'user-deactivated');
+  }
   scope.user = result.identity.user;
   ctx.log.info(
     { [F.event]: EVENTS.login, [F.requestId]: scope.id, [F.user]: result.identity.user, [F.connection]: id, groups: result.identity.groups.length },

@@ -56,8 +56,10 @@ export async function handleScim(req: IncomingMessage, res: ServerResponse, ctx:
   if (!user) return scimError(res, 404, 'User not found.');
   if (method === 'GET') return sendScim(res, 200, toScim(user, ctx));
   if (method === 'DELETE') {
-    await ctx.directory.delete(user);
+    // Sessions first: if ending them fails (store unavailable), the record is still there for
+    // the IdP's retry, instead of a 404 that would leave the sessions alive.
     await endSessions(ctx, scope, user);
+    await ctx.directory.delete(user);
     res.writeHead(204).end();
     return;
   }
@@ -67,9 +69,10 @@ export async function handleScim(req: IncomingMessage, res: ServerResponse, ctx:
     if (typeof next === 'string') return scimError(res, 400, next, 'invalidValue');
     const other = next.userName.toLowerCase() === user.userName.toLowerCase() ? undefined : await ctx.directory.findByUserName(next.userName);
     if (other) return scimError(res, 409, 'userName already in use.', 'uniqueness');
+    // Sessions end first (idempotent; a failure leaves the record unchanged for the retry), for
+    // every name the user has had: a rename must not keep a session filed under an old name alive.
+    if (!next.active) await endSessions(ctx, scope, user, { ...user, ...next });
     const saved = await ctx.directory.replace(user, next);
-    // Sessions end for every name the user had before or has now: a rename must not keep one alive.
-    if (!saved.active) await endSessions(ctx, scope, user, saved);
     return sendScim(res, 200, toScim(saved, ctx));
   }
   throw fail('METHOD_NOT_ALLOWED', 'scim-method');
@@ -90,14 +93,15 @@ async function createUser(req: IncomingMessage, res: ServerResponse, ctx: AppCon
   if (typeof input === 'string') return scimError(res, 400, input, 'invalidValue');
   const user = await ctx.directory.create(input);
   if (user === 'conflict') return scimError(res, 409, 'userName already in use.', 'uniqueness');
-  // Provisioned as inactive: whatever sessions exist under these names end now.
+  // Provisioned as inactive: whatever sessions exist under these names end now (a failure
+  // answers 503; the IdP's retry finds the user and PUTs or PATCHes it again).
   if (!user.active) await endSessions(ctx, scope, user);
   return sendScim(res, 201, toScim(user, ctx), { location: location(ctx, user) });
 }
 
 /** Ends every session filed under any name of the user (userName, emails), before and after a change. */
 async function endSessions(ctx: AppContext, scope: RequestScope, ...users: ScimUser[]): Promise<void> {
-  const names = [...new Set(users.flatMap((u) => ScimDirectory.namesOf(u)))];
+  const names = [...new Set(users.flatMap((u) => ScimDirectory.allNamesOf(u)))];
   const revoked = new Set<string>();
   for (const name of names) for (const id of (await ctx.sessionAdmin.revokeUser(name)).revoked) revoked.add(id);
   logRevoked(ctx, scope, { kind: 'scim' }, [...revoked], { scim_user: users[0]!.id, user_name: users[0]!.userName });
@@ -168,7 +172,8 @@ function setAttribute(user: ScimUserInput, path: string, value: unknown): string
 }
 
 function toScim(user: ScimUser, ctx: AppContext) {
-  return { schemas: [USER_SCHEMA], ...user, meta: { resourceType: 'User', ...user.meta, location: location(ctx, user) } };
+  const { formerNames: _former, ...shown } = user;
+  return { schemas: [USER_SCHEMA], ...shown, meta: { resourceType: 'User', ...user.meta, location: location(ctx, user) } };
 }
 
 function location(ctx: AppContext, user: ScimUser): string {
