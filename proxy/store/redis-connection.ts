@@ -34,7 +34,7 @@ export class RedisConnection {
   private lastError: string | undefined;
   private listeningNow = false;
   private outageLogged = false;
-  private subscriber: RedisClient | undefined;
+  private readonly subscribers: RedisClient[] = [];
 
   private constructor(
     readonly client: RedisClient,
@@ -93,7 +93,7 @@ export class RedisConnection {
   async subscribe(channel: string, onMessage: (message: string) => void, onLost: () => void): Promise<void> {
     const name = this.prefix + channel;
     const sub = this.client.duplicate();
-    this.subscriber = sub;
+    this.subscribers.push(sub);
     sub.on('error', () => {});
     sub.on('message', (ch: string, message: string) => {
       if (ch === name) onMessage(message);
@@ -139,10 +139,7 @@ export class RedisConnection {
   }
 
   async close(): Promise<void> {
-    for (const c of [this.subscriber, this.client]) {
-      if (!c) continue;
-      await c.quit().catch(() => c.disconnect());
-    }
+    for (const c of [...this.subscribers, this.client]) await c.quit().catch(() => c.disconnect());
   }
 
   private async waitForReady(): Promise<void> {
