@@ -27,6 +27,7 @@ const USAGE = `node --import tsx bench/sessions.ts [options]   (build first: npm
   --threads N       wrk -t [2]
   --warmup N        warm-up seconds per target before round 1 [2]
   --body-bytes N    upstream response body size [100]
+  --sessions N      signed-in sessions per Gatehouse, sent in turn (many users, not one) [200]
   --out dir         where the JSON goes [bench/results]`;
 
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
@@ -41,7 +42,7 @@ function parse(argv: string[]) {
     strict: true,
     options: {
       rounds: { type: 'string' }, seconds: { type: 'string' }, connections: { type: 'string' }, threads: { type: 'string' },
-      warmup: { type: 'string' }, 'body-bytes': { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      warmup: { type: 'string' }, 'body-bytes': { type: 'string' }, out: { type: 'string' }, sessions: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   const num = (flag: keyof typeof v, fallback: number, min: number) => {
@@ -58,6 +59,7 @@ function parse(argv: string[]) {
     threads: num('threads', 2, 1),
     warmupSeconds: num('warmup', 2, 0),
     bodyBytes: num('body-bytes', 100, 0),
+    sessions: num('sessions', 200, 1),
     outDir: v.out ?? RESULTS,
     help: v.help ?? false,
   };
@@ -149,12 +151,12 @@ async function main(): Promise<number> {
     const probeCache = await probe(redisCache.port);
     const redisVersion = await probeNoCache.version();
 
-    const memory = started(MEMORY, await startGatehouseProcess(upstream.url));
+    const memory = started(MEMORY, await startGatehouseProcess(upstream.url, { sessions: o.sessions }));
     const noCache = started(
       REDIS_NO_CACHE,
-      await startGatehouseProcess(upstream.url, { session: { store: redisNoCache.url, cache: { ttl: '0s' }, redis: { key_prefix: 'bench-nocache:' } } }),
+      await startGatehouseProcess(upstream.url, { sessions: o.sessions, session: { store: 'redis', cache: { ttl: '0s' }, redis: { url: redisNoCache.url, key_prefix: 'bench-nocache:' } } }),
     );
-    const cached = started(REDIS_CACHE, await startGatehouseProcess(upstream.url, { session: { store: redisCache.url, redis: { key_prefix: 'bench-cache:' } } }));
+    const cached = started(REDIS_CACHE, await startGatehouseProcess(upstream.url, { sessions: o.sessions, session: { store: 'redis', redis: { url: redisCache.url, key_prefix: 'bench-cache:' } } }));
 
     const gatehouses: [string, GatehouseProcess][] = [[MEMORY, memory], [REDIS_NO_CACHE, noCache], [REDIS_CACHE, cached]];
     const verify = async (when: string): Promise<string[]> => {
@@ -166,7 +168,7 @@ async function main(): Promise<number> {
       // The sessions the Redis variants use must be in their Redis, not in the process.
       for (const [name, p, prefix] of [[REDIS_NO_CACHE, probeNoCache, 'bench-nocache:'], [REDIS_CACHE, probeCache, 'bench-cache:']] as const) {
         const keys = await p.keys(`${prefix}s:*`);
-        if (keys.length !== 1) problems.push(`${name} ${when}: ${keys.length} session keys under ${prefix}s:* in its Redis, expected 1`);
+        if (keys.length !== o.sessions) problems.push(`${name} ${when}: ${keys.length} session keys under ${prefix}s:* in its Redis, expected ${o.sessions}`);
       }
       return problems;
     };
@@ -182,7 +184,7 @@ async function main(): Promise<number> {
       upstreamPid: upstream.pid,
       targets: [
         { name: DIRECT, url: upstream.url, pid: upstream.pid },
-        { name: MEMORY, url: `${memory.url}/bench`, headers: { cookie: memory.cookie }, pid: memory.pid },
+        { name: MEMORY, url: `${memory.url}/bench`, cookies: memory.cookies, pid: memory.pid },
         redisTarget(REDIS_NO_CACHE, noCache, redisNoCache.pid, probeNoCache),
         redisTarget(REDIS_CACHE, cached, redisCache.pid, probeCache),
       ],
@@ -223,7 +225,7 @@ function redisTarget(name: string, gh: GatehouseProcess, redisPid: number, probe
   return {
     name,
     url: `${gh.url}/bench`,
-    headers: { cookie: gh.cookie },
+    cookies: gh.cookies,
     pid: gh.pid,
     sidePid: redisPid,
     counters: () => probe.commandCalls(),

@@ -15,6 +15,8 @@ export interface GatehouseProcess {
   pid: number;
   /** Cookie header of a signed-in user whose group the benchmark route requires. */
   cookie: string;
+  /** Cookie headers of `sessions` separate sign-ins (the first is `cookie`). */
+  cookies: string[];
   stop(): Promise<void>;
 }
 
@@ -27,7 +29,7 @@ export interface GatehouseProcess {
  */
 export async function startGatehouseProcess(
   upstreamUrl: string,
-  opts: { upstreamClient?: 'auto' | 'undici'; requestLogs?: boolean; session?: Record<string, unknown> } = {},
+  opts: { upstreamClient?: 'auto' | 'undici'; requestLogs?: boolean; session?: Record<string, unknown>; sessions?: number } = {},
 ): Promise<GatehouseProcess> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
@@ -55,8 +57,9 @@ export async function startGatehouseProcess(
   try {
     await waitForPort(port, '127.0.0.1', 15_000);
     const url = `http://127.0.0.1:${port}`;
-    const jar = await demoLogin(url, 'bench');
-    return { url, pid: child.pid!, cookie: `gatehouse_session=${jar.get('gatehouse_session')}`, stop };
+    const cookies: string[] = [];
+    for (let i = 0; i < (opts.sessions ?? 1); i++) cookies.push(`gatehouse_session=${(await demoLogin(url, 'bench')).get('gatehouse_session')}`);
+    return { url, pid: child.pid!, cookie: cookies[0]!, cookies, stop };
   } catch (err) {
     await stop();
     throw err;

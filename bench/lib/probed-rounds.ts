@@ -13,6 +13,8 @@ import { runWrk } from './wrk.js';
 
 /** A target, plus what to read around each of its runs. */
 export interface ProbedTarget extends BenchTarget {
+  /** Cookie headers sent in turn (many sessions); overrides a cookie in `headers`. */
+  cookies?: readonly string[];
   /** A process beside the target (not its child) whose CPU per request is reported apart. */
   sidePid?: number;
   /** Counters read before and after every measured run; the difference per request is reported. */
@@ -70,9 +72,9 @@ export async function runProbedRounds(o: ProbedOptions): Promise<ProbedReport> {
   const log = o.log ?? (() => {});
   const startedAt = new Date().toISOString();
   const loadavgStart = loadavg();
-  const load = (t: BenchTarget, seconds: number) => {
+  const load = (t: ProbedTarget, seconds: number) => {
     o.signal?.throwIfAborted();
-    return runWrk({ url: t.url, seconds, connections: o.connections, threads: o.threads, headers: t.headers, signal: o.signal });
+    return runWrk({ url: t.url, seconds, connections: o.connections, threads: o.threads, headers: t.headers, cookies: t.cookies, signal: o.signal });
   };
   if (o.warmupSeconds > 0) for (const t of o.targets) await load(t, o.warmupSeconds);
   const runs = new Map<ProbedTarget, ProbedRound[]>(o.targets.map((t) => [t, []]));

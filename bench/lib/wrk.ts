@@ -1,4 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** True when a `wrk` binary is on PATH. */
 export function wrkAvailable(): boolean {
@@ -15,6 +18,8 @@ export interface WrkOptions {
   threads: number;
   /** Sent on every request (e.g. a session cookie). */
   headers?: Record<string, string>;
+  /** Cookie headers taken in turn, one per request (many sessions instead of one). */
+  cookies?: readonly string[];
   /** Socket/request timeout passed to wrk as --timeout [2]. */
   timeoutSeconds?: number;
   /** Aborting kills this wrk run (by its pid) and rejects. */
@@ -38,8 +43,11 @@ export interface WrkResult {
 export async function runWrk(o: WrkOptions): Promise<WrkResult> {
   const args = ['-t', String(o.threads), '-c', String(o.connections), '-d', `${o.seconds}s`, '--timeout', `${o.timeoutSeconds ?? 2}s`, '--latency'];
   for (const [k, v] of Object.entries(o.headers ?? {})) args.push('-H', `${k}: ${v}`);
+  const script = o.cookies?.length ? cookieScript(o.cookies) : undefined;
+  if (script) args.push('-s', script.path);
   args.push(o.url);
   const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'], signal: o.signal });
+  child.once('close', () => script?.remove());
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -50,6 +58,15 @@ export async function runWrk(o: WrkOptions): Promise<WrkResult> {
   });
   if (code !== 0) throw new Error(`wrk exited with ${code}: ${err.trim() || out.trim()}`);
   return parseWrkOutput(out);
+}
+
+/** A wrk Lua script sending the given Cookie headers in turn (each thread starts at its own offset). */
+function cookieScript(cookies: readonly string[]): { path: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-wrk-'));
+  const path = join(dir, 'cookies.lua');
+  const list = cookies.map((c) => JSON.stringify(c)).join(',\n  ');
+  writeFileSync(path, `local cookies = {\n  ${list}\n}\nlocal i = math.random(#cookies)\nrequest = function()\n  i = i % #cookies + 1\n  return wrk.format(nil, nil, { ["Cookie"] = cookies[i] })\nend\n`);
+  return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 const UNIT_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
