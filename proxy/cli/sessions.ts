@@ -53,7 +53,14 @@ export async function runSessions(file: string, cmd: SessionsCommand): Promise<n
     for (const p of e.problems) process.stderr.write(`${formatProblem(p)}\n`);
     return 1;
   }
-  const backend = await openBackend(loaded);
+  let backend: SessionsBackend | string;
+  try {
+    backend = await openBackend(loaded);
+  } catch (err) {
+    // Unreachable store or instance: one line saying where and why, no stack trace.
+    process.stderr.write(`gatehouse: ${(err as Error).message}\n`);
+    return 1;
+  }
   if (typeof backend === 'string') {
     process.stderr.write(`gatehouse: ${backend}\n`);
     return 2;
@@ -67,6 +74,9 @@ export async function runSessions(file: string, cmd: SessionsCommand): Promise<n
     const revoked = await backend.revoke(cmd.email !== undefined ? { email: cmd.email } : { id: cmd.id! });
     process.stdout.write(cmd.json ? `${JSON.stringify({ revoked: revoked.length, ids: revoked })}\n` : `revoked ${revoked.length} session(s)${revoked.length ? `: ${revoked.join(' ')}` : ''}\n`);
     return 0;
+  } catch (err) {
+    process.stderr.write(`gatehouse: ${(err as Error).message}\n`);
+    return 1;
   } finally {
     await backend.close();
   }

@@ -73,6 +73,15 @@ describe('gatehouse sessions with a Redis store', { skip }, () => {
     assert.match((await cli('list')).stdout, /no live sessions/);
   });
 
+  test('an unreachable Redis is one clear line and exit 1, no stack trace', async () => {
+    const gone = join(dir, 'gone.yaml');
+    writeFileSync(gone, configWith(SECRET, 'redis://127.0.0.1:1'));
+    await assert.rejects(
+      run(process.execPath, ['--import', 'tsx', join(ROOT, 'proxy/main.ts'), 'sessions', 'list', '--config', gone], { cwd: ROOT }),
+      (err: { code?: number; stderr?: string }) => err.code === 1 && /^gatehouse: cannot reach the session store \(redis:\/\/127\.0\.0\.1:1\)/.test(err.stderr ?? '') && !/\n\s+at /.test(err.stderr ?? ''),
+    );
+  });
+
   test('a wrong secret lists nothing readable and revokes nothing by email (the index is keyed by the secret)', async () => {
     const settings = { secrets: [SECRET], idleTimeoutMs: 30 * MINUTE, maxLifetimeMs: 60 * MINUTE, cacheTtlMs: 0, cacheMaxEntries: 100, outageGraceMs: 0 };
     const instance = new SessionManager(await RedisSessionStore.open(conn), settings, new ManualClock(Date.now()));
