@@ -189,6 +189,17 @@ const samlSchema = z.strictObject({
    * file), for `gatehouse check` to spot policy group names no IdP sends. Absent: not kept on disk.
    */
   groups_seen_file: z.string().min(1).optional(),
+  /**
+   * Gatehouse's own SAML keys (RSA, PEM files): the first signs AuthnRequests and logout
+   * messages, every one decrypts encrypted assertions, all are published in SP metadata. Two at
+   * once for a rollover: add the new key second, move it first once the IdPs have fetched the
+   * new metadata, then remove the old one. Absent: requests are unsigned, assertions cannot be
+   * encrypted to Gatehouse.
+   */
+  sp_keys: z
+    .array(z.strictObject({ key_file: z.string().min(1), cert_file: z.string().min(1) }))
+    .max(2, 'at most two keys at once (the current one and the one rolling in or out)')
+    .default([]),
   connections: z.array(connectionSchema).min(1),
 });
 

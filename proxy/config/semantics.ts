@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import type { ConfigProblem } from './problems.js';
 import { locate, type YamlSource } from './yaml-source.js';
 import { buildTrustList } from '../server/trusted-proxies.js';
+import { readSpKey } from '../saml/sp-keys.js';
 
 /**
  * Rules that span several keys. They read the raw parsed YAML (not the validated config) so
@@ -28,6 +29,7 @@ export function checkConfigSemantics(raw: unknown, src: YamlSource, dir: string,
   const proxies = list(server.trusted_proxies).filter((p): p is string => typeof p === 'string');
   for (const bad of buildTrustList(proxies).invalid) at(['server', 'trusted_proxies'], 'server.trusted_proxies', `"${bad}" is not an IP address or CIDR`);
   checkConnections(list(obj(root.saml).connections), demo, dir, at);
+  checkSpKeys(list(obj(root.saml).sp_keys), dir, at);
   if (root.demo_upstream !== undefined && !demo) at(['demo_upstream'], 'demo_upstream', 'the demo upstream refuses to run unless `demo: true` is set');
   const session = obj(root.session);
   const secret = str(session.secret);
@@ -83,6 +85,22 @@ function checkConnections(connections: unknown[], demo: boolean, dir: string, at
     if (c.demo_idp !== undefined && !demo) at([...base, 'demo_idp'], `${key}.demo_idp`, 'the demo IdP is for local trial only and refuses to run unless `demo: true` is set');
     const file = str(c.idp_metadata_file);
     if (file && !existsSync(resolve(dir, file))) at([...base, 'idp_metadata_file'], `${key}.idp_metadata_file`, `file not found: ${file}`);
+  });
+}
+
+/** Each SP key pair must read, match and be RSA-2048+; the same key twice is a mistake. */
+function checkSpKeys(entries: unknown[], dir: string, at: (p: PropertyKey[], k: string, m: string) => void): void {
+  const seen = new Set<string>();
+  entries.forEach((item, i) => {
+    const e = obj(item);
+    const key_file = str(e.key_file);
+    const cert_file = str(e.cert_file);
+    if (!key_file || !cert_file) return; // the schema reports it
+    const key = readSpKey({ key_file, cert_file }, dir);
+    const path = ['saml', 'sp_keys', i];
+    if (typeof key === 'string') return at(path, `saml.sp_keys[${i}]`, key);
+    if (seen.has(key.fingerprint256)) at(path, `saml.sp_keys[${i}]`, 'the same key is listed twice');
+    seen.add(key.fingerprint256);
   });
 }
 

@@ -12,6 +12,7 @@ import type { IdpSource } from './idp-source.js';
 import type { LoginTracker } from './login-tracker.js';
 import { classifyNodeSamlError } from './node-saml-errors.js';
 import type { ReplayCache } from './replay-cache.js';
+import type { SpKeys } from './sp-keys.js';
 import { inspectResponse, type ResponseEnvelope } from './response-guard.js';
 
 /** The URLs of one connection, derived from public_url and its id. */
@@ -32,6 +33,8 @@ export interface SpDeps {
   loginTimeoutMs: number;
   /** Told the groups of every successful login, for `gatehouse check`'s group-name lint. */
   groupsSeen?: GroupsSeen;
+  /** Gatehouse's own keys (`saml.sp_keys`), when configured. */
+  spKeys?: SpKeys;
 }
 
 /** The result of a successful login. */

@@ -9,6 +9,7 @@ import { IdpSource, originOf } from '../saml/idp-source.js';
 import { LoginTracker } from '../saml/login-tracker.js';
 import { ReplayCache } from '../saml/replay-cache.js';
 import { ServiceProvider, type SpUrls } from '../saml/service-provider.js';
+import { readSpKeys } from '../saml/sp-keys.js';
 import { SessionAdmin } from '../session/session-admin.js';
 import { SessionManager } from '../session/session-manager.js';
 import { openStores } from '../store/open-stores.js';
@@ -47,7 +48,8 @@ async function buildWithStores(loaded: LoadedConfig, log: Logger, clock: Clock, 
   const tracker = new LoginTracker(stores.logins, config.saml.login_timeout, clock);
   const replay = new ReplayCache(stores.replay, clock);
   const groupsSeen = stores.groupsSeen;
-  const deps = { tracker, replay, clock, skewMs: config.saml.clock_skew, maxResponseBytes: config.saml.max_response_bytes, loginTimeoutMs: config.saml.login_timeout, groupsSeen };
+  const spKeys = readSpKeys(config.saml.sp_keys, loaded.dir);
+  const deps = { tracker, replay, clock, skewMs: config.saml.clock_skew, maxResponseBytes: config.saml.max_response_bytes, loginTimeoutMs: config.saml.login_timeout, groupsSeen, spKeys };
   const connections = new Map<string, ServiceProvider>();
   const sources: IdpSource[] = [];
   let demoIdp: DemoIdp | undefined;
