@@ -1,18 +1,4 @@
-import { domainToASCII } from 'node:url';
-
-/**
- * Email domains as Gatehouse compares them: lower-case ASCII, internationalized names in
- * punycode (UTS #46 through WHATWG `domainToASCII`, so `BÜCHER.example`, `bücher.example` and
- * `xn--bcher-kva.example` are one domain), no trailing dot.
- * @returns the normalized domain, or undefined when it is not a host name
- */
-export function normalizeDomain(domain: string): string | undefined {
-  const trimmed = domain.trim().replace(/\.$/, '');
-  if (!trimmed || /[\s/@:[\]\\?#%]/.test(trimmed)) return undefined;
-  const ascii = domainToASCII(trimmed);
-  if (!ascii || !/^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$/.test(ascii)) return undefined;
-  return ascii;
-}
+import { normalizeDomain } from '../config/domain-name.js';
 
 /** The normalized domain of an address (after its last `@`), or undefined. */
 export function domainOfAddress(address: string): string | undefined {
