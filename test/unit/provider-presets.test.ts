@@ -11,6 +11,7 @@ import type { Profile } from '@node-saml/node-saml';
 import { configSchema, PROVIDERS, type ConnectionConfig } from '../../proxy/config/schema.js';
 import { mapIdentity } from '../../proxy/saml/identity-mapping.js';
 import { attributeNames, PROVIDER_PRESETS } from '../../proxy/saml/provider-presets.js';
+import { DOCUMENTED } from '../helpers/provider-attributes.js';
 
 function connection(extra: Record<string, unknown> = {}): ConnectionConfig {
   return configSchema.parse({
@@ -23,31 +24,6 @@ function connection(extra: Record<string, unknown> = {}): ConnectionConfig {
 
 const UNSPECIFIED = 'urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified';
 const profile = (attributes: Record<string, unknown>, nameID = 'u-1234'): Profile => ({ issuer: 'https://idp.example', nameID, nameIDFormat: UNSPECIFIED, attributes }) as Profile;
-
-/** Each provider's attribute names as its documentation shows them (not read from the presets). */
-const DOCUMENTED: Record<(typeof PROVIDERS)[number], { email: string; groups: string; first?: string; last?: string; name?: string }> = {
-  generic: { email: 'email', groups: 'groups' },
-  okta: { email: 'email', groups: 'groups', first: 'firstName', last: 'lastName' },
-  entra: {
-    email: 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress',
-    groups: 'http://schemas.microsoft.com/ws/2008/06/identity/claims/groups',
-    first: 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname',
-    last: 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname',
-    name: 'http://schemas.microsoft.com/identity/claims/displayname',
-  },
-  google: { email: 'email', groups: 'groups', first: 'firstName', last: 'lastName' },
-  jumpcloud: { email: 'email', groups: 'memberOf', first: 'firstname', last: 'lastname' },
-  ping: { email: 'mail', groups: 'memberOf', first: 'givenName', last: 'sn', name: 'displayName' },
-  adfs: {
-    email: 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress',
-    groups: 'http://schemas.xmlsoap.org/claims/Group',
-    first: 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname',
-    last: 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname',
-    name: 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name',
-  },
-  keycloak: { email: 'urn:oid:1.2.840.113549.1.9.1', groups: 'member', first: 'urn:oid:2.5.4.42', last: 'urn:oid:2.5.4.4' },
-  simplesamlphp: { email: 'mail', groups: 'memberOf', first: 'givenName', last: 'sn', name: 'displayName' },
-};
 
 describe('provider presets', () => {
   test('every provider the schema accepts has a preset, and nothing else does', () => {
