@@ -9,6 +9,8 @@ const MAX_GROUPS = 1000;
 const MAX_VALUE = 1024;
 /** Values kept per extra claim: a claim is context for pages and audits, not a group list. */
 const MAX_CLAIM_VALUES = 50;
+/** Characters kept over all extra claims: the session lives in the store for hours. */
+const MAX_CLAIM_CHARS = 16_384;
 
 type MappedConnection = Pick<ConnectionConfig, 'id' | 'provider' | 'attributes' | 'group_map' | 'unmapped_groups' | 'claims'>;
 
@@ -51,12 +53,21 @@ export function mapIdentity(profile: Profile, conn: MappedConnection, names: Att
   };
 }
 
-/** The configured extra claims the response carried (values as sent, capped); undefined when none. */
+/**
+ * The configured extra claims the response carried, values as sent; capped at 50 values per
+ * claim and 16 KiB in all (values past the budget are left out, in config order); undefined when none.
+ */
 function extraClaims(attrs: Record<string, unknown>, wanted: Readonly<Record<string, string>> | undefined): Record<string, string[]> | undefined {
   if (!wanted) return undefined;
   const out: Record<string, string[]> = {};
+  let budget = MAX_CLAIM_CHARS;
   for (const [key, attr] of Object.entries(wanted)) {
-    const values = strings(Object.hasOwn(attrs, attr) ? attrs[attr] : undefined).slice(0, MAX_CLAIM_VALUES);
+    const values: string[] = [];
+    for (const v of strings(Object.hasOwn(attrs, attr) ? attrs[attr] : undefined).slice(0, MAX_CLAIM_VALUES)) {
+      if (v.length > budget) break;
+      budget -= v.length;
+      values.push(v);
+    }
     if (values.length > 0) out[key] = values;
   }
   return Object.keys(out).length > 0 ? out : undefined;

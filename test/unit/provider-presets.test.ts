@@ -104,6 +104,16 @@ describe('claims: extra attributes kept in the identity', () => {
     assert.equal(mapIdentity(profile({ tags: ['x'.repeat(2000)] }), conn).claims, undefined);
   });
 
+  test('all claims together are capped at 16 KiB: a response cannot bloat every session', () => {
+    const conn = connection({ claims: { a: 'a', b: 'b' } });
+    const big = Array.from({ length: 20 }, () => 'x'.repeat(1000));
+    const claims = mapIdentity(profile({ a: big, b: big }), conn).claims!;
+    const total = Object.values(claims).flat().reduce((n, v) => n + v.length, 0);
+    assert.ok(total <= 16_384, String(total));
+    assert.equal(claims.a!.length, 16);
+    assert.equal(claims.b, undefined, 'the budget was spent on the first claim');
+  });
+
   test('an attribute named like an Object.prototype key is not read from the prototype', () => {
     const conn = connection({ claims: { weird: 'constructor' } });
     assert.equal(mapIdentity(profile({}), conn).claims, undefined);
