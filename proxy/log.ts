@@ -28,6 +28,8 @@ export const EVENTS = {
   decision: 'decision',
   login: 'login',
   loginFailed: 'login-failed',
+  /** An unsolicited response answered with a fresh SP-initiated login (`idp_initiated: restart`). */
+  loginRestarted: 'login-restarted',
   logout: 'logout',
   error: 'error',
   startup: 'startup',

@@ -42,16 +42,30 @@ const serverSchema = z.strictObject({
   watch_policies: z.boolean().default(true),
 });
 
+/**
+ * SAML attribute names, per identity field. Each key set here overrides only that field of the
+ * connection's `provider` preset (see proxy/saml/provider-presets.ts); keys left out keep the preset.
+ */
 const attributesSchema = z.strictObject({
-  /** SAML attribute holding the email; the NameID is used when it is an email and this is absent. */
-  email: z.string().min(1).default('email'),
-  /** SAML attribute holding group names (multi-valued). */
-  groups: z.string().min(1).default('groups'),
+  /** Attribute holding the email; the NameID is used when it is an email and this is absent. */
+  email: z.string().min(1).optional(),
+  /** Attribute holding group names or IDs (multi-valued). */
+  groups: z.string().min(1).optional(),
   /** Attribute for the user name; default: the NameID. */
   user: z.string().min(1).optional(),
-  /** Attribute for a display name (shown on Gatehouse pages only). */
+  /** Attribute for a display name (shown on Gatehouse pages only); default: first and last name. */
   name: z.string().min(1).optional(),
+  /** Attribute for the first (given) name. */
+  first_name: z.string().min(1).optional(),
+  /** Attribute for the last name (surname). */
+  last_name: z.string().min(1).optional(),
 });
+
+/** IdPs whose documented attribute names Gatehouse knows (proxy/saml/provider-presets.ts). */
+export const PROVIDERS = ['generic', 'okta', 'entra', 'google', 'jumpcloud', 'ping', 'adfs', 'keycloak', 'simplesamlphp'] as const;
+
+/** A name an extra claim is kept under in the session (lower-case, like a header suffix). */
+export const CLAIM_NAME = /^[a-z][a-z0-9_-]{0,63}$/;
 
 const demoUserSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9._-]{1,64}$/),
@@ -73,13 +87,40 @@ const connectionSchema = z.strictObject({
   /** SP entity ID; defaults to this connection's metadata URL. Immutable once published. */
   entity_id: z.string().min(1).optional(),
   /**
-   * Accept responses the IdP sends without a request (IdP-initiated). Off by default: such
-   * responses carry no InResponseTo, so they cannot be bound to the browser (login CSRF).
+   * What to do with a response the IdP sends without our request (IdP-initiated; it carries no
+   * InResponseTo, so it cannot be bound to the browser that posts it: login CSRF).
+   * `refuse` (default): SAML_LOGIN_FAILED. `restart`: verify it, then start a fresh SP-initiated
+   * login to this connection instead of signing anyone in (the IdP's tile keeps working and a
+   * planted response never makes a session). `accept`: sign the user in (replay-protected by
+   * assertion ID); only where the IdP portal must work without a round trip.
    */
-  allow_idp_initiated: z.boolean().default(false),
-  /** Where IdP-initiated logins land when RelayState names no route. */
+  idp_initiated: z.enum(['refuse', 'restart', 'accept']).default('refuse'),
+  /** Where IdP-initiated logins land when RelayState names no route of ours. */
   default_redirect: z.string().startsWith('/').default('/'),
-  attributes: attributesSchema.default({ email: 'email', groups: 'groups' }),
+  /**
+   * Which IdP product this is: sets the attribute names for email, names and groups as that
+   * product documents them. `generic` (default): `email` and `groups`.
+   */
+  provider: z.enum(PROVIDERS).default('generic'),
+  /**
+   * Email domains this connection's users have (`corp.example`): the sign-in page sends someone
+   * who types alice@corp.example here. Lower-cased, IDNs in punycode; one domain, one connection.
+   */
+  email_domains: z.array(z.string().min(1).max(253)).default([]),
+  /**
+   * Make this connection the only way in for `email_domains` (and their sub-domains): a login
+   * through any other connection whose email or user name is in one of them is refused.
+   */
+  enforce: z.boolean().default(false),
+  /**
+   * Extra SAML attributes kept in the session: name -> attribute name, e.g.
+   * `department: http://schemas.xmlsoap.org/ws/2005/05/identity/claims/department`.
+   * Shown by /.gatehouse/userinfo; not forwarded upstream.
+   */
+  claims: z.record(z.string().regex(CLAIM_NAME, 'lower-case letters, digits, _ and - (max 64), starting with a letter'), z.string().min(1).max(1024))
+    .refine((r) => Object.keys(r).length <= 32, 'at most 32 claims')
+    .default({}),
+  attributes: attributesSchema.default({}),
   /**
    * IdP group value (name or ID, matched exactly, case-sensitive) -> the policy group name(s) it
    * stands for, e.g. an Entra object ID -> `ml-engineers`. Absent: groups are used as sent.

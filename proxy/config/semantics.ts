@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { checkEmailDomains } from './email-domain-rules.js';
 import type { ConfigProblem } from './problems.js';
 import { locate, type YamlSource } from './yaml-source.js';
 import { buildTrustList } from '../server/trusted-proxies.js';
@@ -30,6 +31,7 @@ export function checkConfigSemantics(raw: unknown, src: YamlSource, dir: string,
   for (const bad of buildTrustList(proxies).invalid) at(['server', 'trusted_proxies'], 'server.trusted_proxies', `"${bad}" is not an IP address or CIDR`);
   checkConnections(list(obj(root.saml).connections), demo, dir, at);
   checkSpKeys(list(obj(root.saml).sp_keys), dir, at);
+  checkEmailDomains(list(obj(root.saml).connections), at);
   if (root.demo_upstream !== undefined && !demo) at(['demo_upstream'], 'demo_upstream', 'the demo upstream refuses to run unless `demo: true` is set');
   const session = obj(root.session);
   const secret = str(session.secret);
@@ -83,6 +85,7 @@ function checkConnections(connections: unknown[], demo: boolean, dir: string, at
     const sources = ['idp_metadata_url', 'idp_metadata_file', 'demo_idp'].filter((k) => c[k] !== undefined).length;
     if (sources !== 1) at(base, key, 'set exactly one of idp_metadata_url, idp_metadata_file, demo_idp');
     if (c.demo_idp !== undefined && !demo) at([...base, 'demo_idp'], `${key}.demo_idp`, 'the demo IdP is for local trial only and refuses to run unless `demo: true` is set');
+    if (c.allow_idp_initiated !== undefined) at([...base, 'allow_idp_initiated'], `${key}.allow_idp_initiated`, 'replaced by idp_initiated: refuse | restart | accept (true was accept; restart is the safer way to let IdP tiles work)');
     const file = str(c.idp_metadata_file);
     if (file && !existsSync(resolve(dir, file))) at([...base, 'idp_metadata_file'], `${key}.idp_metadata_file`, `file not found: ${file}`);
   });

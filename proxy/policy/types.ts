@@ -12,6 +12,15 @@ export interface Identity {
   connection: string;
   /** Display name, for Gatehouse pages only. */
   name?: string;
+  /** First (given) name, when the connection's attributes carry one. */
+  firstName?: string;
+  /** Last name (surname), when the connection's attributes carry one. */
+  lastName?: string;
+  /**
+   * The connection's `claims:` (name -> values as sent, capped), only those the response
+   * carried. Kept in the session and shown by /.gatehouse/userinfo; policies do not read them.
+   */
+  claims?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** The request facts rules may look at, besides the identity. */

@@ -7,9 +7,11 @@ import type { GroupsSeen } from '../policy/groups-seen.js';
 import type { Identity } from '../policy/types.js';
 import type { Session } from '../session/types.js';
 import { checkAssertion } from './assertion-checks.js';
+import type { DomainDirectory } from './email-domains.js';
 import { mapIdentity } from './identity-mapping.js';
 import type { IdpSource } from './idp-source.js';
 import type { LoginTracker } from './login-tracker.js';
+import { attributeNames, type AttributeNames } from './provider-presets.js';
 import { classifyNodeSamlError } from './node-saml-errors.js';
 import type { ReplayCache } from './replay-cache.js';
 import type { SpKeys } from './sp-keys.js';
@@ -35,6 +37,8 @@ export interface SpDeps {
   groupsSeen?: GroupsSeen;
   /** Gatehouse's own keys (`saml.sp_keys`), when configured. */
   spKeys?: SpKeys;
+  /** Email domains of every connection: logins in a domain another connection enforces are refused. */
+  domains?: DomainDirectory;
 }
 
 /** The result of a successful login. */
@@ -47,6 +51,15 @@ export interface LoginResult {
 }
 
 /**
+ * A verified unsolicited response on a connection with `idp_initiated: restart`: nobody is signed
+ * in; the caller starts a fresh SP-initiated login that lands on `returnTo` (RelayState, unchecked).
+ */
+export interface RestartLogin {
+  restart: true;
+  returnTo: string | undefined;
+}
+
+/**
  * One SAML connection: our SP for one IdP. node-saml does the XML-DSig and the Conditions
  * checks; this class adds what node-saml 5.1 leaves to its callers and binds every login to the
  * browser that started it.
@@ -56,6 +69,8 @@ export class ServiceProvider {
   private readonly signedResponses: SAML;
   /** For responses signed only at the assertion (the common IdP default). */
   private readonly signedAssertions: SAML;
+  /** The attribute names this connection reads (provider preset + overrides), resolved once. */
+  private readonly names: AttributeNames;
 
   constructor(
     readonly conn: ConnectionConfig,
@@ -65,6 +80,7 @@ export class ServiceProvider {
   ) {
     this.signedResponses = this.build(true);
     this.signedAssertions = this.build(false);
+    this.names = attributeNames(conn);
   }
 
   /** The IdP's entity ID as currently published. */
@@ -92,9 +108,11 @@ export class ServiceProvider {
   /**
    * Verifies a POSTed SAMLResponse and returns who logged in. Any failure throws
    * SAML_LOGIN_FAILED with a private reason and changes nothing: the login stays pending (so a
-   * forged post cannot cancel it) until a verified response consumes it, once.
+   * forged post cannot cancel it) until a verified response consumes it, once. An unsolicited
+   * response on an `idp_initiated: restart` connection is verified and used up, then answered
+   * with a {@link RestartLogin}: it never signs anyone in.
    */
-  async finishLogin(samlResponse: string, relayState: string | undefined, nonce: string | undefined): Promise<LoginResult> {
+  async finishLogin(samlResponse: string, relayState: string | undefined, nonce: string | undefined): Promise<LoginResult | RestartLogin> {
     const env = inspectResponse(samlResponse, this.deps.maxResponseBytes);
     const { requestId, returnTo } = await this.matchRequest(env, relayState, nonce);
     this.checkEnvelope(env);
@@ -107,9 +125,14 @@ export class ServiceProvider {
       skewMs: this.deps.skewMs,
     });
     if (checked.id !== env.assertionId) throw fail('SAML_LOGIN_FAILED', 'assertion-id-mismatch');
-    const identity = mapIdentity(profile, this.conn);
-    const claim = await this.deps.replay.claim(this.idpEntityId, checked.id, checked.usableUntil);
-    if (claim !== 'claimed') throw fail('SAML_LOGIN_FAILED', claim === 'full' ? 'replay-cache-full' : 'assertion-replayed');
+    if (!requestId && this.conn.idp_initiated === 'restart') {
+      // Used up like any other assertion, so a captured one cannot be replayed either way.
+      await this.claimOnce(checked.id, checked.usableUntil);
+      return { restart: true, returnTo };
+    }
+    const identity = mapIdentity(profile, this.conn, this.names);
+    this.checkDomainOwner(identity);
+    await this.claimOnce(checked.id, checked.usableUntil);
     if (requestId) await this.deps.tracker.complete(relayState!, requestId);
     this.deps.groupsSeen?.record(identity);
     return {
@@ -120,6 +143,23 @@ export class ServiceProvider {
     };
   }
 
+  /** SAML profiles 4.1.4.5: a bearer assertion is used once (until it expires). */
+  private async claimOnce(assertionId: string, usableUntil: number): Promise<void> {
+    const claim = await this.deps.replay.claim(this.idpEntityId, assertionId, usableUntil);
+    if (claim !== 'claimed') throw fail('SAML_LOGIN_FAILED', claim === 'full' ? 'replay-cache-full' : 'assertion-replayed');
+  }
+
+  /**
+   * `enforce: true` on a connection makes it the only way in for its email domains: any other
+   * IdP asserting an address or user name in one of them is refused, whatever it signs.
+   */
+  private checkDomainOwner(identity: { email?: string; user: string }): void {
+    for (const name of [identity.email, identity.user]) {
+      const owner = this.deps.domains?.enforcedOwner(name);
+      if (owner !== undefined && owner !== this.conn.id) throw fail('SAML_LOGIN_FAILED', 'domain-enforced-elsewhere');
+    }
+  }
+
   /** SP-initiated (InResponseTo present) must match this browser's login; otherwise IdP-initiated. */
   private async matchRequest(env: ResponseEnvelope, relayState: string | undefined, nonce: string | undefined) {
     if (env.inResponseTo) {
@@ -128,7 +168,7 @@ export class ServiceProvider {
       if (login.requestId !== env.inResponseTo) throw fail('SAML_LOGIN_FAILED', 'in-response-to-mismatch');
       return { requestId: login.requestId, returnTo: login.returnTo };
     }
-    if (!this.conn.allow_idp_initiated) throw fail('SAML_LOGIN_FAILED', 'unsolicited-response');
+    if (this.conn.idp_initiated === 'refuse') throw fail('SAML_LOGIN_FAILED', 'unsolicited-response');
     return { requestId: undefined, returnTo: relayState };
   }
 
@@ -173,7 +213,7 @@ export class ServiceProvider {
       maxAssertionAgeMs: this.deps.loginTimeoutMs,
       // node-saml's default is `never`; an unchecked InResponseTo lets responses be replayed
       // into logins they were not issued for.
-      validateInResponseTo: this.conn.allow_idp_initiated ? ValidateInResponseTo.ifPresent : ValidateInResponseTo.always,
+      validateInResponseTo: this.conn.idp_initiated === 'refuse' ? ValidateInResponseTo.always : ValidateInResponseTo.ifPresent,
       requestIdExpirationPeriodMs: this.deps.loginTimeoutMs,
       // node-saml's default cache lives in one process; ours lives in the shared state store.
       cacheProvider: this.deps.tracker.cacheProvider(),

@@ -6,6 +6,7 @@ import { UpstreamPools } from '../forward/upstream-pools.js';
 import type { Logger } from '../log.js';
 import { RequestLog } from '../request-log.js';
 import { IdpSource, originOf } from '../saml/idp-source.js';
+import { DomainDirectory } from '../saml/email-domains.js';
 import { LoginTracker } from '../saml/login-tracker.js';
 import { ReplayCache } from '../saml/replay-cache.js';
 import { ServiceProvider, type SpUrls } from '../saml/service-provider.js';
@@ -49,7 +50,8 @@ async function buildWithStores(loaded: LoadedConfig, log: Logger, clock: Clock, 
   const replay = new ReplayCache(stores.replay, clock);
   const groupsSeen = stores.groupsSeen;
   const spKeys = readSpKeys(config.saml.sp_keys, loaded.dir);
-  const deps = { tracker, replay, clock, skewMs: config.saml.clock_skew, maxResponseBytes: config.saml.max_response_bytes, loginTimeoutMs: config.saml.login_timeout, groupsSeen, spKeys };
+  const domains = new DomainDirectory(config.saml.connections.map((c) => ({ connection: c.id, domains: c.email_domains, enforce: c.enforce })));
+  const deps = { tracker, replay, clock, skewMs: config.saml.clock_skew, maxResponseBytes: config.saml.max_response_bytes, loginTimeoutMs: config.saml.login_timeout, groupsSeen, domains, spKeys };
   const connections = new Map<string, ServiceProvider>();
   const sources: IdpSource[] = [];
   let demoIdp: DemoIdp | undefined;
@@ -89,6 +91,7 @@ async function buildWithStores(loaded: LoadedConfig, log: Logger, clock: Clock, 
     directory: new ScimDirectory(stores.records, clock),
     cookies,
     connections,
+    domains,
     ...parts,
     policy: initialPolicyStatus(clock.now()),
     pools,

@@ -6,6 +6,7 @@ import type { ClientFacts } from '../forward/upstream-headers.js';
 import type { Logger } from '../log.js';
 import type { RequestLog } from '../request-log.js';
 import type { RouteTable } from '../policy/route-table.js';
+import type { DomainDirectory } from '../saml/email-domains.js';
 import type { ServiceProvider } from '../saml/service-provider.js';
 import type { SessionAdmin } from '../session/session-admin.js';
 import type { SessionManager } from '../session/session-manager.js';
@@ -32,6 +33,8 @@ export interface AppContext {
   directory: ScimDirectory;
   cookies: CookiePolicy;
   connections: ReadonlyMap<string, ServiceProvider>;
+  /** Which connection owns which email domain (sign-in page discovery, `enforce`). */
+  domains: DomainDirectory;
   routes: RouteTable;
   /** Hosts some route names, for checking redirect targets. */
   routeHosts: ReadonlySet<string>;

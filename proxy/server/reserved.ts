@@ -4,7 +4,8 @@ import type { AppContext, RequestScope } from './context.js';
 import { handleAdmin } from './endpoints/admin.js';
 import { handleDemoIdp } from './endpoints/demo-idp.js';
 import { handleScim } from './endpoints/scim.js';
-import { handleHealth, handleReady, handleSignin, handleUserinfo } from './endpoints/info.js';
+import { handleHealth, handleReady, handleUserinfo } from './endpoints/info.js';
+import { handleSignIn } from './endpoints/sign-in.js';
 import { handleLogout } from './endpoints/logout.js';
 import { PATHS } from './endpoints/paths.js';
 import { handleSaml } from './endpoints/saml.js';
@@ -37,7 +38,8 @@ export async function handleReserved(req: IncomingMessage, res: ServerResponse, 
     case PATHS.userinfo:
       return getOnly(), handleUserinfo(req, res, ctx);
     case PATHS.signin:
-      return getOnly(), handleSignin(res, ctx, target);
+    case PATHS.signinLegacy:
+      return handleSignIn(req, res, ctx, target);
     default:
       throw fail('ROUTE_NOT_FOUND', 'no-such-endpoint');
   }

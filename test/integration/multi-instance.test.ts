@@ -121,7 +121,7 @@ describe('two Gatehouse instances sharing one Redis', { skip }, () => {
       saml: {
         connections: [
           { id: 'lab', idp_metadata_file: 'idp.xml' },
-          { id: 'open', idp_metadata_file: 'idp.xml', allow_idp_initiated: true, default_redirect: '/ml/home' },
+          { id: 'open', idp_metadata_file: 'idp.xml', idp_initiated: 'accept', default_redirect: '/ml/home' },
         ],
       },
     });

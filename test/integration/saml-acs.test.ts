@@ -19,7 +19,7 @@ before(async () => {
     connections: [
       { id: 'lab', idp_metadata_file: 'idp.xml' },
       { id: 'other', idp_metadata_file: 'idp.xml' },
-      { id: 'open', idp_metadata_file: 'idp.xml', allow_idp_initiated: true, default_redirect: '/ml/home' },
+      { id: 'open', idp_metadata_file: 'idp.xml', idp_initiated: 'accept', default_redirect: '/ml/home' },
     ],
     routes: [{ name: 'ml', path: '/ml', upstream: upstream.url, allow: [{ groups: ['ml-engineers'] }] }],
   });

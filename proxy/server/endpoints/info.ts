@@ -2,11 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fail } from '../../errors.js';
 import type { AppContext } from '../context.js';
 import { readCookie } from '../cookies.js';
-import { esc, page } from '../html.js';
-import type { RequestTarget } from '../../path.js';
-import { sendHtml, sendJson } from '../respond.js';
-import { checkReturnTo } from '../return-to.js';
-import { samlPaths } from './paths.js';
+import { sendJson } from '../respond.js';
 
 /** Liveness: the process answers. */
 export function handleHealth(res: ServerResponse): void {
@@ -34,7 +30,7 @@ export function handleReady(res: ServerResponse, ctx: AppContext): void {
   sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'store-unavailable', connections: ctx.connections.size, routes: ctx.routes.routes.length, policy, store });
 }
 
-/** Who am I: the signed-in identity as JSON (401 when nobody is signed in). */
+/** Who am I: the signed-in identity as JSON, extra `claims` included (401 when nobody is signed in). */
 export async function handleUserinfo(req: IncomingMessage, res: ServerResponse, ctx: AppContext): Promise<void> {
   const session = await ctx.sessions.open(readCookie(req.headers.cookie, ctx.cookies.session));
   if (!session) throw fail('AUTHENTICATION_REQUIRED', 'no-session');
@@ -45,15 +41,9 @@ export async function handleUserinfo(req: IncomingMessage, res: ServerResponse, 
     groups: identity.groups,
     connection: identity.connection,
     name: identity.name ?? null,
+    first_name: identity.firstName ?? null,
+    last_name: identity.lastName ?? null,
+    claims: identity.claims ?? {},
     expires_at: new Date(session.expiresAt).toISOString(),
   });
-}
-
-/** Sign-in page: one button per connection, each carrying the checked return target. */
-export function handleSignin(res: ServerResponse, ctx: AppContext, target: RequestTarget): void {
-  const rd = checkReturnTo(new URLSearchParams(target.query.slice(1)).get('rd') ?? '/', ctx.publicUrl, ctx.routeHosts) ?? '/';
-  const buttons = [...ctx.connections.values()]
-    .map((sp) => `<p><a class="button" href="${esc(`${samlPaths(sp.conn.id).login}?rd=${encodeURIComponent(rd)}`)}">${esc(sp.conn.display_name ?? sp.conn.id)}</a></p>`)
-    .join('');
-  sendHtml(res, 200, page('Sign in', `<h1>Sign in</h1><p>Choose your identity provider.</p>${buttons}`));
 }

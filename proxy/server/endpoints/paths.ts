@@ -6,7 +6,9 @@ export const RESERVED_PREFIX = '/.gatehouse/';
 
 export const PATHS = {
   saml: '/.gatehouse/saml/',
-  signin: '/.gatehouse/signin',
+  signin: '/.gatehouse/sign-in',
+  /** The sign-in page's earlier address, still answered (bookmarks, links in other tools). */
+  signinLegacy: '/.gatehouse/signin',
   logout: '/.gatehouse/logout',
   userinfo: '/.gatehouse/userinfo',
   healthz: '/.gatehouse/healthz',

@@ -41,6 +41,21 @@ async function startLogin(req: IncomingMessage, res: ServerResponse, ctx: AppCon
   redirect(res, url, 302, { 'set-cookie': loginCookie(ctx.cookies, nonce) });
 }
 
+/**
+ * `idp_initiated: restart`: a verified unsolicited response signs nobody in. The browser is sent
+ * through a fresh SP-initiated login bound to it, so a response planted by someone else (login
+ * CSRF) at worst makes the victim sign in as themselves.
+ */
+async function restartLogin(req: IncomingMessage, res: ServerResponse, ctx: AppContext, scope: RequestScope, id: string, relayState: string | undefined): Promise<void> {
+  const sp = ctx.connections.get(id)!;
+  const returnTo = checkReturnTo(relayState, ctx.publicUrl, ctx.routeHosts) ?? sp.conn.default_redirect;
+  const existing = readCookie(req.headers.cookie, ctx.cookies.login);
+  const nonce = existing && NONCE.test(existing) ? existing : randomBytes(32).toString('base64url');
+  const url = await sp.startLogin(returnTo, nonce);
+  ctx.log.info({ [F.event]: EVENTS.loginRestarted, [F.requestId]: scope.id, [F.connection]: id }, 'unsolicited response: fresh SP-initiated login started');
+  redirect(res, url, 303, { 'set-cookie': loginCookie(ctx.cookies, nonce) });
+}
+
 /** ACS, HTTP-POST binding (SAML bindings 3.5): verify, then start a brand-new session. */
 async function consumeResponse(req: IncomingMessage, res: ServerResponse, ctx: AppContext, scope: RequestScope, id: string): Promise<void> {
   if (req.method !== 'POST') throw fail('METHOD_NOT_ALLOWED', 'acs-method');
@@ -50,6 +65,7 @@ async function consumeResponse(req: IncomingMessage, res: ServerResponse, ctx: A
   if (!samlResponse) throw fail('SAML_LOGIN_FAILED', 'no-saml-response');
   const nonce = readCookie(req.headers.cookie, ctx.cookies.login);
   const result = await sp.finishLogin(samlResponse, form.get('RelayState') ?? undefined, nonce);
+  if ('restart' in result) return restartLogin(req, res, ctx, scope, id, result.returnTo);
   // The IdP deprovisioned this user over SCIM: an assertion still in flight must not sign them in.
   if (await ctx.directory.isDeactivated([result.identity.user, result.identity.email])) throw fail('SAML_LOGIN_FAILED', 'user-deactivated');
   const returnTo = checkReturnTo(result.returnTo, ctx.publicUrl, ctx.routeHosts) ?? sp.conn.default_redirect;
