@@ -7,7 +7,12 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { inflateRawSync } from 'node:zlib';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import WebSocket from 'ws';
+import { stringify } from 'yaml';
 import { CookieJar, jarFetch } from '../helpers/cookie-jar.js';
 import { idpMetadataXml, startGatehouse, type RunningGatehouse } from '../helpers/gatehouse.js';
 import { genuineResponseXml, postResponse, startSpLogin, TEST_IDP, type StartedLogin } from '../helpers/sp-login.js';
@@ -33,14 +38,22 @@ before(async () => {
       { id: 'lab', idp_metadata_file: 'idp.xml' },
       { id: 'strict', idp_metadata_file: 'idp.xml', force_authn: true, authn_context: { classes: [PPT], comparison: 'minimum' } },
     ],
-    routes: [
-      { name: 'ml', path: '/ml', upstream: upstream.url, allow: [{ groups: ['ml-engineers'] }] },
-      { name: 'mfa', path: '/mfa', upstream: upstream.url, allow: [{ groups: ['ml-engineers'] }], require_authn_context: [X509, MFA] },
-      { name: 'recent', path: '/recent', upstream: upstream.url, allow: [{ authenticated: true }], max_authn_age: '15m' },
-      { name: 'admins', path: '/admins', upstream: upstream.url, allow: [{ groups: ['admins'] }], require_authn_context: [X509] },
-    ],
+    routes: routes({}),
+    // Reloads here are asked for (gh.app.reload()), so the test decides when they happen.
+    config: { server: { watch_policies: false } },
   });
 });
+
+/** The routes of this suite; `ws` adds to the websocket route (a reload test changes it). */
+function routes(ws: Record<string, unknown>): Record<string, unknown>[] {
+  return [
+    { name: 'ml', path: '/ml', upstream: upstream.url, allow: [{ groups: ['ml-engineers'] }] },
+    { name: 'mfa', path: '/mfa', upstream: upstream.url, allow: [{ groups: ['ml-engineers'] }], require_authn_context: [X509, MFA] },
+    { name: 'recent', path: '/recent', upstream: upstream.url, allow: [{ authenticated: true }], max_authn_age: '15m' },
+    { name: 'admins', path: '/admins', upstream: upstream.url, allow: [{ groups: ['admins'] }], require_authn_context: [X509] },
+    { name: 'ws', path: '/ws', upstream: upstream.url, allow: [{ authenticated: true }], websockets: true, ...ws },
+  ];
+}
 
 after(async () => {
   await gh?.stop();
@@ -213,5 +226,43 @@ describe("a connection's own force_authn and authn_context", () => {
   test('a connection without them asks for nothing, as before (no RequestedAuthnContext, no ForceAuthn)', async () => {
     const { xml } = await startLoginAt(`${gh.url}/.gatehouse/saml/lab/login?rd=%2Fml`, new CookieJar());
     assert.doesNotMatch(xml, /RequestedAuthnContext|ForceAuthn/);
+  });
+});
+
+describe('websockets', () => {
+  /** Opens a websocket with the jar's cookie; resolves once open, or with the refusal's status. */
+  function openSocket(jar: CookieJar): Promise<{ ws?: WebSocket; status?: number; closed?: Promise<void> }> {
+    const ws = new WebSocket(`${gh.url.replace('http', 'ws')}/ws/feed`, { headers: { cookie: jar.header()! } });
+    ws.on('error', () => {});
+    const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+    return new Promise((resolve) => {
+      ws.once('open', () => resolve({ ws, closed }));
+      ws.once('unexpected-response', (_req, res) => {
+        resolve({ status: res.statusCode });
+        ws.terminate();
+      });
+    });
+  }
+
+  test('a reload that makes the route require a class closes the open sockets of sessions without it, and new handshakes get 401', async () => {
+    const jar = await signedIn(PPT);
+    const open = await openSocket(jar);
+    assert.ok(open.ws, 'control: the handshake passes before the reload');
+    try {
+      writeFileSync(join(gh.dir, 'policies', 'routes.yaml'), stringify({ routes: routes({ require_authn_context: [X509] }) }));
+      await gh.app.reload();
+      await Promise.race([open.closed, sleep(3_000)]);
+      assert.equal(open.ws.readyState, WebSocket.CLOSED, 'the open socket was closed');
+      const revoked = gh.logs.find((l) => l.event === 'upgrade-revoked' && l.route === 'ws');
+      assert.equal(revoked.length, 1);
+      assert.equal(revoked[0]!.reason, 'step-up-required,authn-context-insufficient');
+      assert.equal((await openSocket(jar)).status, 401, 'a new handshake is refused with STEP_UP_REQUIRED');
+      const x509 = await signedIn(X509);
+      const again = await openSocket(x509);
+      assert.ok(again.ws, 'control: a session with the class opens one');
+      again.ws.terminate();
+    } finally {
+      open.ws.terminate();
+    }
   });
 });
