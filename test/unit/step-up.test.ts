@@ -4,8 +4,12 @@
  * stops), the AuthnContextClassRef read from a signed AuthnStatement, and the route requirement
  * as the policy language writes and compiles it.
  */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { runCheck } from '../../proxy/cli/check.js';
 import { configSchema, type ConnectionConfig } from '../../proxy/config/schema.js';
 import { policyFileSchema } from '../../proxy/config/policy-schema.js';
 import { isGatehouseError } from '../../proxy/errors.js';
@@ -186,5 +190,44 @@ describe('route requirement: require_authn_context and max_authn_age', () => {
     assert.deepEqual(need.reasons, ['authn-context-insufficient', 'authn-too-old']);
     assert.equal(need.fresh, true);
     assert.deepEqual(need.classes, [X509]);
+  });
+});
+
+describe('gatehouse check', () => {
+  async function check(authnContext: string, required: string): Promise<{ code: number; err: string }> {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-step-up-check-'));
+    try {
+      mkdirSync(join(dir, 'policies'));
+      writeFileSync(join(dir, 'gatehouse.yaml'), `demo: true
+server: { public_url: "http://127.0.0.1:4180" }
+session: {}
+saml: { connections: [ { id: lab, idp_metadata_url: "http://127.0.0.1:9/md", authn_context: ${authnContext} } ] }
+policies: [ "policies/*.yaml" ]
+`);
+      writeFileSync(join(dir, 'policies', 'routes.yaml'), `routes:
+  - name: admin
+    path: /admin
+    upstream: http://127.0.0.1:9
+    allow: [ { authenticated: true } ]
+    require_authn_context: [ ${required} ]
+`);
+      const err: string[] = [];
+      const sink = (to: string[]) => ({ write: (c: string) => (to.push(String(c)), true) }) as unknown as NodeJS.WritableStream;
+      const code = await runCheck(join(dir, 'gatehouse.yaml'), sink([]), sink(err), { strict: true });
+      return { code, err: err.join('') };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it("warns at the route when a connection's authn_context accepts none of its classes (a step-up that always fails)", async () => {
+    const r = await check(`{ classes: [ "${PPT}" ] }`, X509);
+    assert.equal(r.code, 1, r.err);
+    assert.match(r.err, /routes\.yaml:2 route admin\.require_authn_context: warning: connection "lab" accepts none of these classes/);
+  });
+
+  it('control: no warning when the connection accepts one of them', async () => {
+    assert.deepEqual(await check(`{ classes: [ "${PPT}" ], comparison: minimum }`, X509), { code: 0, err: '' });
+    assert.deepEqual(await check(`{ classes: [ "${PPT}" ] }`, `"${PPT}", "${X509}"`), { code: 0, err: '' });
   });
 });
