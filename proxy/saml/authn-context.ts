@@ -69,13 +69,17 @@ export interface AuthnFacts {
  *   must not become a way around the connection's floor (same reason);
  * - ForceAuthn: the IdP must have authenticated the user after the login started, within the
  *   clock skew (`authn-not-fresh`): an IdP that answers from an older SSO session did not do
- *   what was asked, and the route that demanded a recent authentication would be fooled.
+ *   what was asked, and the route that demanded a recent authentication would be fooled;
+ * - an AuthnInstant later than now (plus the skew) is refused (`authn-instant-in-future`): it
+ *   would keep a session "recent" for max_authn_age long after the real authentication.
  * @throws GatehouseError SAML_LOGIN_FAILED
  */
-export function checkAuthn(facts: AuthnFacts, ask: AuthnAsk, conn: ConnectionConfig, loginStartedAt: number | undefined, skewMs: number): void {
+export function checkAuthn(facts: AuthnFacts, ask: AuthnAsk, conn: ConnectionConfig, when: { loginStartedAt: number | undefined; nowMs: number; skewMs: number }): void {
+  const { loginStartedAt, nowMs, skewMs } = when;
   if (ask.classes && !classSatisfies(facts.classRef, ask.classes, ask.comparison)) throw fail('SAML_LOGIN_FAILED', 'authn-context-not-satisfied');
   const own = conn.authn_context;
   if (own && !classSatisfies(facts.classRef, own.classes, own.comparison)) throw fail('SAML_LOGIN_FAILED', 'authn-context-not-satisfied');
+  if (facts.instant !== undefined && facts.instant > nowMs + skewMs) throw fail('SAML_LOGIN_FAILED', 'authn-instant-in-future');
   if (ask.forceAuthn && loginStartedAt !== undefined) {
     if (facts.instant === undefined || facts.instant + skewMs < loginStartedAt) throw fail('SAML_LOGIN_FAILED', 'authn-not-fresh');
   }

@@ -130,7 +130,7 @@ export class ServiceProvider {
     });
     if (checked.id !== env.assertionId) throw fail('SAML_LOGIN_FAILED', 'assertion-id-mismatch');
     const authn = { classRef: checked.authnContextClassRef, instant: checked.authnInstant };
-    checkAuthn(authn, ask, this.conn, startedAt, this.deps.skewMs);
+    checkAuthn(authn, ask, this.conn, { loginStartedAt: startedAt, nowMs: this.deps.clock.now(), skewMs: this.deps.skewMs });
     const identity = mapIdentity(profile, this.conn);
     const claim = await this.deps.replay.claim(this.idpEntityId, checked.id, checked.usableUntil);
     if (claim !== 'claimed') throw fail('SAML_LOGIN_FAILED', claim === 'full' ? 'replay-cache-full' : 'assertion-replayed');

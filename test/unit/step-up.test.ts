@@ -109,28 +109,34 @@ describe('the ACS checks the answer against what the login asked', () => {
 
   it('a response claiming a weaker context than the step-up asked for is refused', () => {
     const ask = askFor(connection(), { classes: [X509], fresh: false });
-    refusedWith(() => checkAuthn({ classRef: PPT, instant: started }, ask, connection(), started, skew), 'authn-context-not-satisfied');
-    refusedWith(() => checkAuthn({ instant: started }, ask, connection(), started, skew), 'authn-context-not-satisfied');
-    assert.doesNotThrow(() => checkAuthn({ classRef: X509, instant: started }, ask, connection(), started, skew));
+    refusedWith(() => checkAuthn({ classRef: PPT, instant: started }, ask, connection(), { loginStartedAt: started, nowMs: started + 60_000, skewMs: skew }), 'authn-context-not-satisfied');
+    refusedWith(() => checkAuthn({ instant: started }, ask, connection(), { loginStartedAt: started, nowMs: started + 60_000, skewMs: skew }), 'authn-context-not-satisfied');
+    assert.doesNotThrow(() => checkAuthn({ classRef: X509, instant: started }, ask, connection(), { loginStartedAt: started, nowMs: started + 60_000, skewMs: skew }));
   });
 
   it("a step-up asking a route's weaker class is no way around the connection's own floor", () => {
     const conn = connection({ authn_context: { classes: [X509], comparison: 'minimum' } });
     const ask = askFor(conn, { classes: [PPT], fresh: false });
-    refusedWith(() => checkAuthn({ classRef: PPT, instant: started }, ask, conn, started, skew), 'authn-context-not-satisfied');
-    assert.doesNotThrow(() => checkAuthn({ classRef: SMARTCARD, instant: started }, askFor(conn), conn, started, skew));
+    refusedWith(() => checkAuthn({ classRef: PPT, instant: started }, ask, conn, { loginStartedAt: started, nowMs: started + 60_000, skewMs: skew }), 'authn-context-not-satisfied');
+    assert.doesNotThrow(() => checkAuthn({ classRef: SMARTCARD, instant: started }, askFor(conn), conn, { loginStartedAt: started, nowMs: started + 60_000, skewMs: skew }));
   });
 
   it('an IdP reusing an old SSO session when ForceAuthn demanded a fresh login is refused', () => {
     const ask = askFor(connection(), { fresh: true });
-    refusedWith(() => checkAuthn({ classRef: PPT, instant: started - 10 * 60_000 }, ask, connection(), started, skew), 'authn-not-fresh');
-    refusedWith(() => checkAuthn({ classRef: PPT }, ask, connection(), started, skew), 'authn-not-fresh');
-    assert.doesNotThrow(() => checkAuthn({ classRef: PPT, instant: started + 5_000 }, ask, connection(), started, skew));
-    assert.doesNotThrow(() => checkAuthn({ classRef: PPT, instant: started - 30_000 }, ask, connection(), started, skew), 'within the clock skew');
+    refusedWith(() => checkAuthn({ classRef: PPT, instant: started - 10 * 60_000 }, ask, connection(), { loginStartedAt: started, nowMs: started + 60_000, skewMs: skew }), 'authn-not-fresh');
+    refusedWith(() => checkAuthn({ classRef: PPT }, ask, connection(), { loginStartedAt: started, nowMs: started + 60_000, skewMs: skew }), 'authn-not-fresh');
+    assert.doesNotThrow(() => checkAuthn({ classRef: PPT, instant: started + 5_000 }, ask, connection(), { loginStartedAt: started, nowMs: started + 60_000, skewMs: skew }));
+    assert.doesNotThrow(() => checkAuthn({ classRef: PPT, instant: started - 30_000 }, ask, connection(), { loginStartedAt: started, nowMs: started + 60_000, skewMs: skew }), 'within the clock skew');
+  });
+
+  it('an AuthnInstant in the future (a session kept "recent" past max_authn_age) is refused', () => {
+    const when = { loginStartedAt: started, nowMs: started, skewMs: skew };
+    refusedWith(() => checkAuthn({ classRef: PPT, instant: started + 3_600_000 }, askFor(connection()), connection(), when), 'authn-instant-in-future');
+    assert.doesNotThrow(() => checkAuthn({ classRef: PPT, instant: started + 30_000 }, askFor(connection()), connection(), when), 'within the clock skew');
   });
 
   it('without ForceAuthn an SSO session answer is fine (control)', () => {
-    assert.doesNotThrow(() => checkAuthn({ classRef: PPT, instant: started - 3_600_000 }, askFor(connection()), connection(), started, skew));
+    assert.doesNotThrow(() => checkAuthn({ classRef: PPT, instant: started - 3_600_000 }, askFor(connection()), connection(), { loginStartedAt: started, nowMs: started + 60_000, skewMs: skew }));
   });
 });
 
