@@ -9,6 +9,7 @@ export const ERRORS = {
   BAD_HOST: { status: 400, message: 'The Host header is missing or malformed.' },
   BAD_REDIRECT: { status: 400, message: 'The redirect target is not a Gatehouse route.' },
   AUTHENTICATION_REQUIRED: { status: 401, message: 'Sign-in is required.' },
+  STEP_UP_REQUIRED: { status: 401, message: 'This resource needs a stronger or more recent sign-in.' },
   ACCESS_DENIED: { status: 403, message: 'You do not have access to this resource.' },
   CSRF_REJECTED: { status: 403, message: 'The request did not come from a Gatehouse page.' },
   SAML_LOGIN_FAILED: { status: 403, message: 'Sign-in failed. Start again from the application.' },

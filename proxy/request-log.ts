@@ -23,6 +23,8 @@ export interface DecisionRecord {
   allow: boolean;
   reasons: readonly string[];
   rule?: string;
+  /** Why a step-up is needed: the class the session has and the route wants, or its age (s). */
+  stepUp?: Readonly<Record<string, unknown>>;
 }
 
 interface Sink {
@@ -80,6 +82,7 @@ export class RequestLog {
     if (r.user !== undefined) line += `,"${F.user}":${q(r.user)}`;
     line += `,"${F.decision}":"${r.allow ? 'allow' : 'deny'}","${F.reasons}":${JSON.stringify(r.reasons)}`;
     if (r.rule !== undefined) line += `,"rule":${q(r.rule)}`;
+    if (r.stepUp !== undefined) line += `,"step_up":${JSON.stringify(r.stepUp)}`;
     this.push(`${line},"msg":"decision"}\n`);
   }
 }

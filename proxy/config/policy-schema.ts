@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { duration, headerName, httpUrl } from './fields.js';
 import { buildTrustList } from '../server/trusted-proxies.js';
+import { CLASS_URI } from '../saml/authn-classes.js';
 
 // Each repetition starts with its own `/`, so a refused character costs linear time (the form
 // `(?:seg\/?)*` backtracks exponentially on a long segment followed by a bad character).
@@ -138,8 +139,19 @@ const routeSchema = z
     websockets: z.boolean().default(true),
     /** Send the client's Host to the upstream instead of the upstream's own. */
     preserve_host: z.boolean().default(false),
+    /**
+     * Step-up: the session's AuthnContextClassRef must be one of these (exact match), else the
+     * user signs in again asking the IdP for them (see docs/step-up.md). Absent: any class.
+     */
+    require_authn_context: z.array(z.string().regex(CLASS_URI, 'a class URI such as urn:oasis:names:tc:SAML:2.0:ac:classes:X509')).min(1).optional(),
+    /** Step-up: the session's AuthnInstant may be at most this old, else the user signs in again with ForceAuthn. */
+    max_authn_age: duration.optional(),
   })
-  .refine((r) => r.path === undefined || r.path_exact === undefined, { message: 'set `path` or `path_exact`, not both', path: ['path_exact'] });
+  .refine((r) => r.path === undefined || r.path_exact === undefined, { message: 'set `path` or `path_exact`, not both', path: ['path_exact'] })
+  .refine((r) => (r.require_authn_context === undefined && r.max_authn_age === undefined) || !r.allow.some(hasPublic), {
+    message: 'a route with require_authn_context or max_authn_age needs a signed-in user: `public` would let anyone in without it',
+    path: ['allow'],
+  });
 
 export const policyFileSchema = z.strictObject({ routes: z.array(routeSchema).min(1) });
 

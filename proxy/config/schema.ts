@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { duration, durationOrOff, hostPort, httpUrl, listenAddress, redisUrl, slug } from './fields.js';
 import { LOG_LEVELS } from '../log.js';
+import { CLASS_URI, COMPARISONS, rankOf } from '../saml/authn-classes.js';
 
 /**
  * The Gatehouse configuration file: the one source of its types, defaults and docs.
@@ -76,6 +77,21 @@ const demoUserSchema = z.strictObject({
 /** A group name as policies write it (policy-schema.ts caps names at 256 characters). */
 const policyGroup = z.string().min(1).max(256);
 
+/** A requested authentication context: classes and how the returned one must compare to them. */
+const authnContextSchema = z
+  .strictObject({
+    /** AuthnContextClassRef URIs, e.g. urn:oasis:names:tc:SAML:2.0:ac:classes:X509. */
+    classes: z.array(z.string().regex(CLASS_URI, 'a class URI such as urn:oasis:names:tc:SAML:2.0:ac:classes:X509')).min(1),
+    /** SAML core 3.3.2.2.1: `exact` (default), `minimum`, `better` or `maximum`. */
+    comparison: z.enum(COMPARISONS).default('exact'),
+  })
+  .superRefine((c, ctx) => {
+    if (c.comparison === 'exact') return;
+    for (const [i, cls] of c.classes.entries()) {
+      if (rankOf(cls) === undefined) ctx.addIssue({ code: 'custom', path: ['classes', i], message: `Gatehouse does not rank "${cls}", so \`${c.comparison}\` cannot compare it (use comparison: exact, see docs/step-up.md)` });
+    }
+  });
+
 const connectionSchema = z.strictObject({
   id: slug,
   /** Shown on sign-in pages. */
@@ -131,6 +147,16 @@ const connectionSchema = z.strictObject({
    * complete map, `drop` keeps the IdP's other groups out of sessions and X-Forwarded-Groups.
    */
   unmapped_groups: z.enum(['keep', 'drop']).default('keep'),
+  /**
+   * Send ForceAuthn in every AuthnRequest: the IdP must authenticate the user again rather than
+   * answer from its SSO session; an answer whose AuthnInstant predates the login is refused.
+   */
+  force_authn: z.boolean().default(false),
+  /**
+   * RequestedAuthnContext sent in every AuthnRequest, and checked against the class the IdP
+   * returns (see docs/step-up.md). Absent (default): none requested, any class accepted.
+   */
+  authn_context: authnContextSchema.optional(),
 });
 
 /**

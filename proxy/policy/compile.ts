@@ -3,6 +3,7 @@ import type { LoadedPolicyFile } from '../config/load.js';
 import type { RouteRules } from './evaluate.js';
 import { compilePathPattern, type PathPattern } from './path-pattern.js';
 import { compileRule, groupsNamed, methodSet, usesSourceIp } from './rules.js';
+import { compileStepUp, type StepUpRequirement } from './step-up.js';
 
 /** Identity header names for one route. */
 export interface IdentityHeaderNames {
@@ -44,6 +45,8 @@ export interface CompiledRoute extends RouteRules {
   ruleLabels: readonly string[];
   /** `file:line` of the route, for explanations. */
   source: string;
+  /** `require_authn_context` / `max_authn_age`, when set (see step-up.ts). */
+  stepUp?: StepUpRequirement;
 }
 
 /** Compiles every route of every file. */
@@ -84,5 +87,6 @@ function compileRoute(r: RouteConfig, source: string, order: number): CompiledRo
     ruleLabels: [...deny.map((d) => d.label), ...allow.map((a) => a.label)],
     usesSourceIp: [...allow, ...deny].some((r) => usesSourceIp(r.node)),
     source,
+    stepUp: compileStepUp(r),
   });
 }

@@ -22,8 +22,11 @@ export class RouteTable {
   private readonly pinned = new Map<string, readonly PathTrie[]>();
   /** Other Host header values (wildcard-covered, unknown) -> their tries; bounded, cleared when full. */
   private readonly hostCache = new Map<string, readonly PathTrie[]>();
+  /** Routes by name (names are unique across files), e.g. for the step-up login to read its requirement. */
+  readonly byName: ReadonlyMap<string, CompiledRoute>;
 
   constructor(readonly routes: readonly CompiledRoute[]) {
+    this.byName = new Map(routes.map((r) => [r.name, r]));
     for (const route of routes) {
       const trie = route.host ? this.bucket(route.host) : this.anyHost;
       trie.add(route);

@@ -1,4 +1,5 @@
 import { fail } from '../errors.js';
+import { classRefOf } from './authn-context.js';
 import { children, NS, onlyChild, parseStrictXml, textOf } from './xml.js';
 
 /** What the checks expect of one assertion. */
@@ -17,6 +18,8 @@ export interface CheckedAssertion {
   /** Until when the assertion could be presented (for the replay cache). */
   usableUntil: number;
   authnInstant?: number;
+  /** The first AuthnStatement's AuthnContextClassRef (see authn-context.ts). */
+  authnContextClassRef?: string;
 }
 
 const BEARER = 'urn:oasis:names:tc:SAML:2.0:cm:bearer';
@@ -48,7 +51,8 @@ export function checkAssertion(assertionXml: string, expect: AssertionExpectatio
   const conditions = onlyChild(assertion, NS.assertion, 'Conditions', 'duplicate-conditions');
   const conditionsUntil = timeAttr(conditions, 'NotOnOrAfter') ?? confirmedUntil;
   const authnInstant = timeAttr(authn[0], 'AuthnInstant');
-  return { id, usableUntil: Math.max(confirmedUntil, conditionsUntil) + expect.skewMs, authnInstant };
+  const authnContextClassRef = classRefOf(authn[0]!);
+  return { id, usableUntil: Math.max(confirmedUntil, conditionsUntil) + expect.skewMs, authnInstant, authnContextClassRef };
 }
 
 function bearerConfirmation(subject: Element, expect: AssertionExpectations): number {

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { CacheProvider } from '@node-saml/node-saml';
 import type { Clock } from '../clock.js';
+import type { AuthnAsk } from './authn-context.js';
 import { fail } from '../errors.js';
 import type { StateStore } from '../store/state-store.js';
 
@@ -10,6 +11,11 @@ export interface PendingLogin {
   connection: string;
   /** Where to send the user after login: a path or URL already checked to be ours. */
   returnTo: string;
+  /**
+   * What the AuthnRequest asked about authentication (classes, comparison, ForceAuthn), checked
+   * against the response at the ACS. Absent in records made before step-up existed: nothing asked.
+   */
+  ask?: AuthnAsk;
   /** SHA-256 of the nonce in this browser's login cookie. */
   binding: string;
   createdAt: number;

@@ -8,6 +8,7 @@ import type { Identity } from '../policy/types.js';
 import type { Session } from '../session/types.js';
 import { checkAssertion } from './assertion-checks.js';
 import type { DomainDirectory } from './email-domains.js';
+import { askFor, askKey, authnRequestOptions, checkAuthn, type AuthnAsk, type StepUpAsk } from './authn-context.js';
 import { mapIdentity } from './identity-mapping.js';
 import type { IdpSource } from './idp-source.js';
 import type { LoginTracker } from './login-tracker.js';
@@ -71,6 +72,8 @@ export class ServiceProvider {
   private readonly signedAssertions: SAML;
   /** The attribute names this connection reads (provider preset + overrides), resolved once. */
   private readonly names: AttributeNames;
+  /** AuthnRequest writers for asks other than the connection's own (step-up), by askKey. */
+  private readonly requesters = new Map<string, SAML>();
 
   constructor(
     readonly conn: ConnectionConfig,
@@ -97,12 +100,34 @@ export class ServiceProvider {
    * Starts an SP-initiated login (HTTP-Redirect binding). `returnTo` must already be checked.
    * @returns the IdP URL to redirect the browser to
    */
-  async startLogin(returnTo: string, nonce: string): Promise<string> {
+  async startLogin(returnTo: string, nonce: string, stepUp?: StepUpAsk): Promise<string> {
     const relayState = this.deps.tracker.newRelayState();
-    const url = await this.signedAssertions.getAuthorizeUrlAsync(relayState, undefined, {});
+    const ask = askFor(this.conn, stepUp);
+    const url = await this.requesterFor(ask).getAuthorizeUrlAsync(relayState, undefined, {});
     const requestId = requestIdOf(url);
-    await this.deps.tracker.start(relayState, { requestId, connection: this.conn.id, returnTo }, nonce);
+    await this.deps.tracker.start(relayState, { requestId, connection: this.conn.id, returnTo, ask }, nonce);
     return url;
+  }
+
+  /**
+   * The node-saml instance that writes AuthnRequests with this ask. node-saml 5.1 reads
+   * ForceAuthn and RequestedAuthnContext only from its constructor options
+   * (generateAuthorizeRequestAsync takes no per-call options, and changing shared options would
+   * race across its awaits), so each distinct ask gets an instance built like the default one
+   * (same keys and signing) and kept; writing AuthnRequests ourselves would duplicate node-saml's
+   * request signing. Asks come from configuration only (the connection, a route's classes named
+   * by route, a ForceAuthn flag), never from request text: a handful, capped anyway.
+   */
+  private requesterFor(ask: AuthnAsk): SAML {
+    const key = askKey(ask);
+    if (key === askKey(askFor(this.conn))) return this.signedAssertions;
+    let saml = this.requesters.get(key);
+    if (!saml) {
+      if (this.requesters.size >= 64) this.requesters.clear();
+      saml = this.build(false, ask);
+      this.requesters.set(key, saml);
+    }
+    return saml;
   }
 
   /**
@@ -114,7 +139,7 @@ export class ServiceProvider {
    */
   async finishLogin(samlResponse: string, relayState: string | undefined, nonce: string | undefined): Promise<LoginResult | RestartLogin> {
     const env = inspectResponse(samlResponse, this.deps.maxResponseBytes);
-    const { requestId, returnTo } = await this.matchRequest(env, relayState, nonce);
+    const { requestId, returnTo, ask, startedAt } = await this.matchRequest(env, relayState, nonce);
     this.checkEnvelope(env);
     const profile = await this.verify(env, samlResponse);
     const checked = checkAssertion(profile.getAssertionXml!(), {
@@ -130,6 +155,8 @@ export class ServiceProvider {
       await this.claimOnce(checked.id, checked.usableUntil);
       return { restart: true, returnTo };
     }
+    const authn = { classRef: checked.authnContextClassRef, instant: checked.authnInstant };
+    checkAuthn(authn, ask, this.conn, { loginStartedAt: startedAt, nowMs: this.deps.clock.now(), skewMs: this.deps.skewMs });
     const identity = mapIdentity(profile, this.conn, this.names);
     this.checkDomainOwner(identity);
     await this.claimOnce(checked.id, checked.usableUntil);
@@ -137,7 +164,14 @@ export class ServiceProvider {
     this.deps.groupsSeen?.record(identity);
     return {
       identity,
-      saml: { nameId: profile.nameID, nameIdFormat: profile.nameIDFormat, sessionIndex: profile.sessionIndex, issuer: this.idpEntityId },
+      saml: {
+        nameId: profile.nameID,
+        nameIdFormat: profile.nameIDFormat,
+        sessionIndex: profile.sessionIndex,
+        issuer: this.idpEntityId,
+        authnContextClassRef: authn.classRef,
+        authnInstant: authn.instant,
+      },
       returnTo,
       authnInstant: checked.authnInstant,
     };
@@ -166,10 +200,11 @@ export class ServiceProvider {
       if (!relayState) throw fail('SAML_LOGIN_FAILED', 'relay-state-missing');
       const login = await this.deps.tracker.find(relayState, nonce, this.conn.id);
       if (login.requestId !== env.inResponseTo) throw fail('SAML_LOGIN_FAILED', 'in-response-to-mismatch');
-      return { requestId: login.requestId, returnTo: login.returnTo };
+      return { requestId: login.requestId, returnTo: login.returnTo, ask: login.ask ?? askFor(this.conn), startedAt: login.createdAt };
     }
     if (this.conn.idp_initiated === 'refuse') throw fail('SAML_LOGIN_FAILED', 'unsolicited-response');
-    return { requestId: undefined, returnTo: relayState };
+    // Nothing was requested: the connection's classes still apply; ForceAuthn cannot (no start).
+    return { requestId: undefined, returnTo: relayState, ask: askFor(this.conn), startedAt: undefined };
   }
 
   /** SAML bindings 3.5.5.2: Destination must be our ACS (and present when the response is signed). */
@@ -192,7 +227,7 @@ export class ServiceProvider {
     return result.profile;
   }
 
-  private build(wantResponseSigned: boolean): SAML {
+  private build(wantResponseSigned: boolean, ask: AuthnAsk = askFor(this.conn)): SAML {
     return new SAML({
       entryPoint: this.idp.current.sso.redirect!,
       callbackUrl: this.urls.acsUrl,
@@ -217,10 +252,10 @@ export class ServiceProvider {
       requestIdExpirationPeriodMs: this.deps.loginTimeoutMs,
       // node-saml's default cache lives in one process; ours lives in the shared state store.
       cacheProvider: this.deps.tracker.cacheProvider(),
-      // Let the IdP choose the NameID format and the authentication method (MFA must not be
-      // refused because we asked for "PasswordProtectedTransport" exactly).
+      // Let the IdP choose the NameID format.
       identifierFormat: null,
-      disableRequestedAuthnContext: true,
+      // ForceAuthn and RequestedAuthnContext: the connection's, or a step-up's (authn-context.ts).
+      ...authnRequestOptions(ask),
     });
   }
 }

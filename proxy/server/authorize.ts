@@ -3,6 +3,7 @@ import { fail, GatehouseError } from '../errors.js';
 import type { CompiledRoute } from '../policy/compile.js';
 import { evaluate } from '../policy/evaluate.js';
 import { grantingGroups } from '../policy/granting-groups.js';
+import { stepUpNeeded, type StepUpNeed } from '../policy/step-up.js';
 import type { RequestFacts } from '../policy/types.js';
 import { clientAddress } from './trusted-proxies.js';
 import type { Session } from '../session/types.js';
@@ -27,8 +28,18 @@ const goodHosts = new Set<string>();
 
 /** Thrown when nobody is signed in; carries where to sign in. */
 export class LoginRequired extends GatehouseError {
-  constructor(readonly loginUrl: string) {
-    super('AUTHENTICATION_REQUIRED', 'user-unauthenticated');
+  constructor(readonly loginUrl: string, code: 'AUTHENTICATION_REQUIRED' | 'STEP_UP_REQUIRED' = 'AUTHENTICATION_REQUIRED', reason = 'user-unauthenticated') {
+    super(code, reason);
+  }
+}
+
+/**
+ * Thrown when a signed-in user must authenticate again for this route (require_authn_context,
+ * max_authn_age): browsers are sent to `loginUrl` like any sign-in, others get 401 STEP_UP_REQUIRED.
+ */
+export class StepUpRequired extends LoginRequired {
+  constructor(loginUrl: string, reason: string) {
+    super(loginUrl, 'STEP_UP_REQUIRED', reason);
   }
 }
 
@@ -69,11 +80,18 @@ export async function authorize(req: IncomingMessage, target: RequestTarget, ctx
   const f = ctx.forwarding;
   const facts: RequestFacts = { method, path: target.path, clientIp: clientAddress(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for'], f.trustedProxies, f.anyTrustedProxy) };
   const decision = evaluate(route, session?.identity, facts);
+  const stepUp = decision.allow && route.stepUp ? stepUpFor(route, session, ctx.clock.now()) : undefined;
+  const allow = decision.allow && !stepUp;
   const record = ctx.config.log.decisions;
-  if (record === 'all' || (record === 'deny' && !decision.allow)) {
-    ctx.requests.decision({ requestId: scope.id, route: route.name, user: scope.user, allow: decision.allow, reasons: decision.reasons, rule: decision.rule });
+  if (record === 'all' || (record === 'deny' && !allow)) {
+    const reasons = stepUp ? [...decision.reasons, 'step-up-required', ...stepUp.reasons] : decision.reasons;
+    ctx.requests.decision({ requestId: scope.id, route: route.name, user: scope.user, allow, reasons, rule: decision.rule, stepUp: stepUp?.detail });
   }
-  if (decision.allow) return { route, host, session, clientIp: facts.clientIp };
+  if (allow) return { route, host, session, clientIp: facts.clientIp };
+  if (stepUp) {
+    if (!session) throw new LoginRequired(loginUrl(ctx, host, target));
+    throw new StepUpRequired(stepUpUrl(ctx, host, target, session.identity.connection, route.name, stepUp.fresh), stepUp.reasons.join(','));
+  }
   if (decision.unauthenticated) throw new LoginRequired(loginUrl(ctx, host, target));
   const identity = session?.identity;
   throw new AccessDenied(decision.reasons.join(','), identity && route.explainDenial ? grantingGroups(route, identity, facts) : undefined);
@@ -81,8 +99,23 @@ export async function authorize(req: IncomingMessage, target: RequestTarget, ctx
 
 /** Where to send someone to sign in and come back to this exact request. */
 export function loginUrl(ctx: AppContext, host: string, target: RequestTarget): string {
-  const here = host === ctx.publicUrl.host ? target.path + target.query : `${ctx.publicUrl.protocol}//${host}${target.path}${target.query}`;
   const only = ctx.connections.size === 1 ? [...ctx.connections.keys()][0] : undefined;
   const path = only ? samlPaths(only).login : PATHS.signin;
-  return `${ctx.publicUrl.origin}${path}?rd=${encodeURIComponent(here)}`;
+  return `${ctx.publicUrl.origin}${path}?rd=${encodeURIComponent(returnPath(ctx, host, target))}`;
+}
+
+/** The step-up login: the same connection, asking for what `route` requires (see endpoints/saml.ts). */
+function stepUpUrl(ctx: AppContext, host: string, target: RequestTarget, connection: string, route: string, fresh: boolean): string {
+  const base = `${ctx.publicUrl.origin}${samlPaths(connection).login}?rd=${encodeURIComponent(returnPath(ctx, host, target))}`;
+  return `${base}&step_up=${encodeURIComponent(route)}${fresh ? '&fresh=1' : ''}`;
+}
+
+function returnPath(ctx: AppContext, host: string, target: RequestTarget): string {
+  return host === ctx.publicUrl.host ? target.path + target.query : `${ctx.publicUrl.protocol}//${host}${target.path}${target.query}`;
+}
+
+/** What a session lacks for the route's step-up requirement; a request without one needs sign-in. */
+function stepUpFor(route: CompiledRoute, session: Session | undefined, nowMs: number): StepUpNeed | undefined {
+  if (!session) return { reasons: ['user-unauthenticated'], fresh: false, detail: {} };
+  return stepUpNeeded(route.stepUp!, session.saml, nowMs);
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { F } from '../log.js';
 import { evaluate } from '../policy/evaluate.js';
+import { stepUpNeeded, type LoginFacts } from '../policy/step-up.js';
 import type { Identity } from '../policy/types.js';
 import type { Authorized } from './authorize.js';
 import type { AppContext, RequestScope } from './context.js';
@@ -17,6 +18,8 @@ export interface UpgradeGrant {
   path: string;
   method: string;
   identity: Identity | undefined;
+  /** How the session's login was made (class, instant), for a route's step-up requirement. */
+  login?: LoginFacts;
   /** The client address as decided (peer, or through trusted proxies). */
   clientIp: string;
   /** The session that admitted it, and when that session ends at the latest. */
@@ -127,6 +130,7 @@ export function grantOf(req: IncomingMessage, path: string, scope: RequestScope,
     path,
     method: req.method ?? 'GET',
     identity: ok.session?.identity,
+    login: ok.session?.saml,
     clientIp: ok.clientIp,
   };
 }
@@ -145,5 +149,9 @@ export function refusal(g: UpgradeGrant, ctx: AppContext): string | undefined {
   if (route.upstream.href !== g.upstream) return 'upstream-changed';
   if (!route.websockets) return 'websockets-disabled';
   const d = evaluate(route, g.identity, { method: g.method, path: g.path, clientIp: g.clientIp });
-  return d.allow ? undefined : d.reasons.join(',');
+  if (!d.allow) return d.reasons.join(',');
+  // A reload that adds require_authn_context or max_authn_age applies to open sockets too (the
+  // age is checked at reloads and handshakes only, not continuously).
+  const need = route.stepUp && stepUpNeeded(route.stepUp, g.login ?? {}, ctx.clock.now());
+  return need ? ['step-up-required', ...need.reasons].join(',') : undefined;
 }

@@ -77,9 +77,9 @@ function fromError(req: IncomingMessage, res: ServerResponse, ctx: AppContext, s
   );
 }
 
-/** Only a signed-in user's access denial says why; everything else stays opaque (no oracle). */
+/** Only a signed-in user's access denial or step-up says why; everything else stays opaque (no oracle). */
 function publicReason(code: ErrorCode, reason: string, signedIn: boolean): string | undefined {
-  return (code === 'ACCESS_DENIED' && signedIn) || code === 'BAD_PATH' ? reason : undefined;
+  return ((code === 'ACCESS_DENIED' || code === 'STEP_UP_REQUIRED') && signedIn) || code === 'BAD_PATH' ? reason : undefined;
 }
 
 /**

@@ -63,7 +63,7 @@ function refuse(socket: Duplex, ctx: AppContext, scope: RequestScope, req: Incom
   if (known.code === 'INTERNAL') ctx.log.error({ [F.event]: EVENTS.error, [F.requestId]: scope.id, err }, 'upgrade failed');
   const error: Record<string, string> = { code: known.code, message: ERRORS[known.code].message, request_id: scope.id };
   // Only a signed-in user learns why (anonymous users learn nothing about the policy).
-  if (known.code === 'ACCESS_DENIED' && scope.user) error.reason = known.reason;
+  if ((known.code === 'ACCESS_DENIED' || known.code === 'STEP_UP_REQUIRED') && scope.user) error.reason = known.reason;
   if (known instanceof LoginRequired) error.login_url = known.loginUrl;
   const body = JSON.stringify({ error });
   const auth = known.status === 401 ? `www-authenticate: ${challenge(error.login_url)}\r\n` : '';

@@ -8,8 +8,11 @@ export interface Session {
   lastSeenAt: number;
   /** Absolute end (createdAt + max_lifetime), whatever the activity. */
   expiresAt: number;
-  /** What the IdP said about the login, kept for logout and audits. */
-  saml: { nameId: string; nameIdFormat?: string; sessionIndex?: string; issuer?: string };
+  /**
+   * What the IdP said about the login, kept for logout, audits and step-up: the signed
+   * assertion's AuthnContextClassRef and AuthnInstant (epoch ms), when it carried them.
+   */
+  saml: { nameId: string; nameIdFormat?: string; sessionIndex?: string; issuer?: string; authnContextClassRef?: string; authnInstant?: number };
 }
 
 /** What administrators see of a session (sealed under the secret, never under the cookie key). */

@@ -73,6 +73,8 @@ export interface ResponseOptions {
   omitConditions?: boolean;
   /** Default `urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport`. */
   authnContextClassRef?: string;
+  /** AuthnStatement AuthnInstant (an IdP answering from an older SSO session). Default `now`. */
+  authnInstant?: Date;
 }
 
 const NS = {
@@ -217,7 +219,7 @@ function conditionsXml(o: ResponseOptions, now: Date): string {
 function authnStatementXml(o: ResponseOptions, now: Date): string {
   const classRef = element('saml:AuthnContextClassRef', {}, escapeXml(o.authnContextClassRef ?? PASSWORD_PROTECTED));
   return element('saml:AuthnStatement', {
-    AuthnInstant: instant(now),
+    AuthnInstant: instant(o.authnInstant ?? now),
     SessionNotOnOrAfter: instant(addSeconds(now, SESSION_SECONDS)),
     SessionIndex: o.sessionIndex ?? randomId(),
   }, element('saml:AuthnContext', {}, classRef));

@@ -8,6 +8,7 @@ import { readForm } from '../form-body.js';
 import type { RequestTarget } from '../../path.js';
 import { redirect } from '../respond.js';
 import { checkReturnTo } from '../return-to.js';
+import type { StepUpAsk } from '../../saml/authn-context.js';
 
 const NONCE = /^[A-Za-z0-9_-]{43}$/;
 
@@ -32,12 +33,13 @@ function sendMetadata(req: IncomingMessage, res: ServerResponse, xml: string): v
 /** SP-initiated login: bind a nonce to this browser, record the request, send the user to the IdP. */
 async function startLogin(req: IncomingMessage, res: ServerResponse, ctx: AppContext, id: string, target: RequestTarget): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') throw fail('METHOD_NOT_ALLOWED', 'login-method');
-  const rd = new URLSearchParams(target.query.slice(1)).get('rd') ?? '/';
+  const query = new URLSearchParams(target.query.slice(1));
+  const rd = query.get('rd') ?? '/';
   const returnTo = checkReturnTo(rd, ctx.publicUrl, ctx.routeHosts);
   if (!returnTo) throw fail('BAD_REDIRECT', 'return-to-not-ours');
   const existing = readCookie(req.headers.cookie, ctx.cookies.login);
   const nonce = existing && NONCE.test(existing) ? existing : randomBytes(32).toString('base64url');
-  const url = await ctx.connections.get(id)!.startLogin(returnTo, nonce);
+  const url = await ctx.connections.get(id)!.startLogin(returnTo, nonce, stepUpAsk(ctx, query));
   redirect(res, url, 302, { 'set-cookie': loginCookie(ctx.cookies, nonce) });
 }
 
@@ -54,6 +56,19 @@ async function restartLogin(req: IncomingMessage, res: ServerResponse, ctx: AppC
   const url = await sp.startLogin(returnTo, nonce);
   ctx.log.info({ [F.event]: EVENTS.loginRestarted, [F.requestId]: scope.id, [F.connection]: id }, 'unsolicited response: fresh SP-initiated login started');
   redirect(res, url, 303, { 'set-cookie': loginCookie(ctx.cookies, nonce) });
+}
+
+/**
+ * `step_up=<route>`: ask for what that route requires (its classes are read from the policy, never
+ * from the URL); `fresh=1`: ForceAuthn. Anyone may ask to authenticate again; the connection's
+ * own force_authn and authn_context still apply (askFor, checkAuthn).
+ */
+function stepUpAsk(ctx: AppContext, query: URLSearchParams): StepUpAsk | undefined {
+  const name = query.get('step_up');
+  if (name === null) return undefined;
+  const route = ctx.routes.byName.get(name);
+  if (!route?.stepUp) throw fail('BAD_REQUEST', 'step-up-route-unknown');
+  return { classes: route.stepUp.classes, fresh: query.get('fresh') === '1' };
 }
 
 /** ACS, HTTP-POST binding (SAML bindings 3.5): verify, then start a brand-new session. */
