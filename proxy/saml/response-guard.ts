@@ -122,7 +122,23 @@ function inspectNodes(root: Element): { assertions: number; duplicateId: boolean
   return { assertions, duplicateId };
 }
 
+/**
+ * Transforms a SAML signature may use (SAML core 5.4.4: enveloped signature and canonicalization
+ * only). Anything else (XSLT, XPath, base64...) would be run by a verifier before the signature
+ * is known to be good: XSLT denial of service and worse.
+ */
+export const TRANSFORM_ALGORITHMS = new Set([
+  'http://www.w3.org/2000/09/xmldsig#enveloped-signature',
+  'http://www.w3.org/2001/10/xml-exc-c14n#',
+  'http://www.w3.org/2001/10/xml-exc-c14n#WithComments',
+  'http://www.w3.org/TR/2001/REC-xml-c14n-20010315',
+  'http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments',
+]);
+
 function refuseWeakAlgorithms(root: Element): void {
+  for (const t of descendants(root, NS.dsig, 'Transform')) {
+    if (!TRANSFORM_ALGORITHMS.has(t.getAttribute('Algorithm') ?? '')) throw fail('SAML_LOGIN_FAILED', 'signature-transform-not-allowed');
+  }
   for (const m of descendants(root, NS.dsig, 'SignatureMethod')) {
     if (!SIGNATURE_ALGORITHMS.has(m.getAttribute('Algorithm') ?? '')) throw fail('SAML_LOGIN_FAILED', 'weak-signature-algorithm');
   }

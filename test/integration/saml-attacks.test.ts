@@ -21,7 +21,7 @@ import { CookieJar, jarFetch } from '../helpers/cookie-jar.js';
 import { idpMetadataXml, startGatehouse, type RunningGatehouse } from '../helpers/gatehouse.js';
 import { buildSignedResponseXml, encodeResponse, hmacSignAssertionXml, signElement, signResponseXml, type ResponseOptions } from '../helpers/saml-idp-signer.js';
 import {
-  addDoctype, addEncryptedAssertion, addForeignNamespaceAssertion, corruptDigestValue, corruptSignatureValue, declareEncoding,
+  addDoctype, addEncryptedAssertion, addTransform, addForeignNamespaceAssertion, corruptDigestValue, corruptSignatureValue, declareEncoding,
   duplicateAssertion, duplicateIdAttribute, encodeUtf16, injectNode, moveSignatureIntoAssertion, plantLogoutResponse,
   replaceNameId, reuseAssertionIdOnResponse, roundTrip, stripSignatures, XSW, type HiddenNode, type IdentityField,
 } from '../helpers/saml-tamper.js';
@@ -227,6 +227,8 @@ describe('signatures: removed, corrupted, foreign keys, key confusion', () => {
     { name: 'HMAC-SHA256 signature keyed with the IdP certificate DER bytes (key confusion)', reason: 'weak-signature-algorithm', send: (g) => post(g, hmacSignAssertionXml(genuineResponseXml(g.login, MALLORY, { signAssertion: false }), Buffer.from(IDP_KEYS.certBase64, 'base64'))) },
     { name: 'HMAC-SHA1 signature keyed with the IdP certificate PEM (key confusion)', reason: 'weak-signature-algorithm', send: (g) => post(g, hmacSignAssertionXml(genuineResponseXml(g.login, MALLORY, { signAssertion: false }), Buffer.from(IDP_KEYS.certPem), 'sha1')) },
     { name: 'SHA-1 signature', reason: 'weak-signature-algorithm', send: (g) => post(g, genuineResponseXml(g.login, ALICE, { signatureAlgorithm: 'sha1', digestAlgorithm: 'sha1' })) },
+    { name: 'XSLT transform added to the Reference (transform denial of service)', reason: 'signature-transform-not-allowed', send: (g) => post(g, addTransform(g.xml, 'http://www.w3.org/TR/1999/REC-xslt-19991116', XSLT_LOOP)) },
+    { name: 'XPath transform added to the Reference', reason: 'signature-transform-not-allowed', send: (g) => post(g, addTransform(g.xml, 'http://www.w3.org/TR/1999/REC-xpath-19991116', '<ds:XPath>not(ancestor-or-self::saml:NameID)</ds:XPath>')) },
     {
       name: 'signature referencing by ID an element that is not the assertion (an IdP-signed LogoutResponse)',
       reason: 'signature-invalid',
@@ -238,6 +240,9 @@ describe('signatures: removed, corrupted, foreign keys, key confusion', () => {
     },
   ]);
 });
+
+/** An XSLT that would recurse for ever if a verifier ran it. */
+const XSLT_LOOP = '<xsl:stylesheet xmlns:xsl="http://www.w3.org/1999/XSL/Transform" version="1.0"><xsl:template match="/"><xsl:call-template name="loop"/></xsl:template><xsl:template name="loop"><xsl:call-template name="loop"/></xsl:template></xsl:stylesheet>';
 
 describe('signatures: what stripping the Response signature leaves', () => {
   // Not an attack that gains anything: without its Response signature the message is an ordinary
@@ -267,6 +272,25 @@ describe('comments and processing instructions in identity fields (refused anywh
     }
   }
   runAttacks(attacks);
+});
+
+describe('CDATA sections in identity fields: read whole, never truncated', () => {
+  // c14n turns CDATA into text, so a CDATA section added after signing keeps the signature
+  // valid. Honest XML may use CDATA, so it is not refused; what matters is that the whole value
+  // is read (the Duo 2018 truncation needs a reader that keeps only the first text node).
+  test('CDATA split in NameID, the email and groups after signing: the user is the whole name, with the whole email and group', async () => {
+    const g = await genuineLogin({ nameId: 'alice@example.com.evil.com', attributes: { email: ['alice@example.com.evil.com'], groups: ['ml-engineers-readonly'] } });
+    let xml = injectNode(g.xml, { nameId: true }, 'cdata', ALICE);
+    xml = injectNode(xml, { attribute: 'email' }, 'cdata', ALICE);
+    xml = injectNode(xml, { attribute: 'groups' }, 'cdata', 'ml-engineers');
+    assert.equal((xml.match(/<!\[CDATA\[/g) ?? []).length, 3);
+    const res = await post(g, xml);
+    assert.equal(res.status, 303, await res.text());
+    await assertSignedInAs(g.login.jar, 'alice@example.com.evil.com', ['ml-engineers-readonly']);
+    assert.equal(upstream.seen.at(-1)!.headers['x-forwarded-email'], 'alice@example.com.evil.com');
+    const ml = await jarFetch(g.login.jar, `${gh.url}/ml/x`, { headers: { accept: 'application/json' } });
+    assert.equal(ml.status, 403, 'ml-engineers-readonly is not ml-engineers');
+  });
 });
 
 describe('DTDs: XXE, external DTDs, entity expansion', () => {

@@ -14,7 +14,7 @@ import { inspectResponse } from '../../proxy/saml/response-guard.js';
 import { isGatehouseError } from '../../proxy/errors.js';
 import { buildSignedResponseXml, encodeResponse, hmacSignAssertionXml, signElement, type ResponseOptions } from '../helpers/saml-idp-signer.js';
 import {
-  addEncryptedAssertion, addForeignNamespaceAssertion, corruptDigestValue, duplicateIdAttribute, encodeUtf16, injectNode,
+  addEncryptedAssertion, addForeignNamespaceAssertion, addTransform, corruptDigestValue, duplicateIdAttribute, encodeUtf16, injectNode,
   moveSignatureIntoAssertion, plantLogoutResponse, reuseAssertionIdOnResponse, roundTrip, XSW,
 } from '../helpers/saml-tamper.js';
 import { IDP_KEYS } from '../helpers/test-keys.js';
@@ -166,6 +166,20 @@ describe('other tamper helpers', () => {
     assert.ok(naiveVerdicts(xml).every(Boolean));
     assert.equal(guardReason(xml), 'passed');
     assert.match(await nodeSamlAlone(xml, false), /^refused: Invalid signature/);
+  });
+
+  it('an XSLT transform added to the Reference: the guard refuses it before any signature work; xml-crypto refuses it too', async () => {
+    const xml = addTransform(genuine(), 'http://www.w3.org/TR/1999/REC-xslt-19991116', '<xsl:stylesheet xmlns:xsl="http://www.w3.org/1999/XSL/Transform" version="1.0"/>');
+    assert.match(xml, /<ds:Transform Algorithm="http:\/\/www\.w3\.org\/TR\/1999\/REC-xslt-19991116"><xsl:stylesheet/);
+    assert.equal(guardReason(xml), 'signature-transform-not-allowed');
+    assert.match(await nodeSamlAlone(xml, false), /^refused/);
+  });
+
+  it('a CDATA split keeps the signature valid and the whole value readable', async () => {
+    const xml = injectNode(genuine({ nameId: 'alice@example.com.evil.com' }), { nameId: true }, 'cdata', 'alice@example.com');
+    assert.match(xml, />alice@example\.com<!\[CDATA\[\.evil\.com\]\]><\/saml:NameID>/);
+    assert.equal(guardReason(xml), 'passed');
+    assert.equal(await nodeSamlAlone(xml, false), 'accepted alice@example.com.evil.com');
   });
 
   it('an ID shared by the Response and the Assertion: the guard refuses; xml-crypto refuses too', async () => {
