@@ -35,7 +35,8 @@ export const DIGEST_ALGORITHMS = new Set([
  * sends and that signature-wrapping and parser-differential attacks need:
  * DTDs, comments and processing instructions, more than one Assertion anywhere in the document
  * (in any namespace, encrypted or not), an ID value used twice, encrypted assertions (not yet
- * supported), weak signature or digest algorithms, and an encoding other than UTF-8.
+ * supported), weak signature or digest algorithms, transforms other than enveloped-signature
+ * and canonicalization, and an encoding other than UTF-8.
  * @throws GatehouseError SAML_LOGIN_FAILED with a precise reason
  */
 export function inspectResponse(samlResponse: string, maxBytes: number): ResponseEnvelope {

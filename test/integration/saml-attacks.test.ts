@@ -357,10 +357,10 @@ describe('binding and bearer checks: audience, Destination, Recipient, Issuer, t
     { name: 'wrong Recipient', reason: 'recipient-mismatch', send: (g) => other(g, { recipient: 'https://other-sp.example/acs' }) },
     { name: 'wrong Issuer in the signed assertion', reason: 'issuer-mismatch', send: (g) => other(g, { assertionIssuer: 'https://evil-idp.example/' }) },
     { name: 'wrong Issuer on the response', reason: 'issuer-mismatch', send: (g) => other(g, { issuer: 'https://evil-idp.example/' }) },
-    { name: 'expired assertion', reason: /expired|no-valid-subject-confirmation/, send: (g) => other(g, { now: new Date(Date.now() - 3_600_000) }) },
-    { name: 'not-yet-valid assertion', reason: /not-yet-valid/, send: (g) => other(g, { now: new Date(Date.now() + 3_600_000) }) },
+    { name: 'expired assertion', reason: 'no-valid-subject-confirmation', send: (g) => other(g, { now: new Date(Date.now() - 3_600_000) }) },
+    { name: 'not-yet-valid assertion', reason: 'assertion-not-yet-valid', send: (g) => other(g, { now: new Date(Date.now() + 3_600_000) }) },
     { name: 'InResponseTo of another request', reason: 'in-response-to-mismatch', send: (g) => other(g, { inResponseTo: '_someone_elses_request' }) },
-    { name: 'SubjectConfirmation InResponseTo differs from the response', reason: /in-response-to/, send: (g) => other(g, { subjectConfirmationInResponseTo: '_other' }) },
+    { name: 'SubjectConfirmation InResponseTo differs from the response', reason: 'in-response-to-invalid', send: (g) => other(g, { subjectConfirmationInResponseTo: '_other' }) },
     { name: 'non-success Status without an assertion', reason: 'status-not-success', send: (g) => other(g, { statusCode: 'Responder' }) },
     { name: 'non-success Status with an assertion', reason: 'status-not-success', send: (g) => other(g, { statusCode: 'Requester', includeAssertion: true }) },
   ]);
@@ -370,7 +370,7 @@ describe('whose login: CSRF, unsolicited, another connection', () => {
   runAttacks([
     { name: 'login CSRF: response started in another browser', reason: 'login-started-in-another-browser', send: (g) => postResponse(g.login, g.xml, { jar: new CookieJar() }) },
     { name: 'RelayState missing', reason: 'relay-state-missing', send: (g) => postResponse(g.login, g.xml, { relayState: null }) },
-    { name: 'RelayState of another login', reason: /relay-state-unknown|login-started-in-another-browser/, send: (g) => postResponse(g.login, g.xml, { relayState: 'x'.repeat(43) }) },
+    { name: 'RelayState of another login', reason: 'relay-state-unknown', send: (g) => postResponse(g.login, g.xml, { relayState: 'x'.repeat(43) }) },
     { name: 'unsolicited response when IdP-initiated is off', reason: 'unsolicited-response', send: (g) => postResponse(g.login, genuineResponseXml(g.login, ALICE, { inResponseTo: undefined }), { relayState: null }) },
     { name: 'response for connection A posted to connection B', reason: 'response-for-another-connection', send: (g) => postResponse(g.login, g.xml, { acsUrl: g.login.acsUrl.replace('/lab/', '/other/') }) },
   ]);
@@ -386,7 +386,7 @@ describe('whose login: CSRF, unsolicited, another connection', () => {
     const g = await genuineLogin();
     await assertControlSignsIn(g);
     const victim = new CookieJar();
-    await assertRefused(await postResponse(g.login, g.xml, { jar: victim }), { reason: /relay-state-unknown|login-started-in-another-browser/ });
+    await assertRefused(await postResponse(g.login, g.xml, { jar: victim }), { reason: 'relay-state-unknown' });
     await assertRefused(await postResponse(g.login, g.xml), { reason: 'relay-state-unknown' });
     const again = await startSpLogin(gh.url, 'lab', { jar: g.login.jar });
     await assertRefused(await postResponse(again, g.xml), { reason: 'in-response-to-mismatch' });
