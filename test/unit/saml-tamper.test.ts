@@ -14,7 +14,7 @@ import { inspectResponse } from '../../proxy/saml/response-guard.js';
 import { isGatehouseError } from '../../proxy/errors.js';
 import { buildSignedResponseXml, encodeResponse, hmacSignAssertionXml, signElement, type ResponseOptions } from '../helpers/saml-idp-signer.js';
 import {
-  addEncryptedAssertion, addForeignNamespaceAssertion, addTransform, corruptDigestValue, duplicateIdAttribute, encodeUtf16, injectNode,
+  addEncryptedAssertion, addForeignNamespaceAssertion, addTransform, corruptDigestValue, declareEncoding, duplicateIdAttribute, encodeUtf16, injectNode,
   moveSignatureIntoAssertion, plantLogoutResponse, reuseAssertionIdOnResponse, roundTrip, XSW,
 } from '../helpers/saml-tamper.js';
 import { IDP_KEYS } from '../helpers/test-keys.js';
@@ -88,6 +88,19 @@ describe('the genuine response and the round trip', () => {
       }
     }
   });
+});
+
+describe('honest variants the guard accepts (its refusals are not false positives)', () => {
+  for (const [name, edit] of [
+    ['encoding="utf-8" in lower case', (x: string) => declareEncoding(x, 'utf-8')],
+    ['no XML declaration', (x: string) => x.replace(/^<\?xml[^>]*\?>/, '')],
+    ['a UTF-8 byte-order mark', (x: string) => `\uFEFF${x}`],
+    ['an empty samlp:Extensions', (x: string) => x.replace('<samlp:Status>', '<samlp:Extensions/><samlp:Status>')],
+  ] as const) {
+    it(`passes: ${name}`, () => {
+      assert.equal(guardReason(edit(genuine())), 'passed');
+    });
+  }
 });
 
 describe('XSW1-XSW8', () => {
