@@ -33,8 +33,10 @@ export const DIGEST_ALGORITHMS = new Set([
 /**
  * Decodes and inspects a SAMLResponse before any signature work, refusing shapes no honest IdP
  * sends and that signature-wrapping and parser-differential attacks need:
- * DTDs, comments and processing instructions, more than one Assertion anywhere in the document,
- * encrypted assertions (not yet supported), weak signature or digest algorithms.
+ * DTDs, comments and processing instructions, more than one Assertion anywhere in the document
+ * (in any namespace, encrypted or not), an ID value used twice, encrypted assertions (not yet
+ * supported), weak signature or digest algorithms, transforms other than enveloped-signature
+ * and canonicalization, and an encoding other than UTF-8.
  * @throws GatehouseError SAML_LOGIN_FAILED with a precise reason
  */
 export function inspectResponse(samlResponse: string, maxBytes: number): ResponseEnvelope {
@@ -42,22 +44,26 @@ export function inspectResponse(samlResponse: string, maxBytes: number): Respons
   // IdPs may wrap base64 at 64 or 76 columns: drop line breaks, then check the alphabet.
   const compact = samlResponse.replace(/[\r\n]/g, '');
   if (!BASE64.test(compact)) throw fail('SAML_LOGIN_FAILED', 'saml-response-not-base64');
-  const xml = Buffer.from(compact, 'base64').toString('utf8');
-  if (xml.includes('\uFFFD')) throw fail('SAML_LOGIN_FAILED', 'saml-response-not-utf8');
+  const xml = decodeUtf8(Buffer.from(compact, 'base64'));
   const doc = parseStrictXml(xml);
   const response = doc.documentElement;
   if (response.localName !== 'Response' || response.namespaceURI !== NS.protocol) {
     throw fail('SAML_LOGIN_FAILED', 'not-a-saml-response');
   }
-  refuseHiddenNodes(response);
+  const { assertions, duplicateId } = inspectNodes(response);
   refuseWeakAlgorithms(response);
+  // Status first (core 3.2.2.2): an IdP's refusal usually carries no assertion, and the log
+  // should say what the IdP said rather than that the assertion is missing.
+  checkStatus(response);
+  const direct = children(response, NS.assertion, 'Assertion');
+  // Counted by local name in every namespace, encrypted or not (XSW, namespace confusion, and a
+  // plain Assertion beside an EncryptedAssertion): node-saml and other readers match local names.
+  if (assertions !== 1) throw fail('SAML_LOGIN_FAILED', 'not-exactly-one-assertion');
   if (descendants(doc, NS.assertion, 'EncryptedAssertion').length > 0) {
     throw fail('SAML_LOGIN_FAILED', 'encrypted-assertion-unsupported');
   }
-  const all = descendants(doc, NS.assertion, 'Assertion');
-  const direct = children(response, NS.assertion, 'Assertion');
-  if (all.length !== 1 || direct.length !== 1) throw fail('SAML_LOGIN_FAILED', 'not-exactly-one-assertion');
-  checkStatus(response);
+  if (direct.length !== 1) throw fail('SAML_LOGIN_FAILED', 'not-exactly-one-assertion');
+  if (duplicateId) throw fail('SAML_LOGIN_FAILED', 'duplicate-id');
   return {
     xml,
     responseSigned: children(response, NS.dsig, 'Signature').length > 0,
@@ -68,15 +74,72 @@ export function inspectResponse(samlResponse: string, maxBytes: number): Respons
   };
 }
 
-/** Comments and PIs can split text nodes so that c14n and the attribute reader disagree (CVE-2017-11428 family). */
-function refuseHiddenNodes(root: Element): void {
-  walk(root, (n) => {
-    if (n.nodeType === 8) throw fail('SAML_LOGIN_FAILED', 'xml-comment-present');
-    if (n.nodeType === 7) throw fail('SAML_LOGIN_FAILED', 'xml-processing-instruction-present');
-  });
+/** `encoding="…"` in the XML declaration (XML 1.0, section 4.3.3). */
+const ENCODING_DECL = /^\uFEFF?<\?xml[^>]*?\sencoding\s*=\s*["']([^"']*)["']/;
+
+/**
+ * SAML bindings 3.5.4 carry the XML as bytes; we read them as UTF-8 only. A document declaring
+ * another encoding (UTF-16, ISO-8859-1...) would be read one way here and another way by a reader
+ * that honours the declaration; NUL is not an XML character and is how UTF-16 without a BOM
+ * looks when read as UTF-8.
+ */
+function decodeUtf8(bytes: Buffer): string {
+  const xml = bytes.toString('utf8');
+  if (xml.includes('\uFFFD') || xml.includes('\u0000')) throw fail('SAML_LOGIN_FAILED', 'saml-response-not-utf8');
+  const declared = ENCODING_DECL.exec(xml)?.[1];
+  if (declared !== undefined && !/^utf-?8$/i.test(declared)) throw fail('SAML_LOGIN_FAILED', 'xml-encoding-not-utf8');
+  return xml;
 }
 
+/** IDs as XML-DSig resolves them (xml-crypto looks at `ID`, `Id` and `id`). */
+const ID_ATTRIBUTES = ['ID', 'Id', 'id'] as const;
+
+/**
+ * One pass over every node: refuses comments and PIs, which can split text nodes so that c14n
+ * and the attribute reader disagree (CVE-2017-11428 family), and an ID value carried by two
+ * elements (a Reference must name one element; reported after the assertion count, so that a
+ * copied assertion reads as the XSW it is); counts Assertion and EncryptedAssertion elements by
+ * local name in any namespace.
+ */
+function inspectNodes(root: Element): { assertions: number; duplicateId: boolean } {
+  const ids = new Set<string>();
+  let assertions = 0;
+  let duplicateId = false;
+  const visit = (n: Node) => {
+    if (n.nodeType === 8) throw fail('SAML_LOGIN_FAILED', 'xml-comment-present');
+    if (n.nodeType === 7) throw fail('SAML_LOGIN_FAILED', 'xml-processing-instruction-present');
+    if (n.nodeType !== 1) return;
+    const el = n as Element;
+    if (el.localName === 'Assertion' || el.localName === 'EncryptedAssertion') assertions++;
+    for (const name of ID_ATTRIBUTES) {
+      const id = el.getAttribute(name);
+      if (!id) continue;
+      if (ids.has(id)) duplicateId = true;
+      ids.add(id);
+    }
+  };
+  visit(root);
+  walk(root, visit);
+  return { assertions, duplicateId };
+}
+
+/**
+ * Transforms a SAML signature may use (SAML core 5.4.4: enveloped signature and canonicalization
+ * only). Anything else (XSLT, XPath, base64...) would be run by a verifier before the signature
+ * is known to be good: XSLT denial of service and worse.
+ */
+export const TRANSFORM_ALGORITHMS = new Set([
+  'http://www.w3.org/2000/09/xmldsig#enveloped-signature',
+  'http://www.w3.org/2001/10/xml-exc-c14n#',
+  'http://www.w3.org/2001/10/xml-exc-c14n#WithComments',
+  'http://www.w3.org/TR/2001/REC-xml-c14n-20010315',
+  'http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments',
+]);
+
 function refuseWeakAlgorithms(root: Element): void {
+  for (const t of descendants(root, NS.dsig, 'Transform')) {
+    if (!TRANSFORM_ALGORITHMS.has(t.getAttribute('Algorithm') ?? '')) throw fail('SAML_LOGIN_FAILED', 'signature-transform-not-allowed');
+  }
   for (const m of descendants(root, NS.dsig, 'SignatureMethod')) {
     if (!SIGNATURE_ALGORITHMS.has(m.getAttribute('Algorithm') ?? '')) throw fail('SAML_LOGIN_FAILED', 'weak-signature-algorithm');
   }

@@ -53,6 +53,8 @@ export interface RequestScope {
   startNs: bigint;
   route?: string;
   user?: string;
+  /** Set on the SAML ACS: any refusal there (405 and 413 included) is a `login-failed` line. */
+  acs?: boolean;
   /** Error code when the request failed. */
   code?: string;
   reason?: string;

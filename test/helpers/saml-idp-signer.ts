@@ -7,7 +7,7 @@
  * one Reference to the signed element's ID, and `ds:Signature` placed right after `saml:Issuer`
  * as the schema's sequence requires (sections 2.3.3 and 3.2.2).
  */
-import { createPrivateKey, randomBytes, type KeyObject } from 'node:crypto';
+import { createHmac, createPrivateKey, randomBytes, type KeyObject } from 'node:crypto';
 import { SignedXml } from 'xml-crypto';
 import { IDP_KEYS } from './test-keys.js';
 
@@ -106,12 +106,61 @@ const SESSION_SECONDS = 8 * 3600;
 /** Builds the Response and signs it (assertion first, then the response) as configured. */
 export function buildSignedResponseXml(o: ResponseOptions): string {
   const ids = { response: o.responseId ?? randomId(), assertion: o.assertionId ?? randomId() };
-  let xml = buildResponseXml(o, ids);
-  if (hasAssertion(o) && (o.signAssertion ?? true)) {
-    xml = signElement(xml, "/*[local-name(.)='Response']/*[local-name(.)='Assertion']", o);
-  }
-  if (o.signResponse ?? false) xml = signElement(xml, "/*[local-name(.)='Response']", o);
-  return xml;
+  const xml = buildResponseXml(o, ids);
+  return signResponseXml(xml, { ...o, signAssertion: hasAssertion(o) && (o.signAssertion ?? true) });
+}
+
+/** The signing options of {@link ResponseOptions}, for {@link signResponseXml}. */
+export type SigningOptions = Pick<ResponseOptions, 'signAssertion' | 'signResponse' | 'keys' | 'signatureAlgorithm' | 'digestAlgorithm' | 'includeKeyInfo'>;
+
+/**
+ * Signs an already built (possibly hand-edited) Response as the IdP would: the Assertion
+ * (default yes), then the Response (default no). Lets a test make the IdP sign content an
+ * attacker chose, e.g. a NameID that contains a comment.
+ */
+export function signResponseXml(xml: string, o: SigningOptions): string {
+  let out = xml;
+  if (o.signAssertion ?? true) out = signElement(out, "/*[local-name(.)='Response']/*[local-name(.)='Assertion']", o);
+  if (o.signResponse ?? false) out = signElement(out, "/*[local-name(.)='Response']", o);
+  return out;
+}
+
+/** XML-DSig HMAC algorithm URIs (RFC 2104 MACs; RFC 4051 for SHA-256). */
+export const HMAC_URI = {
+  sha1: 'http://www.w3.org/2000/09/xmldsig#hmac-sha1',
+  sha256: 'http://www.w3.org/2001/04/xmldsig-more#hmac-sha256',
+} as const;
+
+/**
+ * Signs the Assertion with an HMAC keyed with `key` instead of an RSA key: the key-confusion
+ * attack uses the IdP's *public* certificate (PEM text or DER bytes) as the HMAC key, hoping a
+ * verifier that takes the algorithm from the message feeds its configured certificate to HMAC.
+ * No KeyInfo is emitted (an HMAC has no certificate).
+ */
+export function hmacSignAssertionXml(xml: string, key: Buffer, hash: keyof typeof HMAC_URI = 'sha256'): string {
+  const uri = HMAC_URI[hash];
+  const sig = new SignedXml({ privateKey: key, signatureAlgorithm: uri, canonicalizationAlgorithm: 'http://www.w3.org/2001/10/xml-exc-c14n#' });
+  sig.SignatureAlgorithms = {
+    [uri]: class {
+      getSignature(signedInfo: string | Buffer, k: Buffer): string {
+        return createHmac(hash, k).update(signedInfo).digest('base64');
+      }
+      verifySignature(): boolean {
+        throw new Error('test signer: HMAC verification is not offered');
+      }
+      getAlgorithmName(): string {
+        return uri;
+      }
+    },
+  } as unknown as SignedXml['SignatureAlgorithms'];
+  const xpath = "/*[local-name(.)='Response']/*[local-name(.)='Assertion']";
+  sig.addReference({
+    xpath,
+    transforms: ['http://www.w3.org/2000/09/xmldsig#enveloped-signature', 'http://www.w3.org/2001/10/xml-exc-c14n#'],
+    digestAlgorithm: DIGEST_URI.sha256,
+  });
+  sig.computeSignature(xml, { prefix: 'ds', location: { reference: `${xpath}/*[local-name(.)='Issuer']`, action: 'after' } });
+  return sig.getSignedXml();
 }
 
 /** Base64 of the UTF-8 XML, as sent in the HTTP-POST binding's `SAMLResponse` form field. */
@@ -138,7 +187,11 @@ const ESCAPES: Record<string, string> = {
   '\r': '&#xD;', '\n': '&#xA;', '\t': '&#x9;',
 };
 
-function signElement(xml: string, xpath: string, o: ResponseOptions): string {
+/**
+ * Signs the element `xpath` selects (an enveloped signature placed after its `Issuer` child) with
+ * the IdP key, e.g. a LogoutResponse the IdP really signed, for attacks that borrow its signature.
+ */
+export function signElement(xml: string, xpath: string, o: SigningOptions): string {
   const keys = o.keys ?? IDP_KEYS;
   const sig = new SignedXml({
     privateKey: privateKeyOf(keys.privateKeyPem),

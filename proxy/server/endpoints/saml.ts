@@ -20,7 +20,10 @@ export async function handleSaml(req: IncomingMessage, res: ServerResponse, ctx:
   scope.route = `saml:${sp.conn.id}`;
   if (action === 'metadata') return sendMetadata(req, res, sp.metadataXml());
   if (action === 'login') return startLogin(req, res, ctx, sp.conn.id, target);
-  if (action === 'acs') return consumeResponse(req, res, ctx, scope, sp.conn.id);
+  if (action === 'acs') {
+    scope.acs = true;
+    return consumeResponse(req, res, ctx, scope, sp.conn.id);
+  }
   throw fail('ROUTE_NOT_FOUND', 'no-such-saml-endpoint');
 }
 
@@ -78,6 +81,8 @@ async function consumeResponse(req: IncomingMessage, res: ServerResponse, ctx: A
   const form = await readForm(req, ctx.config.saml.max_response_bytes + 8192);
   const samlResponse = form.get('SAMLResponse');
   if (!samlResponse) throw fail('SAML_LOGIN_FAILED', 'no-saml-response');
+  // A field sent twice is read as its first copy here and maybe as the last by a filter in front.
+  if (form.getAll('SAMLResponse').length > 1 || form.getAll('RelayState').length > 1) throw fail('SAML_LOGIN_FAILED', 'form-field-repeated');
   const nonce = readCookie(req.headers.cookie, ctx.cookies.login);
   const result = await sp.finishLogin(samlResponse, form.get('RelayState') ?? undefined, nonce);
   if ('restart' in result) return restartLogin(req, res, ctx, scope, id, result.returnTo);
