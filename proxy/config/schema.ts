@@ -62,6 +62,25 @@ const demoUserSchema = z.strictObject({
 /** A group name as policies write it (policy-schema.ts caps names at 256 characters). */
 const policyGroup = z.string().min(1).max(256);
 
+/**
+ * What an encrypted assertion may use. AES-GCM content encryption with RSA-OAEP (rsa-oaep-mgf1p)
+ * key transport is always accepted; rsa-1_5 never is (Bleichenbacher / Marvin: Node refuses
+ * PKCS#1 v1.5 decryption), and neither is triple-DES.
+ */
+const encryptionSchema = z.strictObject({
+  /**
+   * Refuse plain (unencrypted) assertions: an attacker on the path must not downgrade to them.
+   * Needs `saml.sp_keys`. Default false (assertions may come plain or encrypted).
+   */
+  require: z.boolean().default(false),
+  /**
+   * Also accept AES-CBC (aes128-cbc, aes256-cbc) content encryption, which has no integrity of
+   * its own (padding-oracle attacks, Jager & Somorovsky 2011). SimpleSAMLphp 1.19 only sends
+   * aes128-cbc. Default false.
+   */
+  allow_cbc: z.boolean().default(false),
+});
+
 const connectionSchema = z.strictObject({
   id: slug,
   /** Shown on sign-in pages. */
@@ -90,6 +109,13 @@ const connectionSchema = z.strictObject({
    * complete map, `drop` keeps the IdP's other groups out of sessions and X-Forwarded-Groups.
    */
   unmapped_groups: z.enum(['keep', 'drop']).default('keep'),
+  /**
+   * Sign AuthnRequests (HTTP-Redirect binding, rsa-sha256 over the query, SAML bindings 3.4.4.1)
+   * with the first of `saml.sp_keys`. Default: true when sp_keys exist; true without them is an error.
+   */
+  sign_requests: z.boolean().optional(),
+  /** Encrypted assertions from this IdP (decrypted with any of `saml.sp_keys`). */
+  encryption: encryptionSchema.default({ require: false, allow_cbc: false }),
 });
 
 /**

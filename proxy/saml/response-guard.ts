@@ -8,8 +8,10 @@ export interface ResponseEnvelope {
   inResponseTo?: string;
   destination?: string;
   issuer?: string;
-  /** ID of the one Assertion in the document. */
+  /** ID of the one Assertion in the document ('' while it is encrypted: set once decrypted). */
   assertionId: string;
+  /** The one EncryptedAssertion, when the assertion came encrypted (SAML core 2.3.4). */
+  encryptedAssertion?: Element;
 }
 
 /** Linear-time check (no nested quantifiers over the same characters: no ReDoS). */
@@ -33,8 +35,9 @@ export const DIGEST_ALGORITHMS = new Set([
 /**
  * Decodes and inspects a SAMLResponse before any signature work, refusing shapes no honest IdP
  * sends and that signature-wrapping and parser-differential attacks need:
- * DTDs, comments and processing instructions, more than one Assertion anywhere in the document,
- * encrypted assertions (not yet supported), weak signature or digest algorithms.
+ * DTDs, comments and processing instructions, more than one Assertion or EncryptedAssertion
+ * anywhere in the document (together: an encrypted one beside a plain one is two), weak
+ * signature or digest algorithms.
  * @throws GatehouseError SAML_LOGIN_FAILED with a precise reason
  */
 export function inspectResponse(samlResponse: string, maxBytes: number): ResponseEnvelope {
@@ -51,12 +54,10 @@ export function inspectResponse(samlResponse: string, maxBytes: number): Respons
   }
   refuseHiddenNodes(response);
   refuseWeakAlgorithms(response);
-  if (descendants(doc, NS.assertion, 'EncryptedAssertion').length > 0) {
-    throw fail('SAML_LOGIN_FAILED', 'encrypted-assertion-unsupported');
-  }
-  const all = descendants(doc, NS.assertion, 'Assertion');
+  const all = descendants(doc, NS.assertion, 'Assertion').length + descendants(doc, NS.assertion, 'EncryptedAssertion').length;
   const direct = children(response, NS.assertion, 'Assertion');
-  if (all.length !== 1 || direct.length !== 1) throw fail('SAML_LOGIN_FAILED', 'not-exactly-one-assertion');
+  const encrypted = children(response, NS.assertion, 'EncryptedAssertion');
+  if (all !== 1 || direct.length + encrypted.length !== 1) throw fail('SAML_LOGIN_FAILED', 'not-exactly-one-assertion');
   checkStatus(response);
   return {
     xml,
@@ -64,8 +65,24 @@ export function inspectResponse(samlResponse: string, maxBytes: number): Respons
     inResponseTo: response.getAttribute('InResponseTo') || undefined,
     destination: response.getAttribute('Destination') || undefined,
     issuer: textOf(onlyChild(response, NS.assertion, 'Issuer', 'duplicate-issuer')),
-    assertionId: direct[0]!.getAttribute('ID') || '',
+    assertionId: direct[0]?.getAttribute('ID') || '',
+    encryptedAssertion: encrypted[0],
   };
+}
+
+/**
+ * The same checks on a decrypted assertion (its plaintext is as untrusted as the response: anyone
+ * can encrypt to our public key). @returns the assertion's ID
+ */
+export function inspectDecryptedAssertion(xml: string): string {
+  const assertion = parseStrictXml(xml).documentElement;
+  if (assertion.localName !== 'Assertion' || assertion.namespaceURI !== NS.assertion) throw fail('SAML_LOGIN_FAILED', 'decrypted-content-not-assertion');
+  refuseHiddenNodes(assertion);
+  refuseWeakAlgorithms(assertion);
+  if (descendants(assertion, NS.assertion, 'Assertion').length + descendants(assertion, NS.assertion, 'EncryptedAssertion').length > 0) {
+    throw fail('SAML_LOGIN_FAILED', 'not-exactly-one-assertion');
+  }
+  return assertion.getAttribute('ID') || '';
 }
 
 /** Comments and PIs can split text nodes so that c14n and the attribute reader disagree (CVE-2017-11428 family). */
@@ -81,6 +98,9 @@ function refuseWeakAlgorithms(root: Element): void {
     if (!SIGNATURE_ALGORITHMS.has(m.getAttribute('Algorithm') ?? '')) throw fail('SAML_LOGIN_FAILED', 'weak-signature-algorithm');
   }
   for (const m of descendants(root, NS.dsig, 'DigestMethod')) {
+    // RSA-OAEP's digest (xmlenc-core 5.4.2) is checked with the encryption algorithms.
+    const parent = m.parentNode as Element | null;
+    if (parent?.namespaceURI === NS.xenc && parent.localName === 'EncryptionMethod') continue;
     if (!DIGEST_ALGORITHMS.has(m.getAttribute('Algorithm') ?? '')) throw fail('SAML_LOGIN_FAILED', 'weak-digest-algorithm');
   }
 }

@@ -12,8 +12,10 @@ import type { IdpSource } from './idp-source.js';
 import type { LoginTracker } from './login-tracker.js';
 import { classifyNodeSamlError } from './node-saml-errors.js';
 import type { ReplayCache } from './replay-cache.js';
-import type { SpKeys } from './sp-keys.js';
-import { inspectResponse, type ResponseEnvelope } from './response-guard.js';
+import { openEncryptedAssertion, type OpenedAssertion } from './encrypted-assertion.js';
+import type { SpKey, SpKeys } from './sp-keys.js';
+import { buildSpMetadata } from './sp-metadata.js';
+import { inspectDecryptedAssertion, inspectResponse, type ResponseEnvelope } from './response-guard.js';
 
 /** The URLs of one connection, derived from public_url and its id. */
 export interface SpUrls {
@@ -21,6 +23,8 @@ export interface SpUrls {
   acsUrl: string;
   loginUrl: string;
   metadataUrl: string;
+  /** Single Logout endpoint (published in metadata only when SP keys exist). */
+  sloUrl: string;
 }
 
 /** Shared collaborators and settings of every connection. */
@@ -52,10 +56,18 @@ export interface LoginResult {
  * browser that started it.
  */
 export class ServiceProvider {
-  /** For responses that carry a Response-level signature: it must verify. */
-  private readonly signedResponses: SAML;
-  /** For responses signed only at the assertion (the common IdP default). */
-  private readonly signedAssertions: SAML;
+  /**
+   * Verifiers by [Response-level signature required?][decryption key index, or keys.length for
+   * none]. node-saml takes one `decryptionPvk`, so each SP key gets its own instance; the key an
+   * assertion was encrypted to is found first (encrypted-assertion.ts), so exactly one
+   * instance decrypts and nothing is tried twice.
+   */
+  private readonly verifiers: { true: SAML[]; false: SAML[] };
+  /** Builds (and, with `sign_requests`, signs) AuthnRequests. */
+  private readonly requester: SAML;
+  /** Whether AuthnRequests are signed with the first SP key. */
+  readonly signRequests: boolean;
+  private readonly metadata: string;
 
   constructor(
     readonly conn: ConnectionConfig,
@@ -63,8 +75,13 @@ export class ServiceProvider {
     private readonly idp: IdpSource,
     private readonly deps: SpDeps,
   ) {
-    this.signedResponses = this.build(true);
-    this.signedAssertions = this.build(false);
+    const keys = deps.spKeys?.all ?? [];
+    this.signRequests = conn.sign_requests ?? keys.length > 0;
+    if (this.signRequests && !deps.spKeys) throw new Error(`connection ${conn.id}: sign_requests needs saml.sp_keys`);
+    const verifiersOf = (responseSigned: boolean) => [...keys.map((k) => this.build(responseSigned, { decryptWith: k })), this.build(responseSigned, {})];
+    this.verifiers = { true: verifiersOf(true), false: verifiersOf(false) };
+    this.requester = this.build(false, { signWith: this.signRequests ? deps.spKeys!.signing : undefined });
+    this.metadata = buildSpMetadata({ entityId: urls.entityId, acsUrl: urls.acsUrl, sloUrl: urls.sloUrl, keys, signRequests: this.signRequests, encryption: conn.encryption });
   }
 
   /** The IdP's entity ID as currently published. */
@@ -72,9 +89,9 @@ export class ServiceProvider {
     return this.idp.current.entityId;
   }
 
-  /** SP metadata XML to give to the IdP. */
+  /** SP metadata XML to give to the IdP (built once: keys and URLs are fixed at startup). */
   metadataXml(): string {
-    return this.signedAssertions.generateServiceProviderMetadata(null, null);
+    return this.metadata;
   }
 
   /**
@@ -83,7 +100,7 @@ export class ServiceProvider {
    */
   async startLogin(returnTo: string, nonce: string): Promise<string> {
     const relayState = this.deps.tracker.newRelayState();
-    const url = await this.signedAssertions.getAuthorizeUrlAsync(relayState, undefined, {});
+    const url = await this.requester.getAuthorizeUrlAsync(relayState, undefined, {});
     const requestId = requestIdOf(url);
     await this.deps.tracker.start(relayState, { requestId, connection: this.conn.id, returnTo }, nonce);
     return url;
@@ -98,7 +115,9 @@ export class ServiceProvider {
     const env = inspectResponse(samlResponse, this.deps.maxResponseBytes);
     const { requestId, returnTo } = await this.matchRequest(env, relayState, nonce);
     this.checkEnvelope(env);
-    const profile = await this.verify(env, samlResponse);
+    const opened = this.decrypt(env);
+    const assertionId = opened ? inspectDecryptedAssertion(opened.xml) : env.assertionId;
+    const profile = await this.verify(env, samlResponse, opened?.key);
     const checked = checkAssertion(profile.getAssertionXml!(), {
       idpEntityId: this.idpEntityId,
       acsUrl: this.urls.acsUrl,
@@ -106,7 +125,7 @@ export class ServiceProvider {
       nowMs: this.deps.clock.now(),
       skewMs: this.deps.skewMs,
     });
-    if (checked.id !== env.assertionId) throw fail('SAML_LOGIN_FAILED', 'assertion-id-mismatch');
+    if (checked.id !== assertionId) throw fail('SAML_LOGIN_FAILED', 'assertion-id-mismatch');
     const identity = mapIdentity(profile, this.conn);
     const claim = await this.deps.replay.claim(this.idpEntityId, checked.id, checked.usableUntil);
     if (claim !== 'claimed') throw fail('SAML_LOGIN_FAILED', claim === 'full' ? 'replay-cache-full' : 'assertion-replayed');
@@ -139,8 +158,24 @@ export class ServiceProvider {
     if (env.issuer !== undefined && env.issuer !== this.idpEntityId) throw fail('SAML_LOGIN_FAILED', 'issuer-mismatch');
   }
 
-  private async verify(env: ResponseEnvelope, samlResponse: string): Promise<Profile> {
-    const saml = env.responseSigned ? this.signedResponses : this.signedAssertions;
+  /**
+   * An encrypted assertion is checked (shape, algorithms) and opened before node-saml sees it;
+   * with `encryption.require` a plain one is refused: otherwise an attacker who can alter the
+   * IdP's configuration or the response path downgrades confidentiality silently.
+   */
+  private decrypt(env: ResponseEnvelope): OpenedAssertion | undefined {
+    if (!env.encryptedAssertion) {
+      if (this.conn.encryption.require) throw fail('SAML_LOGIN_FAILED', 'assertion-not-encrypted');
+      return undefined;
+    }
+    if (!this.deps.spKeys) throw fail('SAML_LOGIN_FAILED', 'no-sp-keys-to-decrypt');
+    return openEncryptedAssertion(env.encryptedAssertion, this.deps.spKeys.all, this.conn.encryption);
+  }
+
+  private async verify(env: ResponseEnvelope, samlResponse: string, key: SpKey | undefined): Promise<Profile> {
+    const keys = this.deps.spKeys?.all ?? [];
+    const list = env.responseSigned ? this.verifiers.true : this.verifiers.false;
+    const saml = list[key ? keys.indexOf(key) : keys.length]!;
     let result: { profile: Profile | null };
     try {
       result = await saml.validatePostResponseAsync({ SAMLResponse: samlResponse });
@@ -152,7 +187,7 @@ export class ServiceProvider {
     return result.profile;
   }
 
-  private build(wantResponseSigned: boolean): SAML {
+  private build(wantResponseSigned: boolean, sp: { decryptWith?: SpKey; signWith?: SpKey }): SAML {
     return new SAML({
       entryPoint: this.idp.current.sso.redirect!,
       callbackUrl: this.urls.acsUrl,
@@ -181,6 +216,9 @@ export class ServiceProvider {
       // refused because we asked for "PasswordProtectedTransport" exactly).
       identifierFormat: null,
       disableRequestedAuthnContext: true,
+      // HTTP-Redirect binding signature (SAML bindings 3.4.4.1) with `signatureAlgorithm` above.
+      privateKey: sp.signWith?.privateKeyPem,
+      decryptionPvk: sp.decryptWith?.privateKeyPem,
     });
   }
 }
