@@ -6,6 +6,7 @@ import { isGatehouseError } from '../errors.js';
 import { parseIdpMetadata } from '../saml/idp-metadata.js';
 import { lintGroupNames } from './group-lint.js';
 import { lintShadowedRoutes } from './shadow-lint.js';
+import { lintSpKeyExpiry } from './sp-key-lint.js';
 
 export interface CheckOptions {
   /** Warnings fail the check too (exit 1). */
@@ -17,7 +18,8 @@ export interface CheckOptions {
  * metadata file, printing every problem at once as `file:line key: message`. Exit 0 when clean,
  * 1 otherwise. (Metadata URLs are not fetched: `check` works offline.) A config that validates
  * then gets the group-name lint (group-lint.ts) and the shadowed-route lint (shadow-lint.ts):
- * their warnings fail the check only with `strict`.
+ * their warnings fail the check only with `strict`. So do SP certificates that expire within 30
+ * days (sp-key-lint.ts).
  */
 export async function runCheck(
   file: string,
@@ -36,7 +38,7 @@ export async function runCheck(
   }
   if (problems.length === 0 && loaded) {
     const lint = await lintGroupNames(loaded);
-    lint.warnings.push(...lintShadowedRoutes(loaded));
+    lint.warnings.push(...lintShadowedRoutes(loaded), ...lintSpKeyExpiry(loaded));
     for (const note of lint.notes) out.write(`info: ${note}\n`);
     for (const w of lint.warnings) err.write(`${formatProblem(w)}\n`);
     const warned = lint.warnings.length ? `, ${lint.warnings.length} warning(s)` : '';
