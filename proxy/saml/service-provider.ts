@@ -48,6 +48,8 @@ export interface LoginResult {
   /** Where the user wanted to go (for IdP-initiated: RelayState, unchecked; the caller checks it). */
   returnTo: string | undefined;
   authnInstant?: number;
+  /** Fingerprint of the SP key that decrypted the assertion (absent: it came unencrypted). */
+  decryptedWith?: string;
 }
 
 /**
@@ -136,6 +138,7 @@ export class ServiceProvider {
       saml: { nameId: profile.nameID, nameIdFormat: profile.nameIDFormat, sessionIndex: profile.sessionIndex, issuer: this.idpEntityId },
       returnTo,
       authnInstant: checked.authnInstant,
+      decryptedWith: opened?.key.fingerprint256,
     };
   }
 

@@ -4,7 +4,7 @@
  * all against responses the test IdP signs and encrypts with xml-encryption (not our code).
  */
 import assert from 'node:assert/strict';
-import { createVerify } from 'node:crypto';
+import { createVerify, X509Certificate } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { jarFetch, type CookieJar } from '../helpers/cookie-jar.js';
 import { idpMetadataXml, startGatehouse, type RunningGatehouse } from '../helpers/gatehouse.js';
@@ -120,6 +120,8 @@ describe('encrypted assertions', () => {
     for (const includeCertificate of [true, false]) {
       const { login, res } = await encryptedLogin('strict', { certPem: NEXT_KEYS.certPem, includeCertificate });
       await assertSignedIn(res, login.jar);
+      const line = gh.logs.find((l) => l.event === 'login' && l.connection === 'strict').at(-1);
+      assert.equal(line?.sp_key, new X509Certificate(NEXT_KEYS.certPem).fingerprint256, 'the login line names the key that decrypted');
     }
   });
 
