@@ -60,9 +60,10 @@ export interface LoginResult {
 export class ServiceProvider {
   /**
    * Verifiers by [Response-level signature required?][decryption key index, or keys.length for
-   * none]. node-saml takes one `decryptionPvk`, so each SP key gets its own instance; the key an
-   * assertion was encrypted to is found first (encrypted-assertion.ts), so exactly one
-   * instance decrypts and nothing is tried twice.
+   * none]. node-saml takes one `decryptionPvk`, so each SP key gets its own instance. Gatehouse
+   * first checks the EncryptedAssertion, finds the key it was encrypted to and decrypts it itself
+   * (encrypted-assertion.ts); then only that key's instance decrypts it again and verifies the
+   * signatures, so no key is ever tried against node-saml and no failure is retried.
    */
   private readonly verifiers: { true: SAML[]; false: SAML[] };
   /** Builds (and, with `sign_requests`, signs) AuthnRequests. */
