@@ -88,6 +88,8 @@ export interface EncryptOptions {
   keyAlgorithm?: KeyEncryptionAlgorithm;
   /** Name the certificate in the EncryptedKey's KeyInfo, as xml-encryption does. Default true (SimpleSAMLphp names none). */
   includeCertificate?: boolean;
+  /** Changes the signed assertion XML just before it is encrypted (attacks hidden by encryption). */
+  alterPlaintext?: (assertionXml: string) => string;
 }
 
 const NS = {
@@ -140,7 +142,7 @@ export async function buildEncryptedResponseXml(o: ResponseOptions & { encrypt: 
   if (start < 0 || end < start) throw new Error('no assertion to encrypt');
   // Standalone, the assertion must declare the prefix it inherited (exclusive c14n: same digest).
   const assertion = plain.slice(start, end).replace('<saml:Assertion', `<saml:Assertion xmlns:saml="${NS.saml}"`);
-  const encrypted = await encryptXml(assertion, o.encrypt);
+  const encrypted = await encryptXml(o.encrypt.alterPlaintext ? o.encrypt.alterPlaintext(assertion) : assertion, o.encrypt);
   let xml = `${plain.slice(0, start)}<saml:EncryptedAssertion>${encrypted}</saml:EncryptedAssertion>${plain.slice(end)}`;
   if (o.signResponse) xml = signElement(xml, "/*[local-name(.)='Response']", o);
   return xml;

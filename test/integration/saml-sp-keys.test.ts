@@ -172,6 +172,36 @@ describe('encrypted assertions', () => {
     await assertRejected(await postResponse(login, plain.replace('</samlp:Response>', `${ea}</samlp:Response>`)), 'not-exactly-one-assertion');
   });
 
+  test('comment injection hidden inside the encryption (the outer document looks clean) is refused', async () => {
+    const inject = (xml: string) => xml.replace('alice@example.com</saml:NameID>', 'alice@example.com<!---->.evil.test</saml:NameID>');
+    const { res } = await encryptedLogin('lab', { alterPlaintext: inject });
+    await assertRejected(res, 'xml-comment-present');
+  });
+
+  test('DTD / entity expansion hidden inside the encryption is refused', async () => {
+    const { res } = await encryptedLogin('lab', { alterPlaintext: (xml) => `<!DOCTYPE x [<!ENTITY a "aaaa">]>${xml}` });
+    await assertRejected(res, 'xml-dtd-present');
+  });
+
+  test('an assertion encrypted to a Gatehouse without SP keys is refused', async () => {
+    const bare = await startGatehouse({
+      files: { 'idp.xml': idpMetadataXml({ ...TEST_IDP, certBase64s: [IDP_KEYS.certBase64] }) },
+      connections: [{ id: 'lab', idp_metadata_file: 'idp.xml' }],
+      routes: [{ name: 'ml', path: '/ml', upstream: upstream.url, allow: [{ groups: ['ml-engineers'] }] }],
+    });
+    try {
+      const login = await startSpLogin(bare.url, 'lab');
+      assert.equal(new URL(login.acsUrl).origin, bare.url);
+      const res = await postResponse(login, await buildEncryptedResponseXml({ ...responseFor(login), encrypt: { certPem: SP_KEYS.certPem } }));
+      assert.equal(res.status, 403);
+      const lines = bare.logs.find((l) => l.event === 'login-failed' && l.req_id === res.headers.get('x-request-id'));
+      assert.deepEqual(lines.map((l) => l.reason), ['no-sp-keys-to-decrypt']);
+      assert.doesNotMatch(await (await fetch(`${bare.url}/.gatehouse/saml/lab/metadata`)).text(), /KeyDescriptor|SingleLogoutService/);
+    } finally {
+      await bare.stop();
+    }
+  });
+
   test('tampered ciphertext (GCM tag): decryption-failed, no session', async () => {
     const login = await startSpLogin(gh.url, 'lab');
     const xml = await buildEncryptedResponseXml({ ...responseFor(login), encrypt: { certPem: SP_KEYS.certPem } });
