@@ -20,6 +20,8 @@ export const F = {
   reason: 'reason',
   clientIp: 'client_ip',
   upstream: 'upstream',
+  /** SHA-256 fingerprint of the SP key an encrypted assertion was decrypted with (key rollover). */
+  spKey: 'sp_key',
 } as const;
 
 /** Event names: one access line and one decision record per request, plus lifecycle events. */

@@ -7,6 +7,7 @@ import { parseIdpMetadata } from '../saml/idp-metadata.js';
 import { lintGroupNames } from './group-lint.js';
 import { lintShadowedRoutes } from './shadow-lint.js';
 import { lintStepUp } from './step-up-lint.js';
+import { lintSpKeyExpiry } from './sp-key-lint.js';
 
 export interface CheckOptions {
   /** Warnings fail the check too (exit 1). */
@@ -18,8 +19,8 @@ export interface CheckOptions {
  * metadata file, printing every problem at once as `file:line key: message`. Exit 0 when clean,
  * 1 otherwise. (Metadata URLs are not fetched: `check` works offline.) A config that validates
  * then gets the group-name lint (group-lint.ts) and the shadowed-route lint (shadow-lint.ts):
- * and step-up requirements no connection can meet (step-up-lint.ts): their warnings fail the
- * check only with `strict`.
+ * step-up requirements no connection can meet (step-up-lint.ts) and SP certificates that expire
+ * within 30 days (sp-key-lint.ts): their warnings fail the check only with `strict`.
  */
 export async function runCheck(
   file: string,
@@ -38,7 +39,7 @@ export async function runCheck(
   }
   if (problems.length === 0 && loaded) {
     const lint = await lintGroupNames(loaded);
-    lint.warnings.push(...lintShadowedRoutes(loaded), ...lintStepUp(loaded));
+    lint.warnings.push(...lintShadowedRoutes(loaded), ...lintStepUp(loaded), ...lintSpKeyExpiry(loaded));
     for (const note of lint.notes) out.write(`info: ${note}\n`);
     for (const w of lint.warnings) err.write(`${formatProblem(w)}\n`);
     const warned = lint.warnings.length ? `, ${lint.warnings.length} warning(s)` : '';

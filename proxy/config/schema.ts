@@ -91,6 +91,24 @@ const authnContextSchema = z
       if (rankOf(cls) === undefined) ctx.addIssue({ code: 'custom', path: ['classes', i], message: `Gatehouse does not rank "${cls}", so \`${c.comparison}\` cannot compare it (use comparison: exact, see docs/step-up.md)` });
     }
   });
+/**
+ * What an encrypted assertion may use. AES-GCM content encryption with RSA-OAEP (rsa-oaep-mgf1p)
+ * key transport is always accepted; rsa-1_5 never is (Bleichenbacher / Marvin: Node refuses
+ * PKCS#1 v1.5 decryption), and neither is triple-DES.
+ */
+const encryptionSchema = z.strictObject({
+  /**
+   * Refuse plain (unencrypted) assertions: an attacker on the path must not downgrade to them.
+   * Needs `saml.sp_keys`. Default false (assertions may come plain or encrypted).
+   */
+  require: z.boolean().default(false),
+  /**
+   * Also accept AES-CBC (aes128-cbc, aes256-cbc) content encryption, which has no integrity of
+   * its own (padding-oracle attacks, Jager & Somorovsky 2011). SimpleSAMLphp 1.19 only sends
+   * aes128-cbc. Default false.
+   */
+  allow_cbc: z.boolean().default(false),
+});
 
 const connectionSchema = z.strictObject({
   id: slug,
@@ -157,6 +175,13 @@ const connectionSchema = z.strictObject({
    * returns (see docs/step-up.md). Absent (default): none requested, any class accepted.
    */
   authn_context: authnContextSchema.optional(),
+  /**
+   * Sign AuthnRequests (HTTP-Redirect binding, rsa-sha256 over the query, SAML bindings 3.4.4.1)
+   * with the first of `saml.sp_keys`. Default: true when sp_keys exist; true without them is an error.
+   */
+  sign_requests: z.boolean().optional(),
+  /** Encrypted assertions from this IdP (decrypted with any of `saml.sp_keys`). */
+  encryption: encryptionSchema.default({ require: false, allow_cbc: false }),
 });
 
 /**

@@ -32,6 +32,7 @@ export function checkConfigSemantics(raw: unknown, src: YamlSource, dir: string,
   checkConnections(list(obj(root.saml).connections), demo, dir, at);
   checkSpKeys(list(obj(root.saml).sp_keys), dir, at);
   checkEmailDomains(list(obj(root.saml).connections), at);
+  checkKeyUse(list(obj(root.saml).connections), list(obj(root.saml).sp_keys).length > 0, at);
   if (root.demo_upstream !== undefined && !demo) at(['demo_upstream'], 'demo_upstream', 'the demo upstream refuses to run unless `demo: true` is set');
   const session = obj(root.session);
   const secret = str(session.secret);
@@ -104,6 +105,17 @@ function checkSpKeys(entries: unknown[], dir: string, at: (p: PropertyKey[], k: 
     if (typeof key === 'string') return at(path, `saml.sp_keys[${i}]`, key);
     if (seen.has(key.fingerprint256)) at(path, `saml.sp_keys[${i}]`, 'the same key is listed twice');
     seen.add(key.fingerprint256);
+  });
+}
+
+/** Signing requests and requiring encryption both need Gatehouse's own keys. */
+function checkKeyUse(connections: unknown[], haveKeys: boolean, at: (p: PropertyKey[], k: string, m: string) => void): void {
+  if (haveKeys) return;
+  connections.forEach((item, i) => {
+    const c = obj(item);
+    const base = ['saml', 'connections', i];
+    if (c.sign_requests === true) at([...base, 'sign_requests'], `saml.connections[${i}].sign_requests`, 'needs saml.sp_keys (the key that signs)');
+    if (obj(c.encryption).require === true) at([...base, 'encryption', 'require'], `saml.connections[${i}].encryption.require`, 'needs saml.sp_keys (the keys that decrypt)');
   });
 }
 

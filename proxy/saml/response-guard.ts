@@ -8,8 +8,10 @@ export interface ResponseEnvelope {
   inResponseTo?: string;
   destination?: string;
   issuer?: string;
-  /** ID of the one Assertion in the document. */
+  /** ID of the one Assertion in the document ('' while it is encrypted: set once decrypted). */
   assertionId: string;
+  /** The one EncryptedAssertion, when the assertion came encrypted (SAML core 2.3.4). */
+  encryptedAssertion?: Element;
 }
 
 /** Linear-time check (no nested quantifiers over the same characters: no ReDoS). */
@@ -33,10 +35,10 @@ export const DIGEST_ALGORITHMS = new Set([
 /**
  * Decodes and inspects a SAMLResponse before any signature work, refusing shapes no honest IdP
  * sends and that signature-wrapping and parser-differential attacks need:
- * DTDs, comments and processing instructions, more than one Assertion anywhere in the document
- * (in any namespace, encrypted or not), an ID value used twice, encrypted assertions (not yet
- * supported), weak signature or digest algorithms, transforms other than enveloped-signature
- * and canonicalization, and an encoding other than UTF-8.
+ * DTDs, comments and processing instructions, more than one Assertion or EncryptedAssertion
+ * anywhere in the document (in any namespace; an encrypted one beside a plain one is two), an ID
+ * value used twice, weak signature or digest algorithms, transforms other than
+ * enveloped-signature and canonicalization, and an encoding other than UTF-8.
  * @throws GatehouseError SAML_LOGIN_FAILED with a precise reason
  */
 export function inspectResponse(samlResponse: string, maxBytes: number): ResponseEnvelope {
@@ -56,13 +58,10 @@ export function inspectResponse(samlResponse: string, maxBytes: number): Respons
   // should say what the IdP said rather than that the assertion is missing.
   checkStatus(response);
   const direct = children(response, NS.assertion, 'Assertion');
+  const encrypted = children(response, NS.assertion, 'EncryptedAssertion');
   // Counted by local name in every namespace, encrypted or not (XSW, namespace confusion, and a
   // plain Assertion beside an EncryptedAssertion): node-saml and other readers match local names.
-  if (assertions !== 1) throw fail('SAML_LOGIN_FAILED', 'not-exactly-one-assertion');
-  if (descendants(doc, NS.assertion, 'EncryptedAssertion').length > 0) {
-    throw fail('SAML_LOGIN_FAILED', 'encrypted-assertion-unsupported');
-  }
-  if (direct.length !== 1) throw fail('SAML_LOGIN_FAILED', 'not-exactly-one-assertion');
+  if (assertions !== 1 || direct.length + encrypted.length !== 1) throw fail('SAML_LOGIN_FAILED', 'not-exactly-one-assertion');
   if (duplicateId) throw fail('SAML_LOGIN_FAILED', 'duplicate-id');
   return {
     xml,
@@ -70,7 +69,8 @@ export function inspectResponse(samlResponse: string, maxBytes: number): Respons
     inResponseTo: response.getAttribute('InResponseTo') || undefined,
     destination: response.getAttribute('Destination') || undefined,
     issuer: textOf(onlyChild(response, NS.assertion, 'Issuer', 'duplicate-issuer')),
-    assertionId: direct[0]!.getAttribute('ID') || '',
+    assertionId: direct[0]?.getAttribute('ID') || '',
+    encryptedAssertion: encrypted[0],
   };
 }
 
@@ -89,6 +89,21 @@ function decodeUtf8(bytes: Buffer): string {
   const declared = ENCODING_DECL.exec(xml)?.[1];
   if (declared !== undefined && !/^utf-?8$/i.test(declared)) throw fail('SAML_LOGIN_FAILED', 'xml-encoding-not-utf8');
   return xml;
+}
+
+/**
+ * The same checks on a decrypted assertion (its plaintext is as untrusted as the response: anyone
+ * can encrypt to our public key). @returns the assertion's ID
+ */
+export function inspectDecryptedAssertion(xml: string): string {
+  const assertion = parseStrictXml(xml).documentElement;
+  if (assertion.localName !== 'Assertion' || assertion.namespaceURI !== NS.assertion) throw fail('SAML_LOGIN_FAILED', 'decrypted-content-not-assertion');
+  // The assertion itself is the one Assertion allowed: none nested, no ID used twice.
+  const { assertions, duplicateId } = inspectNodes(assertion);
+  refuseWeakAlgorithms(assertion);
+  if (assertions !== 1) throw fail('SAML_LOGIN_FAILED', 'not-exactly-one-assertion');
+  if (duplicateId) throw fail('SAML_LOGIN_FAILED', 'duplicate-id');
+  return assertion.getAttribute('ID') || '';
 }
 
 /** IDs as XML-DSig resolves them (xml-crypto looks at `ID`, `Id` and `id`). */
@@ -144,6 +159,9 @@ function refuseWeakAlgorithms(root: Element): void {
     if (!SIGNATURE_ALGORITHMS.has(m.getAttribute('Algorithm') ?? '')) throw fail('SAML_LOGIN_FAILED', 'weak-signature-algorithm');
   }
   for (const m of descendants(root, NS.dsig, 'DigestMethod')) {
+    // RSA-OAEP's digest (xmlenc-core 5.4.2) is checked with the encryption algorithms.
+    const parent = m.parentNode as Element | null;
+    if (parent?.namespaceURI === NS.xenc && parent.localName === 'EncryptionMethod') continue;
     if (!DIGEST_ALGORITHMS.has(m.getAttribute('Algorithm') ?? '')) throw fail('SAML_LOGIN_FAILED', 'weak-digest-algorithm');
   }
 }

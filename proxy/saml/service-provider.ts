@@ -15,8 +15,10 @@ import type { LoginTracker } from './login-tracker.js';
 import { attributeNames, type AttributeNames } from './provider-presets.js';
 import { classifyNodeSamlError } from './node-saml-errors.js';
 import type { ReplayCache } from './replay-cache.js';
-import type { SpKeys } from './sp-keys.js';
-import { inspectResponse, type ResponseEnvelope } from './response-guard.js';
+import { openEncryptedAssertion, type OpenedAssertion } from './encrypted-assertion.js';
+import type { SpKey, SpKeys } from './sp-keys.js';
+import { buildSpMetadata } from './sp-metadata.js';
+import { inspectDecryptedAssertion, inspectResponse, type ResponseEnvelope } from './response-guard.js';
 
 /** The URLs of one connection, derived from public_url and its id. */
 export interface SpUrls {
@@ -24,6 +26,8 @@ export interface SpUrls {
   acsUrl: string;
   loginUrl: string;
   metadataUrl: string;
+  /** Single Logout endpoint (published in metadata only when SP keys exist). */
+  sloUrl: string;
 }
 
 /** Shared collaborators and settings of every connection. */
@@ -49,6 +53,8 @@ export interface LoginResult {
   /** Where the user wanted to go (for IdP-initiated: RelayState, unchecked; the caller checks it). */
   returnTo: string | undefined;
   authnInstant?: number;
+  /** Fingerprint of the SP key that decrypted the assertion (absent: it came unencrypted). */
+  decryptedWith?: string;
 }
 
 /**
@@ -66,10 +72,19 @@ export interface RestartLogin {
  * browser that started it.
  */
 export class ServiceProvider {
-  /** For responses that carry a Response-level signature: it must verify. */
-  private readonly signedResponses: SAML;
-  /** For responses signed only at the assertion (the common IdP default). */
-  private readonly signedAssertions: SAML;
+  /**
+   * Verifiers by [Response-level signature required?][decryption key index, or keys.length for
+   * none]. node-saml takes one `decryptionPvk`, so each SP key gets its own instance. Gatehouse
+   * first checks the EncryptedAssertion, finds the key it was encrypted to and decrypts it itself
+   * (encrypted-assertion.ts); then only that key's instance decrypts it again and verifies the
+   * signatures, so no key is ever tried against node-saml and no failure is retried.
+   */
+  private readonly verifiers: { true: SAML[]; false: SAML[] };
+  /** Builds (and, with `sign_requests`, signs) AuthnRequests. */
+  private readonly requester: SAML;
+  /** Whether AuthnRequests are signed with the first SP key. */
+  readonly signRequests: boolean;
+  private readonly metadata: string;
   /** The attribute names this connection reads (provider preset + overrides), resolved once. */
   private readonly names: AttributeNames;
   /** AuthnRequest writers for asks other than the connection's own (step-up), by askKey. */
@@ -81,8 +96,13 @@ export class ServiceProvider {
     private readonly idp: IdpSource,
     private readonly deps: SpDeps,
   ) {
-    this.signedResponses = this.build(true);
-    this.signedAssertions = this.build(false);
+    const keys = deps.spKeys?.all ?? [];
+    this.signRequests = conn.sign_requests ?? keys.length > 0;
+    if (this.signRequests && !deps.spKeys) throw new Error(`connection ${conn.id}: sign_requests needs saml.sp_keys`);
+    const verifiersOf = (responseSigned: boolean) => [...keys.map((k) => this.build(responseSigned, { decryptWith: k })), this.build(responseSigned, {})];
+    this.verifiers = { true: verifiersOf(true), false: verifiersOf(false) };
+    this.requester = this.build(false, { signWith: this.signRequests ? deps.spKeys!.signing : undefined });
+    this.metadata = buildSpMetadata({ entityId: urls.entityId, acsUrl: urls.acsUrl, sloUrl: urls.sloUrl, keys, signRequests: this.signRequests, encryption: conn.encryption });
     this.names = attributeNames(conn);
   }
 
@@ -91,9 +111,9 @@ export class ServiceProvider {
     return this.idp.current.entityId;
   }
 
-  /** SP metadata XML to give to the IdP. */
+  /** SP metadata XML to give to the IdP (built once: keys and URLs are fixed at startup). */
   metadataXml(): string {
-    return this.signedAssertions.generateServiceProviderMetadata(null, null);
+    return this.metadata;
   }
 
   /**
@@ -120,11 +140,11 @@ export class ServiceProvider {
    */
   private requesterFor(ask: AuthnAsk): SAML {
     const key = askKey(ask);
-    if (key === askKey(askFor(this.conn))) return this.signedAssertions;
+    if (key === askKey(askFor(this.conn))) return this.requester;
     let saml = this.requesters.get(key);
     if (!saml) {
       if (this.requesters.size >= 64) this.requesters.clear();
-      saml = this.build(false, ask);
+      saml = this.build(false, { signWith: this.signRequests ? this.deps.spKeys!.signing : undefined, ask });
       this.requesters.set(key, saml);
     }
     return saml;
@@ -141,7 +161,9 @@ export class ServiceProvider {
     const env = inspectResponse(samlResponse, this.deps.maxResponseBytes);
     const { requestId, returnTo, ask, startedAt } = await this.matchRequest(env, relayState, nonce);
     this.checkEnvelope(env);
-    const profile = await this.verify(env, samlResponse);
+    const opened = this.decrypt(env);
+    const assertionId = opened ? inspectDecryptedAssertion(opened.xml) : env.assertionId;
+    const profile = await this.verify(env, samlResponse, opened?.key);
     const checked = checkAssertion(profile.getAssertionXml!(), {
       idpEntityId: this.idpEntityId,
       acsUrl: this.urls.acsUrl,
@@ -149,7 +171,7 @@ export class ServiceProvider {
       nowMs: this.deps.clock.now(),
       skewMs: this.deps.skewMs,
     });
-    if (checked.id !== env.assertionId) throw fail('SAML_LOGIN_FAILED', 'assertion-id-mismatch');
+    if (checked.id !== assertionId) throw fail('SAML_LOGIN_FAILED', 'assertion-id-mismatch');
     if (!requestId && this.conn.idp_initiated === 'restart') {
       // Used up like any other assertion, so a captured one cannot be replayed either way.
       await this.claimOnce(checked.id, checked.usableUntil);
@@ -174,6 +196,7 @@ export class ServiceProvider {
       },
       returnTo,
       authnInstant: checked.authnInstant,
+      decryptedWith: opened?.key.fingerprint256,
     };
   }
 
@@ -214,8 +237,24 @@ export class ServiceProvider {
     if (env.issuer !== undefined && env.issuer !== this.idpEntityId) throw fail('SAML_LOGIN_FAILED', 'issuer-mismatch');
   }
 
-  private async verify(env: ResponseEnvelope, samlResponse: string): Promise<Profile> {
-    const saml = env.responseSigned ? this.signedResponses : this.signedAssertions;
+  /**
+   * An encrypted assertion is checked (shape, algorithms) and opened before node-saml sees it;
+   * with `encryption.require` a plain one is refused: otherwise an attacker who can alter the
+   * IdP's configuration or the response path downgrades confidentiality silently.
+   */
+  private decrypt(env: ResponseEnvelope): OpenedAssertion | undefined {
+    if (!env.encryptedAssertion) {
+      if (this.conn.encryption.require) throw fail('SAML_LOGIN_FAILED', 'assertion-not-encrypted');
+      return undefined;
+    }
+    if (!this.deps.spKeys) throw fail('SAML_LOGIN_FAILED', 'no-sp-keys-to-decrypt');
+    return openEncryptedAssertion(env.encryptedAssertion, this.deps.spKeys.all, this.conn.encryption);
+  }
+
+  private async verify(env: ResponseEnvelope, samlResponse: string, key: SpKey | undefined): Promise<Profile> {
+    const keys = this.deps.spKeys?.all ?? [];
+    const list = env.responseSigned ? this.verifiers.true : this.verifiers.false;
+    const saml = list[key ? keys.indexOf(key) : keys.length]!;
     let result: { profile: Profile | null };
     try {
       result = await saml.validatePostResponseAsync({ SAMLResponse: samlResponse });
@@ -227,7 +266,7 @@ export class ServiceProvider {
     return result.profile;
   }
 
-  private build(wantResponseSigned: boolean, ask: AuthnAsk = askFor(this.conn)): SAML {
+  private build(wantResponseSigned: boolean, sp: { decryptWith?: SpKey; signWith?: SpKey; ask?: AuthnAsk }): SAML {
     return new SAML({
       entryPoint: this.idp.current.sso.redirect!,
       callbackUrl: this.urls.acsUrl,
@@ -255,7 +294,10 @@ export class ServiceProvider {
       // Let the IdP choose the NameID format.
       identifierFormat: null,
       // ForceAuthn and RequestedAuthnContext: the connection's, or a step-up's (authn-context.ts).
-      ...authnRequestOptions(ask),
+      ...authnRequestOptions(sp.ask ?? askFor(this.conn)),
+      // HTTP-Redirect binding signature (SAML bindings 3.4.4.1) with `signatureAlgorithm` above.
+      privateKey: sp.signWith?.privateKeyPem,
+      decryptionPvk: sp.decryptWith?.privateKeyPem,
     });
   }
 }

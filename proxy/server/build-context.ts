@@ -140,5 +140,5 @@ function newSessionManager(config: LoadedConfig['config'], stores: Stores, clock
 function spUrls(publicUrl: URL, id: string, entityId: string | undefined): SpUrls {
   const p = samlPaths(id);
   const abs = (path: string) => `${publicUrl.origin}${path}`;
-  return { entityId: entityId ?? abs(p.metadata), acsUrl: abs(p.acs), loginUrl: abs(p.login), metadataUrl: abs(p.metadata) };
+  return { entityId: entityId ?? abs(p.metadata), acsUrl: abs(p.acs), loginUrl: abs(p.login), metadataUrl: abs(p.metadata), sloUrl: abs(p.slo) };
 }

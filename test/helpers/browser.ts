@@ -16,8 +16,9 @@ export function chromiumAvailable(): boolean {
 /**
  * Launch headless Chromium. Playwright's `launch()` gives every browser a fresh temporary
  * profile (user-data-dir) and deletes it on `close()`; it refuses a `--user-data-dir` argument.
+ * `args` are added, e.g. `--host-resolver-rules=MAP idp.test 127.0.0.1`.
  */
-export async function launchBrowser(): Promise<Browser> {
+export async function launchBrowser(opts: { args?: string[] } = {}): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -30,6 +31,7 @@ export async function launchBrowser(): Promise<Browser> {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      ...(opts.args ?? []),
     ],
   });
 }

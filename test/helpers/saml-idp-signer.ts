@@ -7,8 +7,9 @@
  * one Reference to the signed element's ID, and `ds:Signature` placed right after `saml:Issuer`
  * as the schema's sequence requires (sections 2.3.3 and 3.2.2).
  */
-import { createHmac, createPrivateKey, randomBytes, type KeyObject } from 'node:crypto';
+import { createHmac, createPrivateKey, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
 import { SignedXml } from 'xml-crypto';
+import { encrypt as xmlEncrypt, type EncryptionAlgorithm, type KeyEncryptionAlgorithm } from 'xml-encryption';
 import { IDP_KEYS } from './test-keys.js';
 
 /** Hash names accepted for the signature and digest algorithms. */
@@ -75,6 +76,22 @@ export interface ResponseOptions {
   authnContextClassRef?: string;
   /** AuthnStatement AuthnInstant (an IdP answering from an older SSO session). Default `now`. */
   authnInstant?: Date;
+  /** Encrypt the (signed) assertion; only {@link buildEncryptedResponseXml} can (encryption is async). */
+  encrypt?: EncryptOptions;
+}
+
+/** How an IdP encrypts the assertion to an SP (XML Encryption, with xml-encryption's `encrypt`). */
+export interface EncryptOptions {
+  /** The SP certificate (PEM) to encrypt to. */
+  certPem: string;
+  /** Content encryption. Default aes256-gcm. */
+  dataAlgorithm?: EncryptionAlgorithm;
+  /** Key transport. Default rsa-oaep-mgf1p. */
+  keyAlgorithm?: KeyEncryptionAlgorithm;
+  /** Name the certificate in the EncryptedKey's KeyInfo, as xml-encryption does. Default true (SimpleSAMLphp names none). */
+  includeCertificate?: boolean;
+  /** Changes the signed assertion XML just before it is encrypted (attacks hidden by encryption). */
+  alterPlaintext?: (assertionXml: string) => string;
 }
 
 const NS = {
@@ -105,6 +122,7 @@ const SESSION_SECONDS = 8 * 3600;
 
 /** Builds the Response and signs it (assertion first, then the response) as configured. */
 export function buildSignedResponseXml(o: ResponseOptions): string {
+  if (o.encrypt) throw new Error('encrypt: use buildEncryptedResponseXml');
   const ids = { response: o.responseId ?? randomId(), assertion: o.assertionId ?? randomId() };
   const xml = buildResponseXml(o, ids);
   return signResponseXml(xml, { ...o, signAssertion: hasAssertion(o) && (o.signAssertion ?? true) });
@@ -161,6 +179,45 @@ export function hmacSignAssertionXml(xml: string, key: Buffer, hash: keyof typeo
   });
   sig.computeSignature(xml, { prefix: 'ds', location: { reference: `${xpath}/*[local-name(.)='Issuer']`, action: 'after' } });
   return sig.getSignedXml();
+}
+
+/**
+ * Builds the Response with the assertion signed, encrypts that assertion into a
+ * `saml:EncryptedAssertion` (SAML core 2.3.4), then signs the response if asked (its signature
+ * covers the EncryptedAssertion, as an IdP's does).
+ */
+export async function buildEncryptedResponseXml(o: ResponseOptions & { encrypt: EncryptOptions }): Promise<string> {
+  const plain = buildSignedResponseXml({ ...o, encrypt: undefined, signResponse: false });
+  const start = plain.indexOf('<saml:Assertion');
+  const end = plain.indexOf('</saml:Assertion>') + '</saml:Assertion>'.length;
+  if (start < 0 || end < start) throw new Error('no assertion to encrypt');
+  // Standalone, the assertion must declare the prefix it inherited (exclusive c14n: same digest).
+  const assertion = plain.slice(start, end).replace('<saml:Assertion', `<saml:Assertion xmlns:saml="${NS.saml}"`);
+  const encrypted = await encryptXml(o.encrypt.alterPlaintext ? o.encrypt.alterPlaintext(assertion) : assertion, o.encrypt);
+  let xml = `${plain.slice(0, start)}<saml:EncryptedAssertion>${encrypted}</saml:EncryptedAssertion>${plain.slice(end)}`;
+  if (o.signResponse) xml = signElement(xml, "/*[local-name(.)='Response']", o);
+  return xml;
+}
+
+function encryptXml(content: string, e: EncryptOptions): Promise<string> {
+  const certPem = e.certPem;
+  return new Promise((resolve, reject) => {
+    xmlEncrypt(
+      content,
+      {
+        rsa_pub: createPublicKey(certPem).export({ type: 'spki', format: 'pem' }) as string,
+        pem: certPem,
+        encryptionAlgorithm: e.dataAlgorithm ?? 'http://www.w3.org/2009/xmlenc11#aes256-gcm',
+        keyEncryptionAlgorithm: e.keyAlgorithm ?? 'http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p',
+        keyEncryptionDigest: 'sha1',
+        warnInsecureAlgorithm: false,
+      } as Parameters<typeof xmlEncrypt>[1],
+      (err, result) => {
+        if (err) return reject(err);
+        resolve((e.includeCertificate ?? true) ? result : result.replace(/<KeyInfo>\s*<X509Data>[\s\S]*?<\/X509Data>\s*<\/KeyInfo>/, ''));
+      },
+    );
+  });
 }
 
 /** Base64 of the UTF-8 XML, as sent in the HTTP-POST binding's `SAMLResponse` form field. */

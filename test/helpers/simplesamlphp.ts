@@ -64,6 +64,11 @@ export interface SpRegistration {
   certPem?: string;
   /** Encrypt assertions to `certPem` (SimpleSAMLphp 1.19: aes128-cbc + rsa-oaep-mgf1p). Default false. */
   encryptAssertions?: boolean;
+  /**
+   * Encrypt to this certificate instead of `certPem` (which then only verifies signatures), as an
+   * IdP does once it has read metadata listing the SP's next key. Default `certPem`.
+   */
+  encryptionCertPem?: string;
   /** Refuse AuthnRequests not signed with `certPem`'s key. Default false. */
   requireSignedRequests?: boolean;
 }
@@ -85,6 +90,11 @@ export interface RunningIdp {
   ssoUrl: string;
   /** SingleLogoutService (HTTP-Redirect and HTTP-POST). */
   sloUrl: string;
+  /**
+   * The metadata URL at the address Apache listens on: equal to `metadataUrl` unless `publicHost`
+   * names a host only the browser resolves (then fetch the metadata from here, in Node).
+   */
+  localMetadataUrl: string;
   /** The temp dir holding config, keys, logs; removed by `stop()`. */
   dir: string;
   /** Trust one more SP (or replace one with the same entity ID); effective on the next request. */
@@ -99,6 +109,11 @@ export interface StartOptions {
   users?: IdpUser[];
   /** Address Apache listens on and the host of every IdP URL. Default `127.0.0.1`. */
   host?: string;
+  /**
+   * Host name in every IdP URL (entity ID, SSO, SLO) instead of `host`, e.g. `idp.test` that the
+   * browser maps to `host` (Chromium `--host-resolver-rules`), so the IdP is another site. Default `host`.
+   */
+  publicHost?: string;
   /** Sign the Response as well as the Assertion. Default true (the Assertion is always signed). */
   signResponse?: boolean;
 }
@@ -154,7 +169,7 @@ export async function startSimpleSamlPhp(opts: StartOptions = {}): Promise<Runni
     const owner = await prepareDirs(paths);
     await generateSigningKey(paths, owner);
     await writeStaticConfig(paths, users, opts.signResponse ?? true);
-    return await startIdp(paths, host);
+    return await startIdp(paths, host, opts.publicHost ?? host);
   } catch (err) {
     await rm(paths.dir, { recursive: true, force: true });
     throw err;
@@ -333,7 +348,12 @@ function spMetadata(sp: SpRegistration): PhpValue {
     'sign.logout': true,
   };
   if (sp.sloUrl) meta.SingleLogoutService = [{ Binding: BINDING_REDIRECT, Location: sp.sloUrl }];
-  if (sp.certPem) meta.certData = certBase64(sp.certPem, 'certPem');
+  if (sp.certPem && !sp.encryptionCertPem) meta.certData = certBase64(sp.certPem, 'certPem');
+  if (sp.certPem && sp.encryptionCertPem) {
+    // SimpleSAMLphp's `keys` form: one certificate per use (getPublicKeys('encryption') takes the first).
+    const key = (pem: string, use: 'signing' | 'encryption') => ({ type: 'X509Certificate', signing: use === 'signing', encryption: use === 'encryption', X509Certificate: certBase64(pem, use) });
+    meta.keys = [key(sp.certPem, 'signing'), key(sp.encryptionCertPem, 'encryption')];
+  }
   return meta;
 }
 
@@ -432,17 +452,17 @@ php_admin_value opcache.revalidate_freq 0
 }
 
 /** Writes config.php and httpd.conf for each port tried, starts Apache, waits for the metadata. */
-async function startIdp(paths: Layout, host: string): Promise<RunningIdp> {
+async function startIdp(paths: Layout, host: string, publicHost: string): Promise<RunningIdp> {
   const port = await startApache(paths, {
     host,
     configure: async (p) => {
-      await writeAtomic(join(paths.configDir, 'config.php'), configPhp(paths, idpBaseUrl(host, p), host));
+      await writeAtomic(join(paths.configDir, 'config.php'), configPhp(paths, idpBaseUrl(publicHost, p), publicHost));
       await writeAtomic(paths.httpdConf, httpdConf(paths, host, p));
     },
     logTail: () => idpLogTail(paths),
   });
-  const idp = runningIdp(paths, idpBaseUrl(host, port));
-  await waitUntilReady(paths, idp.metadataUrl).catch(async (err: unknown) => {
+  const idp = runningIdp(paths, idpBaseUrl(publicHost, port), `${idpBaseUrl(host, port)}saml2/idp/metadata.php`);
+  await waitUntilReady(paths, idp.localMetadataUrl).catch(async (err: unknown) => {
     await idp.stop().catch(() => undefined);
     throw err;
   });
@@ -532,7 +552,7 @@ function untrack(paths: Layout): void {
   if (running.size === 0) detachCleanup();
 }
 
-function runningIdp(paths: Layout, baseUrl: string): RunningIdp {
+function runningIdp(paths: Layout, baseUrl: string, localMetadataUrl: string): RunningIdp {
   const sps = new Map<string, SpRegistration>();
   let stopping: Promise<void> | undefined;
   track(paths);
@@ -542,6 +562,7 @@ function runningIdp(paths: Layout, baseUrl: string): RunningIdp {
     metadataUrl: `${baseUrl}saml2/idp/metadata.php`,
     ssoUrl: `${baseUrl}saml2/idp/SSOService.php`,
     sloUrl: `${baseUrl}saml2/idp/SingleLogoutService.php`,
+    localMetadataUrl,
     dir: paths.dir,
     async registerSp(sp) {
       validateSp(sp);

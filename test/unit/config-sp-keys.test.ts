@@ -22,7 +22,7 @@ const next = makeTestKeyPair({ commonName: 'gatehouse-sp-next' });
 const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
 const small = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
 
-function write(spKeys: string): string {
+function write(spKeys: string, connExtra = ''): string {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-spkeys-'));
   dirs.push(dir);
   mkdirSync(join(dir, 'policies'));
@@ -31,7 +31,7 @@ function write(spKeys: string): string {
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   writeFileSync(
     join(dir, 'gatehouse.yaml'),
-    `server:\n  public_url: http://127.0.0.1:4180\nsession:\n  secret: \${SECRET}\nsaml:\n${spKeys}\n  connections:\n    - id: lab\n      idp_metadata_url: https://idp.example.com/metadata\npolicies: ["policies/*.yaml"]\n`,
+    `server:\n  public_url: http://127.0.0.1:4180\nsession:\n  secret: \${SECRET}\nsaml:\n${spKeys}\n  connections:\n    - id: lab\n      idp_metadata_url: https://idp.example.com/metadata\n${connExtra}policies: ["policies/*.yaml"]\n`,
   );
   return join(dir, 'gatehouse.yaml');
 }
@@ -86,4 +86,19 @@ describe('saml.sp_keys', () => {
       assert.ok(!found.some((p) => p.message.includes('PRIVATE KEY')), 'no key material in messages');
     });
   }
+});
+
+describe('what needs saml.sp_keys', () => {
+  test('sign_requests and encryption.require without sp_keys: reported at their lines', () => {
+    const found = problems(write('', '      sign_requests: true\n      encryption: { require: true }\n'));
+    assert.deepEqual(found.map((p) => [p.key, p.line]), [['saml.connections[0].sign_requests', 10], ['saml.connections[0].encryption.require', 11]]);
+  });
+
+  test('defaults: requests signed with keys, unsigned without; encryption optional, GCM only', () => {
+    const withKeys = loadConfig(write(`  sp_keys:\n${pair('cur.key', 'cur.crt')}`), { SECRET }).config.saml.connections[0]!;
+    assert.equal(withKeys.sign_requests, undefined, 'derived from sp_keys at startup');
+    assert.deepEqual(withKeys.encryption, { require: false, allow_cbc: false });
+    const problemsFound = problems(write('', '      encryption: { allow_rsa1_5: true }\n'));
+    assert.ok(problemsFound.some((p) => p.key.includes('encryption')), 'rsa-1_5 has no opt-in: an unknown key is an error');
+  });
 });

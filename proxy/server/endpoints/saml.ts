@@ -97,7 +97,7 @@ async function consumeResponse(req: IncomingMessage, res: ServerResponse, ctx: A
   }
   scope.user = result.identity.user;
   ctx.log.info(
-    { [F.event]: EVENTS.login, [F.requestId]: scope.id, [F.user]: result.identity.user, [F.connection]: id, groups: result.identity.groups.length },
+    { [F.event]: EVENTS.login, [F.requestId]: scope.id, [F.user]: result.identity.user, [F.connection]: id, groups: result.identity.groups.length, [F.spKey]: result.decryptedWith },
     'login',
   );
   redirect(res, returnTo, 303, { 'set-cookie': sessionCookie(ctx.cookies, token) });
