@@ -35,6 +35,7 @@ export const EVENTS = {
   storeDown: 'store-down',
   storeRecovered: 'store-recovered',
   sessionsRevoked: 'sessions-revoked',
+  samlAuditFailed: 'saml-audit-failed',
 } as const;
 
 /** Log level names accepted in config. */

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { fail } from '../../errors.js';
+import type { AuditClaims, AuditRecordInput } from '../../audit/saml-audit-types.js';
+import { fail, isGatehouseError } from '../../errors.js';
+import type { LoginResult } from '../../saml/service-provider.js';
 import { EVENTS, F } from '../../log.js';
 import type { AppContext, RequestScope } from '../context.js';
 import { loginCookie, readCookie, sessionCookie } from '../cookies.js';
@@ -8,6 +10,7 @@ import { readForm } from '../form-body.js';
 import type { RequestTarget } from '../../path.js';
 import { redirect } from '../respond.js';
 import { checkReturnTo } from '../return-to.js';
+import { clientAddress } from '../trusted-proxies.js';
 
 const NONCE = /^[A-Za-z0-9_-]{43}$/;
 
@@ -41,13 +44,46 @@ async function startLogin(req: IncomingMessage, res: ServerResponse, ctx: AppCon
   redirect(res, url, 302, { 'set-cookie': loginCookie(ctx.cookies, nonce) });
 }
 
-/** ACS, HTTP-POST binding (SAML bindings 3.5): verify, then start a brand-new session. */
+/**
+ * ACS, HTTP-POST binding (SAML bindings 3.5): verify, then start a brand-new session. Every POST
+ * is recorded in the audit trail once its verdict is known (after it, never instead of it).
+ */
 async function consumeResponse(req: IncomingMessage, res: ServerResponse, ctx: AppContext, scope: RequestScope, id: string): Promise<void> {
   if (req.method !== 'POST') throw fail('METHOD_NOT_ALLOWED', 'acs-method');
+  const seen: { samlResponse?: string } = {};
+  const audit = { kind: 'response', connection: id, clientIp: clientIpOf(req, ctx), reqId: scope.id } as const;
+  try {
+    const result = await verifyAndSignIn(req, res, ctx, scope, id, seen);
+    ctx.samlAudit.record({ ...audit, ...messageOf(req, seen), verdict: 'accepted', reason: 'login', claims: verifiedClaims(result) });
+  } catch (err) {
+    const e = isGatehouseError(err) ? err : undefined;
+    ctx.samlAudit.record({ ...audit, ...messageOf(req, seen), verdict: 'refused', code: e?.code ?? 'INTERNAL', reason: e?.reason ?? 'unexpected' });
+    throw err;
+  }
+}
+
+/** The message for the audit: as received, or (a body never read) only its announced size. */
+function messageOf(req: IncomingMessage, seen: { samlResponse?: string }): Pick<AuditRecordInput, 'encoded' | 'unreadBytes'> {
+  if (seen.samlResponse !== undefined) return { encoded: { value: seen.samlResponse, binding: 'post' } };
+  const length = Number(req.headers['content-length']);
+  return Number.isSafeInteger(length) ? { unreadBytes: length } : {};
+}
+
+/** What the verified login established, for the audit (these claims are marked verified). */
+function verifiedClaims(r: LoginResult): AuditClaims {
+  return { user: r.identity.user, email: r.identity.email, groups: [...r.identity.groups], name_id: r.saml.nameId, name_id_format: r.saml.nameIdFormat, session_index: r.saml.sessionIndex, issuer: r.saml.issuer };
+}
+
+function clientIpOf(req: IncomingMessage, ctx: AppContext): string {
+  return clientAddress(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for'], ctx.forwarding.trustedProxies, ctx.forwarding.anyTrustedProxy);
+}
+
+async function verifyAndSignIn(req: IncomingMessage, res: ServerResponse, ctx: AppContext, scope: RequestScope, id: string, seen: { samlResponse?: string }): Promise<LoginResult> {
   const sp = ctx.connections.get(id)!;
   const form = await readForm(req, ctx.config.saml.max_response_bytes + 8192);
   const samlResponse = form.get('SAMLResponse');
   if (!samlResponse) throw fail('SAML_LOGIN_FAILED', 'no-saml-response');
+  seen.samlResponse = samlResponse;
   const nonce = readCookie(req.headers.cookie, ctx.cookies.login);
   const result = await sp.finishLogin(samlResponse, form.get('RelayState') ?? undefined, nonce);
   // The IdP deprovisioned this user over SCIM: an assertion still in flight must not sign them in.
@@ -65,4 +101,5 @@ async function consumeResponse(req: IncomingMessage, res: ServerResponse, ctx: A
     'login',
   );
   redirect(res, returnTo, 303, { 'set-cookie': sessionCookie(ctx.cookies, token) });
+  return result;
 }
