@@ -36,6 +36,7 @@ export const EVENTS = {
   storeRecovered: 'store-recovered',
   sessionsRevoked: 'sessions-revoked',
   samlAuditFailed: 'saml-audit-failed',
+  samlAuditRead: 'saml-audit-read',
 } as const;
 
 /** Log level names accepted in config. */

@@ -86,7 +86,8 @@ export class SamlAudit {
   /** Entries matching the query, newest first, opened. Entries no current secret opens are skipped. */
   async list(q: AuditQuery): Promise<AuditListing> {
     if (!this.enabled) return { entries: [], truncated: false };
-    const since = Math.max(q.since ?? 0, this.clock.now() - this.settings.retentionMs);
+    // Expired entries are gone from either store by themselves: no cut-off by the retention here.
+    const since = q.since ?? 0;
     const keys = q.email === undefined ? [undefined] : this.seal.emailKeys(q.email);
     const found = new Map<string, AuditEntry>();
     let truncated = false;
