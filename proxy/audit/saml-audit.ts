@@ -45,6 +45,7 @@ export interface AuditListing {
 export class SamlAudit {
   private inFlight = new Set<Promise<void>>();
   private dropped = 0;
+  private failures = 0;
   private lastLogged = -Infinity;
 
   constructor(
@@ -164,8 +165,14 @@ export class SamlAudit {
     }
   }
 
+  /** Messages not recorded since start (store failures, full backlog); for tests and health. */
+  get notRecorded(): number {
+    return this.failures;
+  }
+
   private failed(input: AuditRecordInput, reason: string, err?: unknown): void {
     this.dropped++;
+    this.failures++;
     const now = this.clock.now();
     if (now - this.lastLogged < LOG_EVERY_MS) return;
     this.lastLogged = now;
