@@ -73,9 +73,21 @@ export function publicEntry(e: AuditEntry, withXml: boolean) {
   };
 }
 
-/** One line per message: time, verdict, code/reason, connection, email, IP, req_id. */
+/** One line per message: time, verdict, code/reason, connection, email, IP, req_id (each field one safe token). */
 export function auditLine(e: AuditEntry): string {
-  const email = e.claims.email ? `${e.claims.email}${e.claims_verified ? '' : ' (unverified)'}` : '-';
+  const email = e.claims.email ? `${oneLine(e.claims.email)}${e.claims_verified ? '' : ' (unverified)'}` : '-';
   const what = e.code ? `${e.code}/${e.reason}` : e.reason;
-  return [new Date(e.at).toISOString(), e.kind, e.verdict, what, e.connection, email, e.client_ip || '-', e.req_id].join('  ');
+  return [new Date(e.at).toISOString(), e.kind, e.verdict, oneLine(what), oneLine(e.connection), email, oneLine(e.client_ip) || '-', oneLine(e.req_id)].join('  ');
+}
+
+/**
+ * Text an IdP (or anyone posting to the ACS) wrote, made safe for a terminal: control characters
+ * and bidi overrides (escape sequences that could rewrite the screen, fake lines) shown as `\u{NN}`; tab and newline kept.
+ */
+export function terminalSafe(text: string): string {
+  return text.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`);
+}
+
+function oneLine(text: string): string {
+  return terminalSafe(text).replace(/\s/g, '_');
 }

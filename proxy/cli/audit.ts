@@ -1,5 +1,5 @@
 import { AuditSeal } from '../audit/audit-seal.js';
-import { auditLine, parseAuditQuery, publicEntry, type AuditFilters } from '../audit/audit-query.js';
+import { auditLine, parseAuditQuery, publicEntry, terminalSafe, type AuditFilters } from '../audit/audit-query.js';
 import { RedisAuditStore } from '../audit/redis-audit-store.js';
 import { SamlAudit } from '../audit/saml-audit.js';
 import { systemClock } from '../clock.js';
@@ -79,7 +79,7 @@ export async function runAuditSaml(file: string, cmd: AuditCommand): Promise<num
     if (entries.length === 0) process.stdout.write('no SAML messages match\n');
     for (const e of entries) {
       process.stdout.write(`${auditLine(e)}\n`);
-      if (cmd.showXml) process.stdout.write(`${e.xml_truncated ? `[first ${Buffer.byteLength(e.xml)} of ${e.xml_bytes} bytes]\n` : ''}${e.xml}\n\n`);
+      if (cmd.showXml) process.stdout.write(`${e.xml_truncated ? `[first ${Buffer.byteLength(e.xml)} of ${e.xml_bytes} bytes]\n` : ''}${terminalSafe(e.xml)}\n\n`);
     }
     if (truncated) process.stdout.write(`(more match: narrow with --since, --email or --limit)\n`);
     return 0;

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { deflateRawSync } from 'node:zlib';
 import { describe, test } from 'node:test';
 import { AuditSeal } from '../../proxy/audit/audit-seal.js';
-import { auditLine, parseAuditQuery, parseSince } from '../../proxy/audit/audit-query.js';
+import { auditLine, parseAuditQuery, parseSince, terminalSafe } from '../../proxy/audit/audit-query.js';
 import { MemoryAuditStore } from '../../proxy/audit/memory-audit-store.js';
 import { cutUtf8, decodeMessage, extractClaims } from '../../proxy/audit/saml-claims.js';
 import { SamlAudit, type AuditSettings } from '../../proxy/audit/saml-audit.js';
@@ -249,6 +249,21 @@ describe('oversized and garbage input', () => {
     assert.deepEqual(cutUtf8('abc', 10), { text: 'abc', cut: false });
     assert.deepEqual(cutUtf8('aé€😀', 4), { text: 'aé', cut: true });
     assert.deepEqual(cutUtf8('aé€😀', 6), { text: 'aé€', cut: true });
+  });
+});
+
+describe('terminal output', () => {
+  test('escape sequences and newlines a sender wrote cannot rewrite the terminal or fake a line', async () => {
+    const { audit } = setup();
+    const evil = 'eve\x1b[2J\x1b]0;pwned\x07\u202e@example.com\nfake line';
+    audit.record(refused('x', { rawXml: `<r>\x1b[31m</r>`, encoded: undefined, claims: undefined, reqId: 'r\rX', clientIp: '1.2.3.4\n' }));
+    await audit.settled();
+    const [e] = (await audit.list({ limit: 1 })).entries;
+    const line = auditLine({ ...e!, claims: { email: evil } });
+    assert.ok(!/[\x00-\x1f\x7f\u202e]/.test(line), JSON.stringify(line));
+    assert.match(line, /eve\\u\{1b\}\[2J/);
+    assert.equal(terminalSafe(e!.xml), '<r>\\u{1b}[31m</r>');
+    assert.equal(terminalSafe('a\tb\nc'), 'a\tb\nc', 'tabs and newlines of the XML stay');
   });
 });
 

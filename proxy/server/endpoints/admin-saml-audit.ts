@@ -59,5 +59,5 @@ function row(e: AuditEntry): string {
   const claims = JSON.stringify(e.claims, null, 2);
   const size = `${e.xml_bytes} bytes${e.xml_truncated ? ', cut' : ''}${e.claims_error ? `; claims: ${e.claims_error}` : ''}`;
   const details = `<tr><td colspan="7"><details><summary>${esc(e.kind)} · claims ${e.claims_verified ? 'verified' : 'unverified'} · ${esc(size)}</summary><pre>${esc(claims)}</pre><pre>${esc(e.xml)}</pre></details></td></tr>`;
-  return `<tr title="${esc(auditLine(e))}"><td>${esc(new Date(e.at).toISOString())}</td><td class="${e.verdict}">${esc(e.verdict)}</td><td>${what}</td><td>${esc(e.connection)}</td><td>${email}</td><td>${esc(e.client_ip)}</td><td><code>${esc(e.req_id)}</code></td></tr>${details}`;
+  return `<tr title="${esc(auditLine(e))}"><td>${esc(new Date(e.at).toISOString())}</td><td class="${e.verdict === 'accepted' ? 'accepted' : 'refused'}">${esc(e.verdict)}</td><td>${what}</td><td>${esc(e.connection)}</td><td>${email}</td><td>${esc(e.client_ip)}</td><td><code>${esc(e.req_id)}</code></td></tr>${details}`;
 }

@@ -52,14 +52,15 @@ async function consumeResponse(req: IncomingMessage, res: ServerResponse, ctx: A
   if (req.method !== 'POST') throw fail('METHOD_NOT_ALLOWED', 'acs-method');
   const seen: { samlResponse?: string } = {};
   const audit = { kind: 'response', connection: id, clientIp: clientIpOf(req, ctx), reqId: scope.id } as const;
+  let result: LoginResult;
   try {
-    const result = await verifyAndSignIn(req, res, ctx, scope, id, seen);
-    ctx.samlAudit.record({ ...audit, ...messageOf(req, seen), verdict: 'accepted', reason: 'login', claims: verifiedClaims(result) });
+    result = await verifyAndSignIn(req, res, ctx, scope, id, seen);
   } catch (err) {
     const e = isGatehouseError(err) ? err : undefined;
     ctx.samlAudit.record({ ...audit, ...messageOf(req, seen), verdict: 'refused', code: e?.code ?? 'INTERNAL', reason: e?.reason ?? 'unexpected' });
     throw err;
   }
+  ctx.samlAudit.record({ ...audit, ...messageOf(req, seen), verdict: 'accepted', reason: 'login', claims: verifiedClaims(result) });
 }
 
 /** The message for the audit: as received, or (a body never read) only its announced size. */
