@@ -103,7 +103,8 @@ export class SamlAudit {
           const e = this.open(s.id, s.at, s.sealed);
           if (e && matches(e, q)) found.set(e.id, e);
         }
-        if (page.length < PAGE || found.size >= q.limit) break;
+        // One more than asked for is enough to know whether the listing is complete.
+        if (page.length < PAGE || found.size > q.limit) break;
       }
     }
     const entries = [...found.values()].sort((a, b) => b.at - a.at);
@@ -119,7 +120,7 @@ export class SamlAudit {
   }
 
   /** The entry as it will be stored: decoded, cut, claims read (unverified unless given). */
-  build(input: AuditRecordInput, at: number): AuditEntry {
+  private build(input: AuditRecordInput, at: number): AuditEntry {
     const { maxXmlBytes, maxParseBytes } = this.settings;
     const decoded = input.encoded
       ? decodeMessage(input.encoded.value, input.encoded.binding, maxParseBytes)

@@ -75,7 +75,8 @@ function verifiedClaims(r: LoginResult): AuditClaims {
   return { user: r.identity.user, email: r.identity.email, groups: [...r.identity.groups], name_id: r.saml.nameId, name_id_format: r.saml.nameIdFormat, session_index: r.saml.sessionIndex, issuer: r.saml.issuer };
 }
 
-function clientIpOf(req: IncomingMessage, ctx: AppContext): string {
+/** The client address recorded in the audit trail (after `server.trusted_proxies`, as `source_ip` rules see it). */
+export function clientIpOf(req: IncomingMessage, ctx: AppContext): string {
   return clientAddress(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for'], ctx.forwarding.trustedProxies, ctx.forwarding.anyTrustedProxy);
 }
 
