@@ -150,6 +150,27 @@ describe('recording and listing', () => {
   });
 });
 
+describe('bounded work', () => {
+  test('a burst beyond 256 writes in flight is dropped and counted, not queued; one log line per 10 s with a code', async () => {
+    const { audit, clock, logs } = setup();
+    for (let i = 0; i < 300; i++) audit.record(refused(`burst${i}@example.com`, { encoded: undefined, rawXml: '<x/>' }));
+    assert.equal(audit.notRecorded, 44, 'dropped at once, synchronously');
+    let lines = logs.find((l) => l.event === 'saml-audit-failed');
+    assert.equal(lines.length, 1, 'one line for the whole burst');
+    assert.equal(lines[0]!.code, 'SAML_AUDIT_NOT_RECORDED');
+    assert.equal(lines[0]!.reason, 'audit-backlog-full');
+    await audit.settled();
+    assert.equal((await audit.list({ limit: 1000 })).entries.length, 256);
+    clock.advance(10_000);
+    for (let i = 0; i < 300; i++) audit.record(refused(`again${i}@example.com`, { encoded: undefined, rawXml: '<x/>' }));
+    lines = logs.find((l) => l.event === 'saml-audit-failed');
+    assert.equal(lines.length, 2);
+    // The first line counted the first drop; the 43 after it and the first of this burst follow.
+    assert.equal(lines[1]!.not_recorded, 43 + 1, 'counts what was not recorded since the last line');
+    await audit.settled();
+  });
+});
+
 describe('sealing', () => {
   test('a dump of the store shows no email, NameID, group, IP or XML; the right secret opens it', async () => {
     const { audit, store } = setup();
