@@ -39,6 +39,8 @@ export const EVENTS = {
   storeDown: 'store-down',
   storeRecovered: 'store-recovered',
   sessionsRevoked: 'sessions-revoked',
+  samlAuditFailed: 'saml-audit-failed',
+  samlAuditRead: 'saml-audit-read',
 } as const;
 
 /** Log level names accepted in config. */

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { runAuditSaml } from './cli/audit.js';
 import { runCheck } from './cli/check.js';
 import { runPolicyDiff } from './cli/policy-diff.js';
 import { runExplain } from './cli/policy-explain.js';
@@ -27,6 +28,11 @@ commands:
   sessions revoke --email E | --id ID [--json]
                         end sessions on every instance at once (Redis: talks to Redis; memory
                         store: the running instance's admin API with admin.token)
+  audit saml [--email E] [--since 2h|ISO] [--connection ID] [--verdict accepted|refused]
+             [--limit N] [--json] [--show-xml]
+                        SAML messages received (verdict, code, claims, raw XML), newest first,
+                        read from the Redis store (memory store: the admin page
+                        /.gatehouse/admin/saml-audit instead)
 
 options:
   -c, --config FILE     config file (default: $GATEHOUSE_CONFIG or ./gatehouse.yaml)
@@ -50,6 +56,10 @@ async function main(argv: string[]): Promise<number> {
       identities: { type: 'string' },
       strict: { type: 'boolean' },
       id: { type: 'string' },
+      since: { type: 'string' },
+      verdict: { type: 'string' },
+      limit: { type: 'string' },
+      'show-xml': { type: 'boolean' },
     },
   });
   const command = positionals[0];
@@ -76,6 +86,10 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'sessions' && (positionals[1] === 'list' || positionals[1] === 'revoke') && positionals.length === 2) {
     return runSessions(config, { action: positionals[1], email: values.email, id: values.id, json: values.json === true });
+  }
+  if (command === 'audit' && positionals[1] === 'saml' && positionals.length === 2) {
+    const { email, since, connection, verdict, limit } = values;
+    return runAuditSaml(config, { email, since, connection, verdict, limit, json: values.json === true, showXml: values['show-xml'] === true });
   }
   process.stderr.write(`gatehouse: unknown command "${command}"\n${USAGE}`);
   return 2;

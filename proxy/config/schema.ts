@@ -267,6 +267,24 @@ const adminSchema = z.strictObject({
   scim_token: z.string().min(32, 'must be at least 32 characters (openssl rand -base64 48)').optional(),
 });
 
+/**
+ * The SAML audit trail (docs/saml-audit.md): every SAML message received, with its verdict, error
+ * code, claims and raw XML, sealed in the session store (memory or Redis) for diagnosing
+ * failed logins after the fact. Personal data: keep the retention as short as your needs allow.
+ */
+const samlAuditSchema = z.strictObject({
+  /** How long each message is kept; entries expire by themselves. `0s`: nothing is recorded. */
+  retention: durationOrOff.default(7 * 86_400_000),
+  /**
+   * Bytes of each message's decoded XML that are kept (the rest is cut; the full size is
+   * recorded). `0`: no XML, only the verdict and claims. Worst-case store size is about
+   * max_entries x (1.4 x max_xml_bytes + 10 KiB).
+   */
+  max_xml_bytes: z.number().int().min(0).max(1_048_576).default(16_384),
+  /** Most messages kept (all instances together); past it the oldest go first. */
+  max_entries: z.number().int().min(100).max(10_000_000).default(10_000),
+});
+
 const samlSchema = z.strictObject({
   /** Tolerated clock difference with IdPs (SAML core 1.1 leaves it to deployments). */
   clock_skew: duration.default(60_000),
@@ -292,6 +310,7 @@ const samlSchema = z.strictObject({
     .array(z.strictObject({ key_file: z.string().min(1), cert_file: z.string().min(1) }))
     .max(2, 'at most two keys at once (the current one and the one rolling in or out)')
     .default([]),
+  audit: samlAuditSchema.default({ retention: 7 * 86_400_000, max_xml_bytes: 16_384, max_entries: 10_000 }),
   connections: z.array(connectionSchema).min(1),
 });
 

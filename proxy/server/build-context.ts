@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { AuditSeal } from '../audit/audit-seal.js';
+import { SamlAudit } from '../audit/saml-audit.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { Clock } from '../clock.js';
 import { DemoIdp } from '../demo/demo-idp.js';
@@ -6,6 +8,7 @@ import { UpstreamPools } from '../forward/upstream-pools.js';
 import type { Logger } from '../log.js';
 import { RequestLog } from '../request-log.js';
 import { IdpSource, originOf } from '../saml/idp-source.js';
+import { attributeNames } from '../saml/provider-presets.js';
 import { DomainDirectory } from '../saml/email-domains.js';
 import { LoginTracker } from '../saml/login-tracker.js';
 import { ReplayCache } from '../saml/replay-cache.js';
@@ -77,7 +80,9 @@ async function buildWithStores(loaded: LoadedConfig, log: Logger, clock: Clock, 
     loginMaxAgeMs: config.saml.login_timeout,
   });
   const parts = buildPolicyParts(loaded, cookies);
-  const sessions = newSessionManager(config, stores, clock, log);
+  // Demo mode makes a random secret per start; sessions and the audit trail share it.
+  const secrets = [config.session.secret ?? randomBytes(48).toString('base64'), ...config.session.previous_secrets];
+  const sessions = newSessionManager(config, secrets, stores, clock, log);
   const pools = await UpstreamPools.create(parts.routes.routes.map((r) => r.upstreamOrigin), config.server.upstream_client);
   const ctx: AppContext = {
     config,
@@ -89,6 +94,7 @@ async function buildWithStores(loaded: LoadedConfig, log: Logger, clock: Clock, 
     sessionAdmin: new SessionAdmin(stores.sessions, sessions.keys, clock),
     stores,
     directory: new ScimDirectory(stores.records, clock),
+    samlAudit: newSamlAudit(config, stores, secrets, clock, log),
     cookies,
     connections,
     domains,
@@ -106,6 +112,7 @@ async function buildWithStores(loaded: LoadedConfig, log: Logger, clock: Clock, 
     async close() {
       for (const s of sources) s.stop();
       await pools.close();
+      await ctx.samlAudit.settled();
       await stores.close();
     },
   };
@@ -113,14 +120,14 @@ async function buildWithStores(loaded: LoadedConfig, log: Logger, clock: Clock, 
 }
 
 /** Sessions over the configured store; a memory store is this process's own, so its cache never goes stale. */
-function newSessionManager(config: LoadedConfig['config'], stores: Stores, clock: Clock, log: Logger): SessionManager {
+function newSessionManager(config: LoadedConfig['config'], secrets: string[], stores: Stores, clock: Clock, log: Logger): SessionManager {
   const s = config.session;
   const memory = stores.sessions.kind === 'memory';
   let graceLogged = 0;
   return new SessionManager(
     stores.sessions,
     {
-      secrets: [s.secret ?? randomBytes(48).toString('base64'), ...s.previous_secrets],
+      secrets,
       idleTimeoutMs: s.idle_timeout,
       maxLifetimeMs: s.max_lifetime,
       cacheTtlMs: memory ? Number.POSITIVE_INFINITY : s.cache.ttl,
@@ -134,6 +141,26 @@ function newSessionManager(config: LoadedConfig['config'], stores: Stores, clock
       graceLogged = clock.now();
       log.warn({ [F.event]: EVENTS.storeDown, [F.code]: 'SESSION_STORE_UNAVAILABLE', reason: 'served-from-cache-during-outage' }, 'session store unreachable; serving cached sessions (outage_grace)');
     },
+  );
+}
+
+/** The audit trail over the configured store, sealed under the same secrets as sessions. */
+function newSamlAudit(config: LoadedConfig['config'], stores: Stores, secrets: readonly string[], clock: Clock, log: Logger): SamlAudit {
+  const a = config.saml.audit;
+  // Unverified claims are read with each connection's own attribute names (preset + overrides).
+  const names = new Map(
+    config.saml.connections.map((c) => {
+      const n = attributeNames(c);
+      return [c.id, { email: n.email, groups: n.groups }];
+    }),
+  );
+  return new SamlAudit(
+    stores.samlAudit,
+    new AuditSeal(secrets),
+    { retentionMs: a.retention, maxXmlBytes: a.max_xml_bytes, maxEntries: a.max_entries, maxParseBytes: config.saml.max_response_bytes },
+    clock,
+    log,
+    (id) => names.get(id) ?? {},
   );
 }
 

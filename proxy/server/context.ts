@@ -1,3 +1,4 @@
+import type { SamlAudit } from '../audit/saml-audit.js';
 import type { Clock } from '../clock.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import type { StripSet } from '../forward/header-hygiene.js';
@@ -29,6 +30,8 @@ export interface AppContext {
   sessionAdmin: SessionAdmin;
   /** The stores (memory or Redis) behind sessions, logins and records; for readiness. */
   stores: Stores;
+  /** The SAML audit trail: every SAML endpoint records each message it received (`record`). */
+  samlAudit: SamlAudit;
   /** Users provisioned over SCIM (deactivated ones cannot sign in). */
   directory: ScimDirectory;
   cookies: CookiePolicy;

@@ -1,4 +1,7 @@
 import { resolve } from 'node:path';
+import { MemoryAuditStore } from '../audit/memory-audit-store.js';
+import { RedisAuditStore } from '../audit/redis-audit-store.js';
+import type { AuditStore } from '../audit/saml-audit-types.js';
 import type { Clock } from '../clock.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import { F, type Logger } from '../log.js';
@@ -22,6 +25,8 @@ export interface Stores {
   /** Longer-lived records: SCIM users. */
   records: StateStore;
   groupsSeen: GroupsSeen;
+  /** The SAML audit trail (sealed entries; expiring after `saml.audit.retention`). */
+  samlAudit: AuditStore;
   health(): StoreHealth;
   close(): Promise<void>;
 }
@@ -63,6 +68,7 @@ export async function openStores(config: GatehouseConfig, dir: string, log: Logg
       replay,
       records,
       groupsSeen,
+      samlAudit: new MemoryAuditStore(clock),
       health: () => sessions.health(),
       close: async () => void (await Promise.all([logins.close(), replay.close(), records.close(), sessions.close(), groupsSeen.close()])),
     };
@@ -80,6 +86,7 @@ export async function openStores(config: GatehouseConfig, dir: string, log: Logg
       replay: new RedisStateStore(conn, 'replay:'),
       records: new RedisStateStore(conn, 'rec:'),
       groupsSeen,
+      samlAudit: new RedisAuditStore(conn, clock),
       health: () => conn.health(),
       close: async () => {
         await groupsSeen.close();

@@ -7,6 +7,7 @@ import { admitAdmin, type AdminPrincipal } from '../admin-auth.js';
 import type { AppContext, RequestScope } from '../context.js';
 import { readJson } from '../form-body.js';
 import { sendJson } from '../respond.js';
+import { handleSamlAudit } from './admin-saml-audit.js';
 import { PATHS } from './paths.js';
 
 /**
@@ -14,11 +15,14 @@ import { PATHS } from './paths.js';
  *   GET    sessions[?email=E]     live sessions (everyone, or one user by email or user name)
  *   DELETE sessions/<id>          end one session
  *   POST   sessions/revoke        {"email": E} or {"id": ID}: end sessions
+ *   GET    saml-audit[?email=&since=&connection=&verdict=&kind=&limit=&xml=1]
+ *                                 SAML messages received (JSON; an HTML page for browsers)
  * Every revocation reaches all instances at once and is logged with who asked.
  */
 export async function handleAdmin(req: IncomingMessage, res: ServerResponse, ctx: AppContext, scope: RequestScope, target: RequestTarget): Promise<void> {
   const who = await admitAdmin(req, ctx);
   const rest = target.path.slice(PATHS.admin.length);
+  if (rest === 'saml-audit') return handleSamlAudit(req, res, ctx, scope, who, target);
   if (rest === 'sessions') {
     if (req.method !== 'GET' && req.method !== 'HEAD') throw fail('METHOD_NOT_ALLOWED', 'admin-method');
     const email = new URLSearchParams(target.query.slice(1)).get('email') ?? undefined;

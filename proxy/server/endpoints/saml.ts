@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { fail } from '../../errors.js';
+import type { AuditClaims, AuditRecordInput } from '../../audit/saml-audit-types.js';
+import { fail, isGatehouseError } from '../../errors.js';
+import type { LoginResult } from '../../saml/service-provider.js';
 import { EVENTS, F } from '../../log.js';
 import type { AppContext, RequestScope } from '../context.js';
 import { loginCookie, readCookie, sessionCookie } from '../cookies.js';
@@ -9,6 +11,7 @@ import type { RequestTarget } from '../../path.js';
 import { redirect } from '../respond.js';
 import { checkReturnTo } from '../return-to.js';
 import type { StepUpAsk } from '../../saml/authn-context.js';
+import { clientAddress } from '../trusted-proxies.js';
 
 const NONCE = /^[A-Za-z0-9_-]{43}$/;
 
@@ -74,18 +77,58 @@ function stepUpAsk(ctx: AppContext, query: URLSearchParams): StepUpAsk | undefin
   return { classes: route.stepUp.classes, fresh: query.get('fresh') === '1' };
 }
 
-/** ACS, HTTP-POST binding (SAML bindings 3.5): verify, then start a brand-new session. */
+/**
+ * ACS, HTTP-POST binding (SAML bindings 3.5): verify, then start a brand-new session. Every POST
+ * is recorded in the audit trail once its verdict is known (after it, never instead of it).
+ */
 async function consumeResponse(req: IncomingMessage, res: ServerResponse, ctx: AppContext, scope: RequestScope, id: string): Promise<void> {
   if (req.method !== 'POST') throw fail('METHOD_NOT_ALLOWED', 'acs-method');
+  const seen: { samlResponse?: string } = {};
+  const audit = { kind: 'response', connection: id, clientIp: clientIpOf(req, ctx), reqId: scope.id } as const;
+  let result: LoginResult | undefined;
+  try {
+    result = await verifyAndSignIn(req, res, ctx, scope, id, seen);
+  } catch (err) {
+    const e = isGatehouseError(err) ? err : undefined;
+    ctx.samlAudit.record({ ...audit, ...messageOf(req, seen), verdict: 'refused', code: e?.code ?? 'INTERNAL', reason: e?.reason ?? 'unexpected' });
+    throw err;
+  }
+  // A restart (`idp_initiated: restart`) verified the response but signed nobody in.
+  if (!result) ctx.samlAudit.record({ ...audit, ...messageOf(req, seen), verdict: 'accepted', reason: 'login-restarted' });
+  else ctx.samlAudit.record({ ...audit, ...messageOf(req, seen), verdict: 'accepted', reason: 'login', claims: verifiedClaims(result) });
+}
+
+/** The message for the audit: as received, or (a body never read) only its announced size. */
+function messageOf(req: IncomingMessage, seen: { samlResponse?: string }): Pick<AuditRecordInput, 'encoded' | 'unreadBytes'> {
+  if (seen.samlResponse !== undefined) return { encoded: { value: seen.samlResponse, binding: 'post' } };
+  const length = Number(req.headers['content-length']);
+  return Number.isSafeInteger(length) ? { unreadBytes: length } : {};
+}
+
+/** What the verified login established, for the audit (these claims are marked verified). */
+function verifiedClaims(r: LoginResult): AuditClaims {
+  return { user: r.identity.user, email: r.identity.email, groups: [...r.identity.groups], name_id: r.saml.nameId, name_id_format: r.saml.nameIdFormat, session_index: r.saml.sessionIndex, issuer: r.saml.issuer };
+}
+
+/** The client address recorded in the audit trail (after `server.trusted_proxies`, as `source_ip` rules see it). */
+export function clientIpOf(req: IncomingMessage, ctx: AppContext): string {
+  return clientAddress(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for'], ctx.forwarding.trustedProxies, ctx.forwarding.anyTrustedProxy);
+}
+
+async function verifyAndSignIn(req: IncomingMessage, res: ServerResponse, ctx: AppContext, scope: RequestScope, id: string, seen: { samlResponse?: string }): Promise<LoginResult | undefined> {
   const sp = ctx.connections.get(id)!;
   const form = await readForm(req, ctx.config.saml.max_response_bytes + 8192);
   const samlResponse = form.get('SAMLResponse');
   if (!samlResponse) throw fail('SAML_LOGIN_FAILED', 'no-saml-response');
+  seen.samlResponse = samlResponse;
   // A field sent twice is read as its first copy here and maybe as the last by a filter in front.
   if (form.getAll('SAMLResponse').length > 1 || form.getAll('RelayState').length > 1) throw fail('SAML_LOGIN_FAILED', 'form-field-repeated');
   const nonce = readCookie(req.headers.cookie, ctx.cookies.login);
   const result = await sp.finishLogin(samlResponse, form.get('RelayState') ?? undefined, nonce);
-  if ('restart' in result) return restartLogin(req, res, ctx, scope, id, result.returnTo);
+  if ('restart' in result) {
+    await restartLogin(req, res, ctx, scope, id, result.returnTo);
+    return undefined;
+  }
   // The IdP deprovisioned this user over SCIM: an assertion still in flight must not sign them in.
   if (await ctx.directory.isDeactivated([result.identity.user, result.identity.email])) throw fail('SAML_LOGIN_FAILED', 'user-deactivated');
   const returnTo = checkReturnTo(result.returnTo, ctx.publicUrl, ctx.routeHosts) ?? sp.conn.default_redirect;
@@ -101,4 +144,5 @@ async function consumeResponse(req: IncomingMessage, res: ServerResponse, ctx: A
     'login',
   );
   redirect(res, returnTo, 303, { 'set-cookie': sessionCookie(ctx.cookies, token) });
+  return result;
 }
