@@ -35,6 +35,8 @@ export const EVENTS = {
   storeDown: 'store-down',
   storeRecovered: 'store-recovered',
   sessionsRevoked: 'sessions-revoked',
+  metadataRefreshed: 'idp-metadata-refreshed',
+  metadataRefreshRequested: 'idp-metadata-refresh-requested',
 } as const;
 
 /** Log level names accepted in config. */

@@ -1,50 +1,180 @@
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { request } from 'undici';
-import { fail } from '../errors.js';
-import type { Logger } from '../log.js';
+import { systemClock, type Clock } from '../clock.js';
+import { fail, isGatehouseError } from '../errors.js';
+import { createLogger, EVENTS, F, type Logger } from '../log.js';
+import { expiringCerts } from './cert-expiry.js';
+import { fetchMetadataText } from './metadata-fetch.js';
+import { nextRefreshDelay } from './metadata-schedule.js';
+import { readPinnedCerts, verifyMetadataSignature, type MetadataSignaturePin } from './metadata-signature.js';
 import { parseIdpMetadata, type IdpMetadata } from './idp-metadata.js';
-
-const MAX_METADATA_BYTES = 2 * 1024 * 1024;
-const FETCH_TIMEOUT_MS = 10_000;
 
 /** Where a connection's IdP metadata comes from: a file, a URL, or a fixed value (demo IdP). */
 export type MetadataOrigin = { file: string } | { url: string } | { fixed: IdpMetadata };
 
+/** How a source reads, checks and refreshes its metadata. */
+export interface SourceOptions {
+  /** The connection id, for logs and state. */
+  connection: string;
+  /** `saml.metadata_refresh`. */
+  intervalMs: number;
+  /** When set, only metadata with a valid signature from these keys is accepted. */
+  pin?: MetadataSignaturePin;
+  clock: Clock;
+  log: Logger;
+  /** Jitter source; default Math.random. */
+  random?: () => number;
+}
+
+/** What the admin API and readyz show about one connection's metadata. */
+export interface MetadataState {
+  /** `ok`; `stale`: the last refresh failed, the last good copy serves; `expired`: its validUntil passed, logins refused. */
+  status: 'ok' | 'stale' | 'expired';
+  entityId: string;
+  certs: { fingerprint: string; notAfter: string }[];
+  validUntil: string | null;
+  cacheDurationMs: number | null;
+  signature: 'verified' | 'not-required';
+  fetchedAt: string;
+  nextRefreshAt: string | null;
+  failures: number;
+  lastError: { at: string; reason: string } | null;
+}
+
 /**
  * Holds an IdP's current metadata. URL and file sources are read at startup (failing startup
- * when unreadable: no IdP, no logins) and re-read on a timer; a failed refresh keeps the last
- * good copy and is logged with a code.
+ * when unreadable, unsigned while a signature is pinned, or past validUntil: no IdP, no logins)
+ * and re-read on a schedule (metadata-schedule.ts) and on demand. A failed refresh keeps the
+ * last good copy and is logged with IDP_METADATA_REFRESH_FAILED; once that copy's validUntil
+ * passes, `expired()` is true and logins through the connection fail closed.
  */
 export class IdpSource {
   private timer: NodeJS.Timeout | undefined;
+  private inflight: Promise<MetadataState> | undefined;
+  private fetchedAt: number;
+  private nextAt: number | undefined;
+  private failures = 0;
+  private lastError: { at: number; reason: string } | undefined;
+  private expiryLogged = false;
+  private stopped = false;
 
   private constructor(
     private readonly origin: MetadataOrigin,
-    public current: IdpMetadata,
-  ) {}
-
-  /** Loads the metadata once. @throws GatehouseError BAD_REQUEST when unreadable or invalid */
-  static async open(origin: MetadataOrigin): Promise<IdpSource> {
-    return new IdpSource(origin, await read(origin));
+    private readonly opts: SourceOptions,
+    private md: IdpMetadata,
+  ) {
+    this.fetchedAt = opts.clock.now();
   }
 
-  /** Re-reads the metadata every `everyMs`, keeping the last good copy on failure. */
-  startRefresh(everyMs: number, log: Logger): void {
-    if ('fixed' in this.origin) return;
-    this.timer = setInterval(() => {
-      read(this.origin).then(
-        (m) => {
-          this.current = m;
-        },
-        (err: unknown) => log.warn({ code: 'IDP_METADATA_REFRESH_FAILED', err }, 'IdP metadata refresh failed; keeping last good copy'),
-      );
-    }, everyMs);
-    this.timer.unref();
+  /** Loads the metadata once. @throws GatehouseError BAD_REQUEST when unreadable, unsigned (pinned), expired or invalid */
+  static async open(origin: MetadataOrigin, opts: Partial<SourceOptions> = {}): Promise<IdpSource> {
+    const full: SourceOptions = { connection: opts.connection ?? '-', intervalMs: opts.intervalMs ?? 3_600_000, clock: opts.clock ?? systemClock, log: opts.log ?? createLogger('silent'), ...opts };
+    const source = new IdpSource(origin, full, await read(origin, full));
+    source.warnExpiringCerts();
+    return source;
+  }
+
+  /** The metadata in use (the last good copy). */
+  get current(): IdpMetadata {
+    return this.md;
+  }
+
+  /** True once the current copy's validUntil has passed: logins must fail closed. Logged once. */
+  expired(): boolean {
+    const until = this.md.validUntil;
+    if (until === undefined || this.opts.clock.now() < until) return false;
+    if (!this.expiryLogged) {
+      this.expiryLogged = true;
+      this.opts.log.error({ [F.code]: 'IDP_METADATA_EXPIRED', [F.connection]: this.opts.connection, valid_until: new Date(until).toISOString() }, 'IdP metadata validUntil passed without a fresh copy; logins through this connection are refused');
+    }
+    return true;
+  }
+
+  /** Starts the refresh schedule (URL and file origins; a fixed one never changes). */
+  startRefresh(): void {
+    if ('fixed' in this.origin || this.stopped) return;
+    this.schedule();
+  }
+
+  /**
+   * Fetches the metadata now (concurrent calls share one fetch) and reschedules the next one.
+   * @returns the state after the attempt; `lastError` says whether it failed
+   */
+  refresh(): Promise<MetadataState> {
+    if ('fixed' in this.origin) return Promise.resolve(this.state());
+    this.inflight ??= this.attempt().finally(() => {
+      this.inflight = undefined;
+      if (this.timer !== undefined || this.nextAt !== undefined) this.schedule();
+    });
+    return this.inflight;
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.nextAt = undefined;
+  }
+
+  /** The state shown by the admin API and readyz. */
+  state(): MetadataState {
+    const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+    const status = this.expired() ? 'expired' : this.failures > 0 ? 'stale' : 'ok';
+    return {
+      status,
+      entityId: this.md.entityId,
+      certs: this.md.certFingerprints.map((fingerprint, i) => ({ fingerprint, notAfter: iso(this.md.certsExpireAt[i])! })),
+      validUntil: iso(this.md.validUntil),
+      cacheDurationMs: this.md.cacheDurationMs ?? null,
+      signature: this.opts.pin ? 'verified' : 'not-required',
+      fetchedAt: iso(this.fetchedAt)!,
+      nextRefreshAt: iso(this.nextAt),
+      failures: this.failures,
+      lastError: this.lastError ? { at: iso(this.lastError.at)!, reason: this.lastError.reason } : null,
+    };
+  }
+
+  private async attempt(): Promise<MetadataState> {
+    const { log, clock, connection } = this.opts;
+    try {
+      this.md = await read(this.origin, this.opts);
+      this.fetchedAt = clock.now();
+      this.failures = 0;
+      this.lastError = undefined;
+      this.expiryLogged = false;
+      log.info({ [F.event]: EVENTS.metadataRefreshed, [F.connection]: connection, entity_id: this.md.entityId, certs: this.md.certFingerprints }, 'IdP metadata refreshed');
+      this.warnExpiringCerts();
+    } catch (err) {
+      this.failures++;
+      const reason = isGatehouseError(err) ? err.reason : 'metadata-unreadable';
+      this.lastError = { at: clock.now(), reason };
+      log.warn({ [F.code]: 'IDP_METADATA_REFRESH_FAILED', [F.connection]: connection, [F.reason]: reason, failures: this.failures, err }, 'IdP metadata refresh failed; keeping last good copy');
+    }
+    return this.state();
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    const { clock, intervalMs } = this.opts;
+    const delay = nextRefreshDelay({
+      intervalMs,
+      cacheDurationMs: this.md.cacheDurationMs,
+      validUntil: this.md.validUntil,
+      failures: this.failures,
+      nowMs: clock.now(),
+      random: (this.opts.random ?? Math.random)(),
+    });
+    this.nextAt = clock.now() + delay;
+    this.timer = setTimeout(() => void this.refresh(), delay);
+    this.timer.unref();
+  }
+
+  private warnExpiringCerts(): void {
+    for (const c of expiringCerts(this.md, this.opts.clock.now())) {
+      this.opts.log.warn({ [F.code]: 'IDP_CERT_EXPIRING', [F.connection]: this.opts.connection, fingerprint: c.fingerprint, not_after: c.notAfter, days_left: c.daysLeft }, c.daysLeft < 0 ? 'IdP signing certificate has expired' : 'IdP signing certificate expires soon');
+    }
   }
 }
 
@@ -55,25 +185,25 @@ export function originOf(conn: { idp_metadata_url?: string; idp_metadata_file?: 
   throw fail('INTERNAL', 'connection-without-metadata');
 }
 
-async function read(origin: MetadataOrigin): Promise<IdpMetadata> {
-  if ('fixed' in origin) return origin.fixed;
-  const text = 'file' in origin ? await readFile(origin.file, 'utf8') : await fetchText(origin.url);
-  return parseIdpMetadata(text);
+/**
+ * The metadata signature pin of a connection, if it sets one (the cert file is read now).
+ * @throws GatehouseError BAD_REQUEST when the cert file holds no usable certificate
+ */
+export function pinOf(conn: { idp_metadata_signing_cert_file?: string; idp_metadata_fingerprint?: string | string[] }, dir: string): MetadataSignaturePin | undefined {
+  if (conn.idp_metadata_signing_cert_file) return { certs: readPinnedCerts(readFileSync(resolve(dir, conn.idp_metadata_signing_cert_file), 'utf8')) };
+  const fp = conn.idp_metadata_fingerprint;
+  if (fp !== undefined) return { fingerprints: Array.isArray(fp) ? fp : [fp] };
+  return undefined;
 }
 
-async function fetchText(url: string): Promise<string> {
-  // undici follows no redirects unless told to: metadata must come from the configured URL.
-  const res = await request(url, { method: 'GET', headersTimeout: FETCH_TIMEOUT_MS, bodyTimeout: FETCH_TIMEOUT_MS });
-  if (res.statusCode !== 200) {
-    await res.body.dump();
-    throw fail('BAD_REQUEST', `metadata-http-${res.statusCode}`);
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of res.body) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_METADATA_BYTES) throw fail('BAD_REQUEST', 'metadata-too-large');
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+/**
+ * Reads, verifies (when pinned) and parses the metadata; refuses a copy past its validUntil.
+ * Only the signed XML is parsed, so nothing outside the signature is ever used.
+ */
+export async function read(origin: MetadataOrigin, opts: Pick<SourceOptions, 'pin' | 'clock'>): Promise<IdpMetadata> {
+  if ('fixed' in origin) return origin.fixed;
+  const text = 'file' in origin ? await readFile(origin.file, 'utf8') : await fetchMetadataText(origin.url);
+  const md = parseIdpMetadata(opts.pin ? verifyMetadataSignature(text, opts.pin) : text);
+  if (md.validUntil !== undefined && md.validUntil <= opts.clock.now()) throw fail('BAD_REQUEST', 'metadata-expired');
+  return md;
 }

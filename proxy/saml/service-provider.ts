@@ -79,6 +79,8 @@ export class ServiceProvider {
    * @returns the IdP URL to redirect the browser to
    */
   async startLogin(returnTo: string, nonce: string): Promise<string> {
+    // SAML metadata 2.0 section 2.2.1: metadata past validUntil must not be used.
+    if (this.idp.expired()) throw fail('IDP_METADATA_EXPIRED', 'idp-metadata-expired');
     const relayState = this.deps.tracker.newRelayState();
     const url = await this.signedAssertions.getAuthorizeUrlAsync(relayState, undefined, {});
     const requestId = requestIdOf(url);
@@ -92,6 +94,7 @@ export class ServiceProvider {
    * forged post cannot cancel it) until a verified response consumes it, once.
    */
   async finishLogin(samlResponse: string, relayState: string | undefined, nonce: string | undefined): Promise<LoginResult> {
+    if (this.idp.expired()) throw fail('SAML_LOGIN_FAILED', 'idp-metadata-expired');
     const env = inspectResponse(samlResponse, this.deps.maxResponseBytes);
     const { requestId, returnTo } = await this.matchRequest(env, relayState, nonce);
     this.checkEnvelope(env);

@@ -5,7 +5,7 @@ import { DemoIdp } from '../demo/demo-idp.js';
 import { UpstreamPools } from '../forward/upstream-pools.js';
 import type { Logger } from '../log.js';
 import { RequestLog } from '../request-log.js';
-import { IdpSource, originOf } from '../saml/idp-source.js';
+import { IdpSource, originOf, pinOf } from '../saml/idp-source.js';
 import { LoginTracker } from '../saml/login-tracker.js';
 import { ReplayCache } from '../saml/replay-cache.js';
 import { ServiceProvider, type SpUrls } from '../saml/service-provider.js';
@@ -49,7 +49,7 @@ async function buildWithStores(loaded: LoadedConfig, log: Logger, clock: Clock, 
   const groupsSeen = stores.groupsSeen;
   const deps = { tracker, replay, clock, skewMs: config.saml.clock_skew, maxResponseBytes: config.saml.max_response_bytes, loginTimeoutMs: config.saml.login_timeout, groupsSeen };
   const connections = new Map<string, ServiceProvider>();
-  const sources: IdpSource[] = [];
+  const sources = new Map<string, IdpSource>();
   let demoIdp: DemoIdp | undefined;
   for (const conn of config.saml.connections) {
     const urls = spUrls(publicUrl, conn.id, conn.entity_id);
@@ -57,12 +57,16 @@ async function buildWithStores(loaded: LoadedConfig, log: Logger, clock: Clock, 
     if (conn.demo_idp) {
       if (!config.demo) throw new Error('demo IdP refused: config does not say `demo: true`');
       demoIdp = await DemoIdp.create({ baseUrl: `${publicUrl.origin}${PATHS.demoIdp}`, sp: urls, users: conn.demo_idp.users, clock });
-      source = await IdpSource.open({ fixed: demoIdp.metadata() });
+      source = await IdpSource.open({ fixed: demoIdp.metadata() }, { connection: conn.id, clock, log });
     } else {
-      source = await IdpSource.open(originOf(conn, loaded.dir));
-      source.startRefresh(config.saml.metadata_refresh, log);
+      const opts = { connection: conn.id, intervalMs: config.saml.metadata_refresh, pin: pinOf(conn, loaded.dir), clock, log };
+      source = await IdpSource.open(originOf(conn, loaded.dir), opts).catch((err: unknown) => {
+        for (const s of sources.values()) s.stop();
+        throw err;
+      });
+      source.startRefresh();
     }
-    sources.push(source);
+    sources.set(conn.id, source);
     connections.set(conn.id, new ServiceProvider(conn, urls, source, deps));
   }
   const cookies = cookiePolicy({
@@ -87,6 +91,7 @@ async function buildWithStores(loaded: LoadedConfig, log: Logger, clock: Clock, 
     directory: new ScimDirectory(stores.records, clock),
     cookies,
     connections,
+    idpMetadata: sources,
     ...parts,
     policy: initialPolicyStatus(clock.now()),
     pools,
@@ -99,7 +104,7 @@ async function buildWithStores(loaded: LoadedConfig, log: Logger, clock: Clock, 
   };
   const closers = {
     async close() {
-      for (const s of sources) s.stop();
+      for (const s of sources.values()) s.stop();
       await pools.close();
       await stores.close();
     },

@@ -6,6 +6,7 @@ import type { ClientFacts } from '../forward/upstream-headers.js';
 import type { Logger } from '../log.js';
 import type { RequestLog } from '../request-log.js';
 import type { RouteTable } from '../policy/route-table.js';
+import type { IdpSource } from '../saml/idp-source.js';
 import type { ServiceProvider } from '../saml/service-provider.js';
 import type { SessionAdmin } from '../session/session-admin.js';
 import type { SessionManager } from '../session/session-manager.js';
@@ -32,6 +33,8 @@ export interface AppContext {
   directory: ScimDirectory;
   cookies: CookiePolicy;
   connections: ReadonlyMap<string, ServiceProvider>;
+  /** Each connection's IdP metadata (state, on-demand refresh), by connection id. */
+  idpMetadata: ReadonlyMap<string, IdpSource>;
   routes: RouteTable;
   /** Hosts some route names, for checking redirect targets. */
   routeHosts: ReadonlySet<string>;

@@ -15,11 +15,11 @@ test('IdP metadata from a URL: key rollover picked up on refresh; a failed refre
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/md`;
   const logs = captureLogs();
-  const source = await IdpSource.open({ url });
+  const source = await IdpSource.open({ url }, { intervalMs: 50, log: logs.log });
   const certs = () => source.current.signingCerts.length;
   try {
     assert.equal(certs(), 1);
-    source.startRefresh(50, logs.log);
+    source.startRefresh();
     body = idpMetadataXml({ entityId: 'https://idp.example/md', ssoUrl: 'https://idp.example/sso', certBase64s: [IDP_KEYS.certBase64, ATTACKER_KEYS.certBase64] });
     for (let i = 0; i < 40 && certs() !== 2; i++) await sleep(25);
     assert.equal(certs(), 2, 'rollover: both certificates trusted after a refresh');

@@ -7,6 +7,7 @@ import { admitAdmin, type AdminPrincipal } from '../admin-auth.js';
 import type { AppContext, RequestScope } from '../context.js';
 import { readJson } from '../form-body.js';
 import { sendJson } from '../respond.js';
+import { handleAdminConnections } from './admin-connections.js';
 import { PATHS } from './paths.js';
 
 /**
@@ -14,6 +15,8 @@ import { PATHS } from './paths.js';
  *   GET    sessions[?email=E]     live sessions (everyone, or one user by email or user name)
  *   DELETE sessions/<id>          end one session
  *   POST   sessions/revoke        {"email": E} or {"id": ID}: end sessions
+ *   GET    connections            each connection's IdP metadata state (admin-connections.ts)
+ *   POST   connections/<id>/metadata/refresh   fetch that IdP's metadata now
  * Every revocation reaches all instances at once and is logged with who asked.
  */
 export async function handleAdmin(req: IncomingMessage, res: ServerResponse, ctx: AppContext, scope: RequestScope, target: RequestTarget): Promise<void> {
@@ -42,6 +45,7 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, ctx
     logRevoked(ctx, scope, who, revoked, { id });
     return sendJson(res, revoked.length ? 200 : 404, { revoked: revoked.length, ids: revoked });
   }
+  if (await handleAdminConnections(req, res, ctx, scope, who, rest)) return;
   throw fail('ROUTE_NOT_FOUND', 'no-such-admin-endpoint');
 }
 
