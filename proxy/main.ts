@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { runCheck } from './cli/check.js';
+import { runMetadata } from './cli/metadata.js';
 import { runPolicyDiff } from './cli/policy-diff.js';
 import { runExplain } from './cli/policy-explain.js';
 import { runPolicyTest } from './cli/policy-test.js';
@@ -27,6 +28,11 @@ commands:
   sessions revoke --email E | --id ID [--json]
                         end sessions on every instance at once (Redis: talks to Redis; memory
                         store: the running instance's admin API with admin.token)
+  metadata list [--instance URL] [--admin-token-file FILE] [--json]
+                        each connection's IdP metadata state on a running instance
+  metadata refresh CONNECTION [--instance URL] [--admin-token-file FILE] [--json]
+                        fetch that IdP's metadata now on one instance (each instance keeps its
+                        own copy); exit 1 when the refresh failed (the last good copy is kept)
 
 options:
   -c, --config FILE     config file (default: $GATEHOUSE_CONFIG or ./gatehouse.yaml)
@@ -50,6 +56,8 @@ async function main(argv: string[]): Promise<number> {
       identities: { type: 'string' },
       strict: { type: 'boolean' },
       id: { type: 'string' },
+      instance: { type: 'string' },
+      'admin-token-file': { type: 'string' },
     },
   });
   const command = positionals[0];
@@ -76,6 +84,9 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'sessions' && (positionals[1] === 'list' || positionals[1] === 'revoke') && positionals.length === 2) {
     return runSessions(config, { action: positionals[1], email: values.email, id: values.id, json: values.json === true });
+  }
+  if (command === 'metadata' && ((positionals[1] === 'list' && positionals.length === 2) || (positionals[1] === 'refresh' && positionals.length === 3))) {
+    return runMetadata(config, { action: positionals[1], connection: positionals[2], instance: values.instance, adminTokenFile: values['admin-token-file'], json: values.json === true });
   }
   process.stderr.write(`gatehouse: unknown command "${command}"\n${USAGE}`);
   return 2;
