@@ -12,9 +12,10 @@ const USAGE = `usage: gatehouse <command> [options]
 
 commands:
   serve --config FILE   run the proxy
-  check --config FILE [--strict]
-                        validate the config and every policy file (exit 1 on problems), then
-                        lint group names (warnings; --strict: exit 1 on warnings too)
+  check --config FILE [--strict] [--offline]
+                        validate the config, every policy file and each IdP's metadata (URLs
+                        fetched unless --offline; exit 1 on problems), then lint group names,
+                        expiring IdP certificates (warnings; --strict: exit 1 on warnings too)
   policy explain [--user U] [--email E] [--groups a,b] [--connection C] [--source-ip IP] [--json] METHOD URL
                         decide one request as serve would: decision, route, rule, reasons
                         (no --user/--email/--groups: an anonymous request; exit 0 allowed, 1 not)
@@ -55,6 +56,7 @@ async function main(argv: string[]): Promise<number> {
       json: { type: 'boolean' },
       identities: { type: 'string' },
       strict: { type: 'boolean' },
+      offline: { type: 'boolean' },
       id: { type: 'string' },
       instance: { type: 'string' },
       'admin-token-file': { type: 'string' },
@@ -67,7 +69,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const config = values.config ?? process.env.GATEHOUSE_CONFIG ?? 'gatehouse.yaml';
   if (command === 'serve') return runServe(config);
-  if (command === 'check') return runCheck(config, undefined, undefined, { strict: values.strict === true });
+  if (command === 'check') return runCheck(config, undefined, undefined, { strict: values.strict === true, offline: values.offline === true });
   if (command === 'policy' && positionals[1] === 'explain' && positionals.length === 4) {
     const groups = (values.groups ?? []).flatMap((g) => g.split(',')).map((g) => g.trim()).filter(Boolean);
     const named = values.user !== undefined || values.email !== undefined || groups.length > 0;
