@@ -47,7 +47,8 @@ export interface MetadataState {
  * when unreadable, unsigned while a signature is pinned, or past validUntil: no IdP, no logins)
  * and re-read on a schedule (metadata-schedule.ts) and on demand. A failed refresh keeps the
  * last good copy and is logged with IDP_METADATA_REFRESH_FAILED; once that copy's validUntil
- * passes, `expired()` is true and logins through the connection fail closed.
+ * passes, `expired()` is true and logins through the connection fail closed. A refresh naming
+ * another entity ID is refused (restart to change IdPs).
  */
 export class IdpSource {
   private timer: NodeJS.Timeout | undefined;
@@ -138,7 +139,11 @@ export class IdpSource {
   private async attempt(): Promise<MetadataState> {
     const { log, clock, connection } = this.opts;
     try {
-      this.md = await read(this.origin, this.opts);
+      const md = await read(this.origin, this.opts);
+      // The connection trusts one IdP: metadata at the same place naming another entity is a
+      // misconfiguration or a takeover, never a refresh (the replay cache is keyed on the entity).
+      if (md.entityId !== this.md.entityId) throw fail('BAD_REQUEST', 'metadata-entity-id-changed');
+      this.md = md;
       this.fetchedAt = clock.now();
       this.failures = 0;
       this.lastError = undefined;

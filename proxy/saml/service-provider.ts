@@ -82,6 +82,8 @@ export class ServiceProvider {
     // SAML metadata 2.0 section 2.2.1: metadata past validUntil must not be used.
     if (this.idp.expired()) throw fail('IDP_METADATA_EXPIRED', 'idp-metadata-expired');
     const relayState = this.deps.tracker.newRelayState();
+    // The SSO URL of the metadata in use now (a refresh may have moved it).
+    this.signedAssertions.options.entryPoint = this.idp.current.sso.redirect!;
     const url = await this.signedAssertions.getAuthorizeUrlAsync(relayState, undefined, {});
     const requestId = requestIdOf(url);
     await this.deps.tracker.start(relayState, { requestId, connection: this.conn.id, returnTo }, nonce);

@@ -89,6 +89,19 @@ test('refresh: metadata whose validUntil has passed is refused and the last good
   }
 });
 
+test('refresh: metadata naming another entity ID is refused (IdP takeover at the same URL)', async () => {
+  const srv = await metadataServer(mdWith());
+  const source = await IdpSource.open({ url: srv.url });
+  try {
+    srv.body = metadataXml({ entityId: 'https://evil.example/md', ssoUrl: SSO, certBase64s: [ATTACKER_KEYS.certBase64] });
+    assert.equal((await source.refresh()).lastError?.reason, 'metadata-entity-id-changed');
+    assert.equal(source.current.entityId, ENTITY);
+  } finally {
+    source.stop();
+    await srv.close();
+  }
+});
+
 test('startup refuses metadata already past its validUntil', async () => {
   const srv = await metadataServer(mdWith({ validUntil: iso(Date.now() - 1000) }));
   try {

@@ -100,6 +100,17 @@ describe('admin API: connections and their IdP metadata', () => {
     assert.equal(await loginWith(IDP_KEYS), 403, 'the retired key no longer signs anyone in');
   });
 
+  test('a refresh that moves the IdP SSO URL sends the next logins there', async () => {
+    const moved = 'http://127.0.0.1:9/sso-moved';
+    idp.body = signMetadata(metadataXml({ entityId: TEST_IDP.entityId, ssoUrl: moved, certBase64s: [NEW_KEYS.certBase64] }));
+    assert.equal((await refresh()).refreshed, true);
+    const res = await fetch(`${gh.url}/.gatehouse/saml/lab/login?rd=%2F`, { redirect: 'manual' });
+    assert.equal(res.status, 302);
+    assert.ok(res.headers.get('location')!.startsWith(`${moved}?SAMLRequest=`), res.headers.get('location')!);
+    idp.body = signedMd([NEW_KEYS.certBase64]);
+    assert.equal((await refresh()).refreshed, true);
+  });
+
   test('a refresh to metadata signed by an unpinned key keeps the last good copy and says why', async () => {
     const attacker = makeTestKeyPair({ commonName: 'attacker.evil.test' });
     idp.body = signMetadata(metadataXml({ entityId: TEST_IDP.entityId, ssoUrl: TEST_IDP.ssoUrl, certBase64s: [attacker.certBase64] }), { keys: attacker });
