@@ -1,17 +1,13 @@
-import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { systemClock, type Clock } from '../clock.js';
 import { fail, isGatehouseError } from '../errors.js';
 import { createLogger, EVENTS, F, type Logger } from '../log.js';
 import { expiringCerts } from './cert-expiry.js';
-import { fetchMetadataText } from './metadata-fetch.js';
+import type { IdpMetadata } from './idp-metadata.js';
+import { read, type MetadataOrigin } from './metadata-origin.js';
 import { nextRefreshDelay } from './metadata-schedule.js';
-import { readPinnedCerts, verifyMetadataSignature, type MetadataSignaturePin } from './metadata-signature.js';
-import { parseIdpMetadata, type IdpMetadata } from './idp-metadata.js';
+import type { MetadataSignaturePin } from './metadata-signature.js';
 
-/** Where a connection's IdP metadata comes from: a file, a URL, or a fixed value (demo IdP). */
-export type MetadataOrigin = { file: string } | { url: string } | { fixed: IdpMetadata };
+export { originOf, pinOf, type MetadataOrigin } from './metadata-origin.js';
 
 /** How a source reads, checks and refreshes its metadata. */
 export interface SourceOptions {
@@ -70,7 +66,7 @@ export class IdpSource {
 
   /** Loads the metadata once. @throws GatehouseError BAD_REQUEST when unreadable, unsigned (pinned), expired or invalid */
   static async open(origin: MetadataOrigin, opts: Partial<SourceOptions> = {}): Promise<IdpSource> {
-    const full: SourceOptions = { connection: opts.connection ?? '-', intervalMs: opts.intervalMs ?? 3_600_000, clock: opts.clock ?? systemClock, log: opts.log ?? createLogger('silent'), ...opts };
+    const full: SourceOptions = { ...opts, connection: opts.connection ?? '-', intervalMs: opts.intervalMs ?? 3_600_000, clock: opts.clock ?? systemClock, log: opts.log ?? createLogger('silent') };
     const source = new IdpSource(origin, full, await read(origin, full));
     // The demo IdP's fixed metadata carries a short-lived key made at each start: nothing to warn about.
     if (!('fixed' in origin)) source.warnExpiringCerts();
@@ -182,34 +178,4 @@ export class IdpSource {
       this.opts.log.warn({ [F.code]: 'IDP_CERT_EXPIRING', [F.connection]: this.opts.connection, fingerprint: c.fingerprint, not_after: c.notAfter, days_left: c.daysLeft }, c.daysLeft < 0 ? 'IdP signing certificate has expired' : 'IdP signing certificate expires soon');
     }
   }
-}
-
-/** Builds the origin for a connection from its config, resolving files against the config dir. */
-export function originOf(conn: { idp_metadata_url?: string; idp_metadata_file?: string }, dir: string): MetadataOrigin {
-  if (conn.idp_metadata_url) return { url: conn.idp_metadata_url };
-  if (conn.idp_metadata_file) return { file: resolve(dir, conn.idp_metadata_file) };
-  throw fail('INTERNAL', 'connection-without-metadata');
-}
-
-/**
- * The metadata signature pin of a connection, if it sets one (the cert file is read now).
- * @throws GatehouseError BAD_REQUEST when the cert file holds no usable certificate
- */
-export function pinOf(conn: { idp_metadata_signing_cert_file?: string; idp_metadata_fingerprint?: string | string[] }, dir: string): MetadataSignaturePin | undefined {
-  if (conn.idp_metadata_signing_cert_file) return { certs: readPinnedCerts(readFileSync(resolve(dir, conn.idp_metadata_signing_cert_file), 'utf8')) };
-  const fp = conn.idp_metadata_fingerprint;
-  if (fp !== undefined) return { fingerprints: Array.isArray(fp) ? fp : [fp] };
-  return undefined;
-}
-
-/**
- * Reads, verifies (when pinned) and parses the metadata; refuses a copy past its validUntil.
- * Only the signed XML is parsed, so nothing outside the signature is ever used.
- */
-export async function read(origin: MetadataOrigin, opts: Pick<SourceOptions, 'pin' | 'clock'>): Promise<IdpMetadata> {
-  if ('fixed' in origin) return origin.fixed;
-  const text = 'file' in origin ? await readFile(origin.file, 'utf8') : await fetchMetadataText(origin.url);
-  const md = parseIdpMetadata(opts.pin ? verifyMetadataSignature(text, opts.pin) : text);
-  if (md.validUntil !== undefined && md.validUntil <= opts.clock.now()) throw fail('BAD_REQUEST', 'metadata-expired');
-  return md;
 }
