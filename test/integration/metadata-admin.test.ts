@@ -163,7 +163,9 @@ describe('admin API: connections and their IdP metadata', () => {
     assert.equal(acs.headers.get('set-cookie')?.includes('gatehouse_session=') ?? false, false, 'no session');
     assert.ok(gh.logs.find((l) => l.reason === 'idp-metadata-expired' && l.code === 'SAML_LOGIN_FAILED').length >= 1);
     assert.equal(gh.logs.find((l) => l.code === 'IDP_METADATA_EXPIRED' && l.connection === 'lab' && l.level === 'error').length, 1);
-    const ready = (await (await fetch(`${gh.url}/.gatehouse/readyz`)).json()) as { metadata: Record<string, string> };
+    const readyRes = await fetch(`${gh.url}/.gatehouse/readyz`);
+    assert.equal(readyRes.status, 200, 'one expired connection does not take the instance out of rotation');
+    const ready = (await readyRes.json()) as { metadata: Record<string, string> };
     assert.deepEqual(ready.metadata, { lab: 'expired' });
     idp.status = 200;
     idp.body = signedMd([NEW_KEYS.certBase64]);
