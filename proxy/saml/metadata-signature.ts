@@ -35,7 +35,11 @@ export function verifyMetadataSignature(xml: string, pin: MetadataSignaturePin):
   checkSignedInfo(sig, root);
   for (const cert of candidateCerts(sig, pin)) {
     const verifier = new SignedXml({ publicCert: cert, getCertFromKeyInfo: () => null });
-    verifier.loadSignature(sig);
+    try {
+      verifier.loadSignature(sig);
+    } catch (err) {
+      throw fail('BAD_REQUEST', 'metadata-signature-malformed', err);
+    }
     let ok = false;
     try {
       ok = verifier.checkSignature(xml);

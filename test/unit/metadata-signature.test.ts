@@ -96,6 +96,12 @@ describe('IdP metadata signature: attacks', () => {
     const sig = /<ds:Signature[\s\S]*<\/ds:Signature>/.exec(genuine)![0];
     assert.equal(verdict(genuine.replace(sig, sig + sig), byFingerprint), 'metadata-signature-ambiguous');
   });
+  test('signature without a SignatureValue', () => {
+    assert.equal(verdict(genuine.replace(/<ds:SignatureValue>[^<]*<\/ds:SignatureValue>/, ''), byFingerprint), 'metadata-signature-invalid');
+  });
+  test('signature without a CanonicalizationMethod', () => {
+    assert.equal(verdict(genuine.replace(/<ds:CanonicalizationMethod [^>]*\/>/, ''), byFingerprint), 'metadata-signature-malformed');
+  });
   test('DTD in signed metadata (XXE)', () => {
     assert.equal(verdict(`<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>${genuine}`, byFingerprint), 'xml-dtd-present');
   });
