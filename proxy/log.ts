@@ -37,6 +37,7 @@ export const EVENTS = {
   sessionsRevoked: 'sessions-revoked',
   metadataRefreshed: 'idp-metadata-refreshed',
   metadataRefreshRequested: 'idp-metadata-refresh-requested',
+  metadataRefreshAnnounced: 'idp-metadata-refresh-announced',
 } as const;
 
 /** Log level names accepted in config. */

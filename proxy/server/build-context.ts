@@ -18,6 +18,7 @@ import { ScimDirectory } from '../scim/scim-directory.js';
 import type { AppContext } from './context.js';
 import { cookiePolicy } from './cookies.js';
 import { PATHS, samlPaths } from './endpoints/paths.js';
+import { listenForMetadataRefresh } from './metadata-announce.js';
 import { buildPolicyParts, initialPolicyStatus } from './policy-state.js';
 import { buildTrustList } from './trusted-proxies.js';
 
@@ -69,6 +70,10 @@ async function buildWithStores(loaded: LoadedConfig, log: Logger, clock: Clock, 
     sources.set(conn.id, source);
     connections.set(conn.id, new ServiceProvider(conn, urls, source, deps));
   }
+  const metadataAnnouncer = await listenForMetadataRefresh(stores.announcements, sources, log, clock).catch((err: unknown) => {
+    for (const s of sources.values()) s.stop();
+    throw err;
+  });
   const cookies = cookiePolicy({
     publicUrl: publicUrl.href,
     name: config.session.cookie_name,
@@ -92,6 +97,7 @@ async function buildWithStores(loaded: LoadedConfig, log: Logger, clock: Clock, 
     cookies,
     connections,
     idpMetadata: sources,
+    metadataAnnouncer,
     ...parts,
     policy: initialPolicyStatus(clock.now()),
     pools,

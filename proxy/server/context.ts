@@ -14,6 +14,7 @@ import type { Stores } from '../store/open-stores.js';
 import type { ScimDirectory } from '../scim/scim-directory.js';
 import type { DemoIdp } from '../demo/demo-idp.js';
 import type { CookiePolicy } from './cookies.js';
+import type { MetadataAnnouncer } from './metadata-announce.js';
 import type { PolicyStatus } from './policy-state.js';
 
 /** Everything built at startup that request handling looks things up in. Immutable per state. */
@@ -35,6 +36,8 @@ export interface AppContext {
   connections: ReadonlyMap<string, ServiceProvider>;
   /** Each connection's IdP metadata (state, on-demand refresh), by connection id. */
   idpMetadata: ReadonlyMap<string, IdpSource>;
+  /** Tells other instances about an on-demand metadata refresh (Redis store only). */
+  metadataAnnouncer: MetadataAnnouncer;
   routes: RouteTable;
   /** Hosts some route names, for checking redirect targets. */
   routeHosts: ReadonlySet<string>;

@@ -22,8 +22,16 @@ export interface Stores {
   /** Longer-lived records: SCIM users. */
   records: StateStore;
   groupsSeen: GroupsSeen;
+  /** Pub/sub shared by every instance (Redis only; absent for the memory store). */
+  announcements?: Announcements;
   health(): StoreHealth;
   close(): Promise<void>;
+}
+
+/** Fire-and-forget messages to every instance on a channel (best effort: may be missed). */
+export interface Announcements {
+  publish(channel: string, message: string): Promise<void>;
+  subscribe(channel: string, onMessage: (message: string) => void): Promise<void>;
 }
 
 /** The Redis settings `session:` describes, or undefined for the memory store. */
@@ -80,6 +88,7 @@ export async function openStores(config: GatehouseConfig, dir: string, log: Logg
       replay: new RedisStateStore(conn, 'replay:'),
       records: new RedisStateStore(conn, 'rec:'),
       groupsSeen,
+      announcements: { publish: (ch, m) => conn.publish(ch, m), subscribe: (ch, on) => conn.subscribe(ch, on, () => {}) },
       health: () => conn.health(),
       close: async () => {
         await groupsSeen.close();

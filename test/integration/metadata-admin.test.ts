@@ -91,6 +91,7 @@ describe('admin API: connections and their IdP metadata', () => {
     idp.body = signedMd([IDP_KEYS.certBase64, NEW_KEYS.certBase64]);
     const both = await refresh();
     assert.equal(both.refreshed, true);
+    assert.equal((both as { announced?: boolean }).announced, false, 'memory store: no other instance to tell');
     assert.deepEqual(both.metadata.certs.map((c) => c.fingerprint), [fp(IDP_KEYS.certPem), fp(NEW_KEYS.certPem)]);
     assert.equal(await loginWith(NEW_KEYS), 303, 'a response signed with the new key works while the old is also listed');
     assert.equal(await loginWith(IDP_KEYS), 303, 'and the old key still works');

@@ -10,7 +10,8 @@ import { sendJson } from '../respond.js';
  * The connections part of the admin API:
  *   GET  connections                        every connection with its IdP metadata state
  *   POST connections/<id>/metadata/refresh  fetch that IdP's metadata now; answers the new state
- * Each instance holds its own copy: a refresh asked of one instance refreshes that instance only.
+ * Each instance holds its own copy. With a Redis store a successful refresh is announced and the
+ * other instances fetch for themselves (`announced: true`); otherwise ask each instance.
  * @returns false when `rest` is not a connections path
  */
 export async function handleAdminConnections(req: IncomingMessage, res: ServerResponse, ctx: AppContext, scope: RequestScope, who: AdminPrincipal, rest: string): Promise<boolean> {
@@ -31,11 +32,13 @@ export async function handleAdminConnections(req: IncomingMessage, res: ServerRe
   if (!source) throw fail('UNKNOWN_CONNECTION', 'no-such-connection');
   const state = await source.refresh();
   const refreshed = state.lastError === null;
+  // Other instances fetch for themselves (Redis store); without it each instance is asked on its own.
+  const announced = refreshed && (await ctx.metadataAnnouncer.announce(m[1]!));
   ctx.log.info(
     { [F.event]: EVENTS.metadataRefreshRequested, [F.requestId]: scope.id, [F.connection]: m[1], by: who.kind === 'user' ? `user:${who.user}` : who.kind, refreshed, [F.reason]: state.lastError?.reason },
     'IdP metadata refresh requested',
   );
-  sendJson(res, 200, { connection: m[1], refreshed, metadata: publicMetadataState(state) });
+  sendJson(res, 200, { connection: m[1], refreshed, announced, metadata: publicMetadataState(state) });
   return true;
 }
 
