@@ -22,6 +22,7 @@ export const ERRORS = {
   HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are too large.' },
   INTERNAL: { status: 500, message: 'Internal error.' },
   UPSTREAM_UNAVAILABLE: { status: 502, message: 'The upstream service is unavailable.' },
+  IDP_METADATA_EXPIRED: { status: 503, message: 'Sign-in through this identity provider is unavailable. Try again later or contact your administrator.' },
   SESSION_STORE_UNAVAILABLE: { status: 503, message: 'Sign-in and sessions are temporarily unavailable. Try again in a minute.' },
   UPSTREAM_TIMEOUT: { status: 504, message: 'The upstream service did not answer in time.' },
 } as const;

@@ -41,6 +41,9 @@ export const EVENTS = {
   sessionsRevoked: 'sessions-revoked',
   samlAuditFailed: 'saml-audit-failed',
   samlAuditRead: 'saml-audit-read',
+  metadataRefreshed: 'idp-metadata-refreshed',
+  metadataRefreshRequested: 'idp-metadata-refresh-requested',
+  metadataRefreshAnnounced: 'idp-metadata-refresh-announced',
 } as const;
 
 /** Log level names accepted in config. */

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { runAuditSaml } from './cli/audit.js';
 import { runCheck } from './cli/check.js';
+import { runMetadata } from './cli/metadata.js';
 import { runPolicyDiff } from './cli/policy-diff.js';
 import { runExplain } from './cli/policy-explain.js';
 import { runPolicyTest } from './cli/policy-test.js';
@@ -12,9 +13,10 @@ const USAGE = `usage: gatehouse <command> [options]
 
 commands:
   serve --config FILE   run the proxy
-  check --config FILE [--strict]
-                        validate the config and every policy file (exit 1 on problems), then
-                        lint group names (warnings; --strict: exit 1 on warnings too)
+  check --config FILE [--strict] [--offline]
+                        validate the config, every policy file and each IdP's metadata (URLs
+                        fetched unless --offline; exit 1 on problems), then lint group names,
+                        expiring IdP certificates (warnings; --strict: exit 1 on warnings too)
   policy explain [--user U] [--email E] [--groups a,b] [--connection C] [--source-ip IP] [--json] METHOD URL
                         decide one request as serve would: decision, route, rule, reasons
                         (no --user/--email/--groups: an anonymous request; exit 0 allowed, 1 not)
@@ -33,6 +35,11 @@ commands:
                         SAML messages received (verdict, code, claims, raw XML), newest first,
                         read from the Redis store (memory store: the admin page
                         /.gatehouse/admin/saml-audit instead)
+  metadata list [--instance URL] [--admin-token-file FILE] [--json]
+                        each connection's IdP metadata state on a running instance
+  metadata refresh CONNECTION [--instance URL] [--admin-token-file FILE] [--json]
+                        fetch that IdP's metadata now on one instance (each instance keeps its
+                        own copy); exit 1 when the refresh failed (the last good copy is kept)
 
 options:
   -c, --config FILE     config file (default: $GATEHOUSE_CONFIG or ./gatehouse.yaml)
@@ -55,11 +62,14 @@ async function main(argv: string[]): Promise<number> {
       json: { type: 'boolean' },
       identities: { type: 'string' },
       strict: { type: 'boolean' },
+      offline: { type: 'boolean' },
       id: { type: 'string' },
       since: { type: 'string' },
       verdict: { type: 'string' },
       limit: { type: 'string' },
       'show-xml': { type: 'boolean' },
+      instance: { type: 'string' },
+      'admin-token-file': { type: 'string' },
     },
   });
   const command = positionals[0];
@@ -69,7 +79,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const config = values.config ?? process.env.GATEHOUSE_CONFIG ?? 'gatehouse.yaml';
   if (command === 'serve') return runServe(config);
-  if (command === 'check') return runCheck(config, undefined, undefined, { strict: values.strict === true });
+  if (command === 'check') return runCheck(config, undefined, undefined, { strict: values.strict === true, offline: values.offline === true });
   if (command === 'policy' && positionals[1] === 'explain' && positionals.length === 4) {
     const groups = (values.groups ?? []).flatMap((g) => g.split(',')).map((g) => g.trim()).filter(Boolean);
     const named = values.user !== undefined || values.email !== undefined || groups.length > 0;
@@ -90,6 +100,9 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'audit' && positionals[1] === 'saml' && positionals.length === 2) {
     const { email, since, connection, verdict, limit } = values;
     return runAuditSaml(config, { email, since, connection, verdict, limit, json: values.json === true, showXml: values['show-xml'] === true });
+  }
+  if (command === 'metadata' && ((positionals[1] === 'list' && positionals.length === 2) || (positionals[1] === 'refresh' && positionals.length === 3))) {
+    return runMetadata(config, { action: positionals[1], connection: positionals[2], instance: values.instance, adminTokenFile: values['admin-token-file'], json: values.json === true });
   }
   process.stderr.write(`gatehouse: unknown command "${command}"\n${USAGE}`);
   return 2;

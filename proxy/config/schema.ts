@@ -109,6 +109,8 @@ const encryptionSchema = z.strictObject({
    */
   allow_cbc: z.boolean().default(false),
 });
+/** A SHA-256 certificate fingerprint: 32 hex bytes, `AA:BB:..` (colons optional). */
+const sha256Fingerprint = z.string().regex(/^(?:[0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$/, 'a SHA-256 fingerprint: 32 hex bytes as AA:BB:.. (openssl x509 -noout -fingerprint -sha256)');
 
 const connectionSchema = z.strictObject({
   id: slug,
@@ -116,6 +118,17 @@ const connectionSchema = z.strictObject({
   display_name: z.string().min(1).optional(),
   idp_metadata_url: httpUrl.optional(),
   idp_metadata_file: z.string().min(1).optional(),
+  /**
+   * PEM file (one or several certificates, relative to the config file) whose keys must have
+   * signed the IdP metadata (URL or file). KeyInfo in the metadata is ignored. Absent: unsigned
+   * metadata is accepted (then serve it over https or from a file you control).
+   */
+  idp_metadata_signing_cert_file: z.string().min(1).optional(),
+  /**
+   * SHA-256 fingerprint(s) of the certificate that signs the IdP metadata; the certificate is
+   * taken from the signature's KeyInfo and accepted only when its fingerprint is listed here.
+   */
+  idp_metadata_fingerprint: z.union([sha256Fingerprint, z.array(sha256Fingerprint).min(1)]).optional(),
   /** Built-in demo IdP for local trial only; refused unless the file says `demo: true`. */
   demo_idp: z.strictObject({ users: z.array(demoUserSchema).min(1) }).optional(),
   /** SP entity ID; defaults to this connection's metadata URL. Immutable once published. */
@@ -292,7 +305,10 @@ const samlSchema = z.strictObject({
   max_response_bytes: z.number().int().min(1024).max(2_097_152).default(262_144),
   /** Time a user has to finish a login at the IdP. */
   login_timeout: duration.default(10 * 60_000),
-  /** How often IdP metadata URLs are fetched again. */
+  /**
+   * How often IdP metadata (URL or file) is read again; sooner when the metadata's
+   * cacheDuration or validUntil asks for it (never more often than once a minute for those).
+   */
   metadata_refresh: duration.default(3_600_000),
   /**
    * Where Gatehouse keeps the group names assertions have carried (JSON, relative to the config

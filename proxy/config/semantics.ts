@@ -87,6 +87,11 @@ function checkConnections(connections: unknown[], demo: boolean, dir: string, at
     if (sources !== 1) at(base, key, 'set exactly one of idp_metadata_url, idp_metadata_file, demo_idp');
     if (c.demo_idp !== undefined && !demo) at([...base, 'demo_idp'], `${key}.demo_idp`, 'the demo IdP is for local trial only and refuses to run unless `demo: true` is set');
     if (c.allow_idp_initiated !== undefined) at([...base, 'allow_idp_initiated'], `${key}.allow_idp_initiated`, 'replaced by idp_initiated: refuse | restart | accept (true was accept; restart is the safer way to let IdP tiles work)');
+    const pins = ['idp_metadata_signing_cert_file', 'idp_metadata_fingerprint'].filter((k) => c[k] !== undefined);
+    if (pins.length > 1) at([...base, pins[1]!], `${key}.${pins[1]}`, 'set only one of idp_metadata_signing_cert_file, idp_metadata_fingerprint');
+    if (pins.length > 0 && c.demo_idp !== undefined) at([...base, pins[0]!], `${key}.${pins[0]}`, 'the demo IdP has no metadata to sign');
+    const pinFile = str(c.idp_metadata_signing_cert_file);
+    if (pinFile && !existsSync(resolve(dir, pinFile))) at([...base, 'idp_metadata_signing_cert_file'], `${key}.idp_metadata_signing_cert_file`, `file not found: ${pinFile}`);
     const file = str(c.idp_metadata_file);
     if (file && !existsSync(resolve(dir, file))) at([...base, 'idp_metadata_file'], `${key}.idp_metadata_file`, `file not found: ${file}`);
   });

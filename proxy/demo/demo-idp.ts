@@ -48,6 +48,7 @@ export class DemoIdp {
       slo: {},
       signingCerts: [this.keys.certPem],
       certsExpireAt: [Date.parse(new X509Certificate(this.keys.certPem).validTo)],
+      certFingerprints: [new X509Certificate(this.keys.certPem).fingerprint256],
     };
   }
 

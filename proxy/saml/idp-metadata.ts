@@ -1,17 +1,20 @@
 import { X509Certificate } from 'node:crypto';
 import { fail } from '../errors.js';
+import { readValidity, type MetadataValidity } from './metadata-validity.js';
 import { children, descendants, NS, parseStrictXml, textOf } from './xml.js';
 
 /** What Gatehouse takes from an IdP's metadata (SAML metadata 2.0, section 2.4.3). */
-export interface IdpMetadata {
+export interface IdpMetadata extends MetadataValidity {
   entityId: string;
   /** SingleSignOnService locations by binding short name. */
   sso: { redirect?: string; post?: string };
   slo: { redirect?: string; post?: string };
   /** Every signing certificate as PEM; several at once during a rollover. */
   signingCerts: string[];
-  /** Latest notAfter among the signing certificates (epoch ms), for expiry warnings. */
+  /** notAfter of each signing certificate (epoch ms, same order), for expiry warnings. */
   certsExpireAt: number[];
+  /** SHA-256 fingerprint of each signing certificate (`AA:BB:..`, same order). */
+  certFingerprints: string[];
 }
 
 const BINDINGS = {
@@ -22,6 +25,7 @@ const BINDINGS = {
 /**
  * Parses IdP metadata. Exactly one IdP entity must be present; certificates must parse as X.509;
  * an SSO endpoint with the HTTP-Redirect binding is required (Gatehouse sends requests that way).
+ * `validUntil` / `cacheDuration` are read but not enforced here (the caller knows the time).
  * @throws GatehouseError BAD_REQUEST with a reason naming what is missing
  */
 export function parseIdpMetadata(xml: string): IdpMetadata {
@@ -41,7 +45,16 @@ export function parseIdpMetadata(xml: string): IdpMetadata {
     slo: endpoints(idp, 'SingleLogoutService'),
     signingCerts: signingCerts.map((c) => c.toString()),
     certsExpireAt: signingCerts.map((c) => Date.parse(c.validTo)),
+    certFingerprints: signingCerts.map((c) => c.fingerprint256),
+    ...readValidity([idp, ...ancestors(idp)]),
   };
+}
+
+/** Every element above `el`, nearest first. */
+function ancestors(el: Element): Element[] {
+  const out: Element[] = [];
+  for (let p = el.parentNode; p && p.nodeType === 1; p = p.parentNode) out.push(p as Element);
+  return out;
 }
 
 function pickEntity(root: Element): Element {

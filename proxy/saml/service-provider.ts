@@ -121,9 +121,14 @@ export class ServiceProvider {
    * @returns the IdP URL to redirect the browser to
    */
   async startLogin(returnTo: string, nonce: string, stepUp?: StepUpAsk): Promise<string> {
+    // SAML metadata 2.0 section 2.2.1: metadata past validUntil must not be used.
+    if (this.idp.expired()) throw fail('IDP_METADATA_EXPIRED', 'idp-metadata-expired');
     const relayState = this.deps.tracker.newRelayState();
     const ask = askFor(this.conn, stepUp);
-    const url = await this.requesterFor(ask).getAuthorizeUrlAsync(relayState, undefined, {});
+    const requester = this.requesterFor(ask);
+    // The SSO URL of the metadata in use now (a refresh may have moved it).
+    requester.options.entryPoint = this.idp.current.sso.redirect!;
+    const url = await requester.getAuthorizeUrlAsync(relayState, undefined, {});
     const requestId = requestIdOf(url);
     await this.deps.tracker.start(relayState, { requestId, connection: this.conn.id, returnTo, ask }, nonce);
     return url;
@@ -158,6 +163,7 @@ export class ServiceProvider {
    * with a {@link RestartLogin}: it never signs anyone in.
    */
   async finishLogin(samlResponse: string, relayState: string | undefined, nonce: string | undefined): Promise<LoginResult | RestartLogin> {
+    if (this.idp.expired()) throw fail('SAML_LOGIN_FAILED', 'idp-metadata-expired');
     const env = inspectResponse(samlResponse, this.deps.maxResponseBytes);
     const { requestId, returnTo, ask, startedAt } = await this.matchRequest(env, relayState, nonce);
     this.checkEnvelope(env);

@@ -7,7 +7,7 @@ import { DemoIdp } from '../demo/demo-idp.js';
 import { UpstreamPools } from '../forward/upstream-pools.js';
 import type { Logger } from '../log.js';
 import { RequestLog } from '../request-log.js';
-import { IdpSource, originOf } from '../saml/idp-source.js';
+import { IdpSource, originOf, pinOf } from '../saml/idp-source.js';
 import { attributeNames } from '../saml/provider-presets.js';
 import { DomainDirectory } from '../saml/email-domains.js';
 import { LoginTracker } from '../saml/login-tracker.js';
@@ -23,6 +23,7 @@ import { ScimDirectory } from '../scim/scim-directory.js';
 import type { AppContext } from './context.js';
 import { cookiePolicy } from './cookies.js';
 import { PATHS, samlPaths } from './endpoints/paths.js';
+import { listenForMetadataRefresh } from './metadata-announce.js';
 import { buildPolicyParts, initialPolicyStatus } from './policy-state.js';
 import { buildTrustList } from './trusted-proxies.js';
 
@@ -56,7 +57,7 @@ async function buildWithStores(loaded: LoadedConfig, log: Logger, clock: Clock, 
   const domains = new DomainDirectory(config.saml.connections.map((c) => ({ connection: c.id, domains: c.email_domains, enforce: c.enforce })));
   const deps = { tracker, replay, clock, skewMs: config.saml.clock_skew, maxResponseBytes: config.saml.max_response_bytes, loginTimeoutMs: config.saml.login_timeout, groupsSeen, domains, spKeys };
   const connections = new Map<string, ServiceProvider>();
-  const sources: IdpSource[] = [];
+  const sources = new Map<string, IdpSource>();
   let demoIdp: DemoIdp | undefined;
   for (const conn of config.saml.connections) {
     const urls = spUrls(publicUrl, conn.id, conn.entity_id);
@@ -64,14 +65,22 @@ async function buildWithStores(loaded: LoadedConfig, log: Logger, clock: Clock, 
     if (conn.demo_idp) {
       if (!config.demo) throw new Error('demo IdP refused: config does not say `demo: true`');
       demoIdp = await DemoIdp.create({ baseUrl: `${publicUrl.origin}${PATHS.demoIdp}`, sp: urls, users: conn.demo_idp.users, clock });
-      source = await IdpSource.open({ fixed: demoIdp.metadata() });
+      source = await IdpSource.open({ fixed: demoIdp.metadata() }, { connection: conn.id, clock, log });
     } else {
-      source = await IdpSource.open(originOf(conn, loaded.dir));
-      source.startRefresh(config.saml.metadata_refresh, log);
+      const opts = { connection: conn.id, intervalMs: config.saml.metadata_refresh, pin: pinOf(conn, loaded.dir), clock, log };
+      source = await IdpSource.open(originOf(conn, loaded.dir), opts).catch((err: unknown) => {
+        for (const s of sources.values()) s.stop();
+        throw err;
+      });
+      source.startRefresh();
     }
-    sources.push(source);
+    sources.set(conn.id, source);
     connections.set(conn.id, new ServiceProvider(conn, urls, source, deps));
   }
+  const metadataAnnouncer = await listenForMetadataRefresh(stores.announcements, sources, log, clock).catch((err: unknown) => {
+    for (const s of sources.values()) s.stop();
+    throw err;
+  });
   const cookies = cookiePolicy({
     publicUrl: publicUrl.href,
     name: config.session.cookie_name,
@@ -98,6 +107,8 @@ async function buildWithStores(loaded: LoadedConfig, log: Logger, clock: Clock, 
     cookies,
     connections,
     domains,
+    idpMetadata: sources,
+    metadataAnnouncer,
     ...parts,
     policy: initialPolicyStatus(clock.now()),
     pools,
@@ -110,7 +121,7 @@ async function buildWithStores(loaded: LoadedConfig, log: Logger, clock: Clock, 
   };
   const closers = {
     async close() {
-      for (const s of sources) s.stop();
+      for (const s of sources.values()) s.stop();
       await pools.close();
       await ctx.samlAudit.settled();
       await stores.close();

@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import type { RequestLog } from '../request-log.js';
 import type { RouteTable } from '../policy/route-table.js';
 import type { DomainDirectory } from '../saml/email-domains.js';
+import type { IdpSource } from '../saml/idp-source.js';
 import type { ServiceProvider } from '../saml/service-provider.js';
 import type { SessionAdmin } from '../session/session-admin.js';
 import type { SessionManager } from '../session/session-manager.js';
@@ -15,6 +16,7 @@ import type { Stores } from '../store/open-stores.js';
 import type { ScimDirectory } from '../scim/scim-directory.js';
 import type { DemoIdp } from '../demo/demo-idp.js';
 import type { CookiePolicy } from './cookies.js';
+import type { MetadataAnnouncer } from './metadata-announce.js';
 import type { PolicyStatus } from './policy-state.js';
 
 /** Everything built at startup that request handling looks things up in. Immutable per state. */
@@ -38,6 +40,10 @@ export interface AppContext {
   connections: ReadonlyMap<string, ServiceProvider>;
   /** Which connection owns which email domain (sign-in page discovery, `enforce`). */
   domains: DomainDirectory;
+  /** Each connection's IdP metadata (state, on-demand refresh), by connection id. */
+  idpMetadata: ReadonlyMap<string, IdpSource>;
+  /** Tells other instances about an on-demand metadata refresh (Redis store only). */
+  metadataAnnouncer: MetadataAnnouncer;
   routes: RouteTable;
   /** Hosts some route names, for checking redirect targets. */
   routeHosts: ReadonlySet<string>;

@@ -27,8 +27,16 @@ export interface Stores {
   groupsSeen: GroupsSeen;
   /** The SAML audit trail (sealed entries; expiring after `saml.audit.retention`). */
   samlAudit: AuditStore;
+  /** Pub/sub shared by every instance (Redis only; absent for the memory store). */
+  announcements?: Announcements;
   health(): StoreHealth;
   close(): Promise<void>;
+}
+
+/** Fire-and-forget messages to every instance on a channel (best effort: may be missed). */
+export interface Announcements {
+  publish(channel: string, message: string): Promise<void>;
+  subscribe(channel: string, onMessage: (message: string) => void): Promise<void>;
 }
 
 /** The Redis settings `session:` describes, or undefined for the memory store. */
@@ -87,6 +95,7 @@ export async function openStores(config: GatehouseConfig, dir: string, log: Logg
       records: new RedisStateStore(conn, 'rec:'),
       groupsSeen,
       samlAudit: new RedisAuditStore(conn, clock),
+      announcements: { publish: (ch, m) => conn.publish(ch, m), subscribe: (ch, on) => conn.subscribe(ch, on, () => {}) },
       health: () => conn.health(),
       close: async () => {
         await groupsSeen.close();

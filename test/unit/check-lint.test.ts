@@ -78,7 +78,7 @@ async function check(file: string, strict = false): Promise<{ code: number; out:
   const saved = process.env.GATEHOUSE_SESSION_SECRET;
   process.env.GATEHOUSE_SESSION_SECRET = SECRET;
   try {
-    const code = await runCheck(file, sink(chunks.out), sink(chunks.err), { strict });
+    const code = await runCheck(file, sink(chunks.out), sink(chunks.err), { strict, offline: true });
     return { code, out: chunks.out.join(''), err: chunks.err.join('') };
   } finally {
     if (saved === undefined) delete process.env.GATEHOUSE_SESSION_SECRET;
@@ -147,7 +147,7 @@ describe('gatehouse check: group names no assertion has carried', () => {
   test('the CLI takes --strict for check', async () => {
     const s = setup(SEEN);
     const run = (...extra: string[]) =>
-      spawnSync(process.execPath, ['--import', 'tsx', 'proxy/main.ts', 'check', '--config', s.file, ...extra], {
+      spawnSync(process.execPath, ['--import', 'tsx', 'proxy/main.ts', 'check', '--offline', '--config', s.file, ...extra], {
         env: { ...process.env, GATEHOUSE_SESSION_SECRET: SECRET },
         encoding: 'utf8',
       });

@@ -219,7 +219,7 @@ policies: [ "policies/*.yaml" ]
 `);
       const err: string[] = [];
       const sink = (to: string[]) => ({ write: (c: string) => (to.push(String(c)), true) }) as unknown as NodeJS.WritableStream;
-      const code = await runCheck(join(dir, 'gatehouse.yaml'), sink([]), sink(err), { strict: true });
+      const code = await runCheck(join(dir, 'gatehouse.yaml'), sink([]), sink(err), { strict: true, offline: true });
       return { code, err: err.join('') };
     } finally {
       rmSync(dir, { recursive: true, force: true });

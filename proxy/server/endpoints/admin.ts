@@ -8,6 +8,7 @@ import type { AppContext, RequestScope } from '../context.js';
 import { readJson } from '../form-body.js';
 import { sendJson } from '../respond.js';
 import { handleSamlAudit } from './admin-saml-audit.js';
+import { handleAdminConnections } from './admin-connections.js';
 import { PATHS } from './paths.js';
 
 /**
@@ -17,6 +18,8 @@ import { PATHS } from './paths.js';
  *   POST   sessions/revoke        {"email": E} or {"id": ID}: end sessions
  *   GET    saml-audit[?email=&since=&connection=&verdict=&kind=&limit=&xml=1]
  *                                 SAML messages received (JSON; an HTML page for browsers)
+ *   GET    connections            each connection's IdP metadata state (admin-connections.ts)
+ *   POST   connections/<id>/metadata/refresh   fetch that IdP's metadata now
  * Every revocation reaches all instances at once and is logged with who asked.
  */
 export async function handleAdmin(req: IncomingMessage, res: ServerResponse, ctx: AppContext, scope: RequestScope, target: RequestTarget): Promise<void> {
@@ -46,6 +49,7 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, ctx
     logRevoked(ctx, scope, who, revoked, { id });
     return sendJson(res, revoked.length ? 200 : 404, { revoked: revoked.length, ids: revoked });
   }
+  if (await handleAdminConnections(req, res, ctx, scope, who, rest)) return;
   throw fail('ROUTE_NOT_FOUND', 'no-such-admin-endpoint');
 }
 

@@ -14,7 +14,8 @@ export function handleHealth(res: ServerResponse): void {
  * callers). Still 200 after a failed policy reload, since the last good policy serves; the
  * `policy` part says `stale` and counts the problems (files and messages stay in the logs).
  * 503 while the session store is unreachable (this instance cannot open sessions), with the
- * store's state; the instance keeps running and recovers by itself.
+ * store's state; the instance keeps running and recovers by itself. `metadata` gives each
+ * connection's IdP metadata status (`ok`, `stale`, `expired`; details in the admin API).
  */
 export function handleReady(res: ServerResponse, ctx: AppContext): void {
   const h = ctx.stores.health();
@@ -27,7 +28,10 @@ export function handleReady(res: ServerResponse, ctx: AppContext): void {
     ...(p.lastError ? { last_error: { at: new Date(p.lastError.at).toISOString(), problems: p.lastError.problems.length } } : {}),
   };
   const ready = h.status === 'ready';
-  sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'store-unavailable', connections: ctx.connections.size, routes: ctx.routes.routes.length, policy, store });
+  // Per connection: ok / stale (last refresh failed, last good copy serves) / expired (logins refused).
+  // An expired connection does not make the instance unready: the others still sign users in.
+  const metadata = Object.fromEntries([...ctx.idpMetadata].map(([id, s]) => [id, s.state().status]));
+  sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'store-unavailable', connections: ctx.connections.size, routes: ctx.routes.routes.length, policy, store, metadata });
 }
 
 /** Who am I: the signed-in identity as JSON, extra `claims` included (401 when nobody is signed in). */
