@@ -29,6 +29,9 @@ export const EVENTS = {
   login: 'login',
   loginFailed: 'login-failed',
   logout: 'logout',
+  logoutFailed: 'logout-failed',
+  /** A verified SAML logout message (LogoutRequest or LogoutResponse) and what it did. */
+  samlLogout: 'saml-logout',
   error: 'error',
   startup: 'startup',
   shutdown: 'shutdown',

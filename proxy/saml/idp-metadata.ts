@@ -8,6 +8,8 @@ export interface IdpMetadata {
   /** SingleSignOnService locations by binding short name. */
   sso: { redirect?: string; post?: string };
   slo: { redirect?: string; post?: string };
+  /** Where LogoutResponses go, by binding: ResponseLocation when given, else Location (metadata 2.2.2). */
+  sloResponse?: { redirect?: string; post?: string };
   /** Every signing certificate as PEM; several at once during a rollover. */
   signingCerts: string[];
   /** Latest notAfter among the signing certificates (epoch ms), for expiry warnings. */
@@ -39,6 +41,7 @@ export function parseIdpMetadata(xml: string): IdpMetadata {
     entityId,
     sso,
     slo: endpoints(idp, 'SingleLogoutService'),
+    sloResponse: endpoints(idp, 'SingleLogoutService', true),
     signingCerts: signingCerts.map((c) => c.toString()),
     certsExpireAt: signingCerts.map((c) => Date.parse(c.validTo)),
   };
@@ -75,11 +78,11 @@ function signingCertificates(idp: Element): X509Certificate[] {
   return certs.filter((c) => !seen.has(c.fingerprint256) && seen.add(c.fingerprint256));
 }
 
-function endpoints(idp: Element, name: string): { redirect?: string; post?: string } {
+function endpoints(idp: Element, name: string, responses = false): { redirect?: string; post?: string } {
   const out: { redirect?: string; post?: string } = {};
   for (const el of children(idp, NS.metadata, name)) {
     const kind = BINDINGS[el.getAttribute('Binding') as keyof typeof BINDINGS];
-    const location = el.getAttribute('Location');
+    const location = (responses && el.getAttribute('ResponseLocation')) || el.getAttribute('Location');
     if (kind && location && !out[kind]) out[kind] = location;
   }
   return out;

@@ -114,7 +114,14 @@ export class ServiceProvider {
     this.deps.groupsSeen?.record(identity);
     return {
       identity,
-      saml: { nameId: profile.nameID, nameIdFormat: profile.nameIDFormat, sessionIndex: profile.sessionIndex, issuer: this.idpEntityId },
+      saml: {
+        nameId: profile.nameID,
+        nameIdFormat: profile.nameIDFormat,
+        ...(profile.nameQualifier ? { nameQualifier: profile.nameQualifier } : {}),
+        ...(profile.spNameQualifier ? { spNameQualifier: profile.spNameQualifier } : {}),
+        sessionIndex: profile.sessionIndex,
+        issuer: this.idpEntityId,
+      },
       returnTo,
       authnInstant: checked.authnInstant,
     };

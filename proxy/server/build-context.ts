@@ -7,7 +7,9 @@ import type { Logger } from '../log.js';
 import { RequestLog } from '../request-log.js';
 import { IdpSource, originOf } from '../saml/idp-source.js';
 import { LoginTracker } from '../saml/login-tracker.js';
+import { LogoutTracker } from '../saml/logout-tracker.js';
 import { ReplayCache } from '../saml/replay-cache.js';
+import { SingleLogout } from '../saml/single-logout.js';
 import { ServiceProvider, type SpUrls } from '../saml/service-provider.js';
 import { readSpKeys } from '../saml/sp-keys.js';
 import { SessionAdmin } from '../session/session-admin.js';
@@ -51,6 +53,8 @@ async function buildWithStores(loaded: LoadedConfig, log: Logger, clock: Clock, 
   const spKeys = readSpKeys(config.saml.sp_keys, loaded.dir);
   const deps = { tracker, replay, clock, skewMs: config.saml.clock_skew, maxResponseBytes: config.saml.max_response_bytes, loginTimeoutMs: config.saml.login_timeout, groupsSeen, spKeys };
   const connections = new Map<string, ServiceProvider>();
+  const singleLogout = new Map<string, SingleLogout>();
+  const sloDeps = { tracker: new LogoutTracker(stores.logins, config.saml.login_timeout), replay, clock, skewMs: config.saml.clock_skew, spKey: spKeys?.signing };
   const sources: IdpSource[] = [];
   let demoIdp: DemoIdp | undefined;
   for (const conn of config.saml.connections) {
@@ -66,6 +70,7 @@ async function buildWithStores(loaded: LoadedConfig, log: Logger, clock: Clock, 
     }
     sources.push(source);
     connections.set(conn.id, new ServiceProvider(conn, urls, source, deps));
+    singleLogout.set(conn.id, new SingleLogout(conn, { entityId: urls.entityId, sloUrl: `${publicUrl.origin}${samlPaths(conn.id).slo}` }, source, sloDeps));
   }
   const cookies = cookiePolicy({
     publicUrl: publicUrl.href,
@@ -89,6 +94,7 @@ async function buildWithStores(loaded: LoadedConfig, log: Logger, clock: Clock, 
     directory: new ScimDirectory(stores.records, clock),
     cookies,
     connections,
+    singleLogout,
     ...parts,
     policy: initialPolicyStatus(clock.now()),
     pools,

@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import type { RequestLog } from '../request-log.js';
 import type { RouteTable } from '../policy/route-table.js';
 import type { ServiceProvider } from '../saml/service-provider.js';
+import type { SingleLogout } from '../saml/single-logout.js';
 import type { SessionAdmin } from '../session/session-admin.js';
 import type { SessionManager } from '../session/session-manager.js';
 import type { Stores } from '../store/open-stores.js';
@@ -32,6 +33,8 @@ export interface AppContext {
   directory: ScimDirectory;
   cookies: CookiePolicy;
   connections: ReadonlyMap<string, ServiceProvider>;
+  /** Single Logout of each connection, by connection id (docs/saml-logout.md). */
+  singleLogout: ReadonlyMap<string, SingleLogout>;
   routes: RouteTable;
   /** Hosts some route names, for checking redirect targets. */
   routeHosts: ReadonlySet<string>;

@@ -19,5 +19,5 @@ export const PATHS = {
 /** The SAML endpoints of one connection. */
 export function samlPaths(connectionId: string) {
   const base = `${PATHS.saml}${connectionId}`;
-  return { metadata: `${base}/metadata`, acs: `${base}/acs`, login: `${base}/login` };
+  return { metadata: `${base}/metadata`, acs: `${base}/acs`, login: `${base}/login`, slo: `${base}/slo` };
 }
