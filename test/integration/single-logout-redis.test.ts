@@ -41,8 +41,8 @@ describe('Single Logout on two instances sharing Redis', { skip }, () => {
       policies: { 'routes.yaml': { routes: [{ name: 'app', path: '/', upstream: 'http://127.0.0.1:9', allow: [{ authenticated: true }] }] } },
     };
     [a, b] = await Promise.all([
-      startGatehouseProcess({ ...shared, name: 'A', port: portA, config: config(portA) }),
-      startGatehouseProcess({ ...shared, name: 'B', port: portB, config: config(portB) }),
+      startGatehouseProcess({ ...shared, name: 'A', port: portA, config: config(portA), startTimeoutMs: 60_000 }),
+      startGatehouseProcess({ ...shared, name: 'B', port: portB, config: config(portB), startTimeoutMs: 60_000 }),
     ]);
   });
 
