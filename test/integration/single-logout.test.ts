@@ -151,6 +151,22 @@ describe('IdP-initiated LogoutRequest', () => {
     await assertRefused(() => viaRedirect(tampered), 'redirect-signature-invalid', victim.jar);
   });
 
+  test('signature wrapping (POST): an IdP-signed request for another user tucked inside a forged one is refused', async () => {
+    const victim = await signIn('victim-xsw1@example.com');
+    const signed = Buffer.from(postField(genuine('nobody@example.com').xml), 'base64').toString('utf8');
+    const forged = genuine('victim-xsw1@example.com').xml.replace('</samlp:LogoutRequest>', `<samlp:Extensions>${signed}</samlp:Extensions></samlp:LogoutRequest>`);
+    await assertRefused(() => viaPost(Buffer.from(forged).toString('base64')), 'post-unsigned', victim.jar);
+  });
+
+  test('signature wrapping (POST): the signature moved onto a forged root with the same ID is refused', async () => {
+    const victim = await signIn('victim-xsw2@example.com');
+    const id = '_xsw2' + Date.now();
+    const signed = Buffer.from(postField(genuine('nobody@example.com', { id }).xml), 'base64').toString('utf8');
+    const signature = /<ds:Signature[\s\S]*<\/ds:Signature>/.exec(signed)![0];
+    const forged = genuine('victim-xsw2@example.com', { id }).xml.replace('</saml:Issuer>', `</saml:Issuer>${signature}`).replace('</samlp:LogoutRequest>', `<samlp:Extensions>${signed.replace(signature, '')}</samlp:Extensions></samlp:LogoutRequest>`);
+    await assertRefused(() => viaPost(Buffer.from(forged).toString('base64')), 'post-signature-invalid', victim.jar);
+  });
+
   test('LogoutRequest with a wrong Issuer (signed by the IdP key) is refused', async () => {
     const victim = await signIn('victim6@example.com');
     const xml = genuine('victim6@example.com', { issuer: 'https://evil.example/idp' }).xml;
