@@ -5,6 +5,7 @@
  * every instance), and leaves another user's session alone; with a SessionIndex, only that login.
  */
 import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
 import { after, before, describe, test } from 'node:test';
 import { CookieJar, jarFetch } from '../helpers/cookie-jar.js';
 import { freePort } from '../helpers/free-port.js';
@@ -124,5 +125,54 @@ describe('Single Logout on two instances sharing Redis', { skip }, () => {
     assert.equal(replay.status, 403);
     await replay.arrayBuffer();
     assert.ok(await works(b!, again), 'the next login survives the replay');
+  });
+});
+
+describe('Single Logout when the session index cannot be read', { skip }, () => {
+  let redis: RunningRedis | undefined;
+  let admin: Redis | undefined;
+  let gh: GatehouseProcess | undefined;
+  const PASSWORD = `pw-${'9f8e7d6c'.repeat(4)}`;
+
+  before(async () => {
+    redis = await startRedis();
+    admin = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    await admin.connect();
+    await admin.call('ACL', 'SETUSER', 'gh', 'on', `>${PASSWORD}`, '~*', '&*', '+@all');
+    const port = await freePort();
+    gh = await startGatehouseProcess({
+      name: 'P',
+      port,
+      startTimeoutMs: 60_000,
+      config: {
+        server: { listen: `127.0.0.1:${port}`, public_url: `http://127.0.0.1:${port}`, watch_policies: false },
+        session: { store: 'redis', redis: { url: redis.url, username: 'gh', password_file: 'redis.pw' }, secret: SECRET },
+        saml: { sp_keys: [{ key_file: 'sp.key', cert_file: 'sp.crt' }], connections: [{ id: 'lab', idp_metadata_file: 'idp.xml' }] },
+      },
+      files: { 'idp.xml': idpMetadataWithSlo({ ...TEST_IDP, sloUrl: IDP_SLO, certBase64s: [IDP_KEYS.certBase64] }), 'sp.key': SP_KEYS.privateKeyPem, 'sp.crt': SP_KEYS.certPem, 'redis.pw': PASSWORD },
+      policies: { 'routes.yaml': { routes: [{ name: 'app', path: '/', upstream: 'http://127.0.0.1:9', allow: [{ authenticated: true }] }] } },
+    });
+  });
+
+  after(async () => {
+    await gh?.stop();
+    admin?.disconnect();
+    await redis?.stop();
+  });
+
+  test('a verified LogoutRequest whose sessions cannot be ended is answered Responder/PartialLogout, never Success', async () => {
+    const login = await startSpLogin(gh!.url, 'lab');
+    const res = await postResponse(login, genuineResponseXml(login, 'frank@example.com'));
+    assert.equal(res.status, 303, await res.text());
+    // Sessions, logins and the replay cache stay reachable; the session indexes do not.
+    await admin!.call('ACL', 'SETUSER', 'gh', 'resetkeys', '~gatehouse:s:*', '~gatehouse:login:*', '~gatehouse:replay:*', '~gatehouse:rec:*');
+    const xml = logoutRequestXml({ issuer: TEST_IDP.entityId, destination: `${gh!.url}/.gatehouse/saml/lab/slo`, nameId: 'frank@example.com' }).xml;
+    const answer = await jarFetch(new CookieJar(), `${gh!.url}/.gatehouse/saml/lab/slo?${redirectQuery('SAMLRequest', xml)}`);
+    assert.equal(answer.status, 302, await answer.text());
+    const sent = readRedirect(answer.headers.get('location')!, SP_KEYS.certPem);
+    assert.ok(sent.signatureValid);
+    assert.match(sent.xml, /<samlp:StatusCode Value="urn:oasis:names:tc:SAML:2\.0:status:Responder"><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2\.0:status:PartialLogout"\/>/);
+    const line = await gh!.waitForLog((l) => l.event === 'saml-logout');
+    assert.equal(line.verdict, 'partial-logout');
   });
 });
