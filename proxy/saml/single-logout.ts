@@ -128,7 +128,7 @@ export class SingleLogout {
   /**
    * The checks of an IdP's LogoutRequest after `verify`: within its validity (NotOnOrAfter,
    * with clock skew; IssueInstant neither in the future nor older than the maximum age), its ID
-   * used once (replay cache), and it names a NameID.
+   * used once (replay cache), and it names a NameID issued to us (SPNameQualifier, when present).
    * @returns whose sessions to end
    * @throws GatehouseError SAML_LOGOUT_FAILED
    */
@@ -139,6 +139,8 @@ export class SingleLogout {
     if (m.issueInstant > now + skew) throw fail('SAML_LOGOUT_FAILED', 'logout-request-from-the-future');
     if (now >= m.issueInstant + LOGOUT_MESSAGE_MAX_AGE_MS + skew) throw fail('SAML_LOGOUT_FAILED', 'logout-request-too-old');
     if (!m.subject) throw fail('SAML_LOGOUT_FAILED', 'logout-request-without-name-id');
+    // SAML core 2.2.2: SPNameQualifier names the SP the NameID was issued to; it must be us.
+    if (m.subject.spNameQualifier !== undefined && m.subject.spNameQualifier !== this.urls.entityId) throw fail('SAML_LOGOUT_FAILED', 'name-id-for-another-sp');
     const until = Math.max(m.notOnOrAfter ?? 0, m.issueInstant + LOGOUT_MESSAGE_MAX_AGE_MS) + skew;
     const claim = await this.deps.replay.claim(this.idp.current.entityId, `logout-request:${m.id}`, until);
     if (claim !== 'claimed') throw fail('SAML_LOGOUT_FAILED', claim === 'full' ? 'replay-cache-full' : 'logout-request-replayed');

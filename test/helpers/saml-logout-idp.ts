@@ -26,6 +26,7 @@ export interface IdpLogoutRequest {
   destination: string | null;
   nameId: string;
   nameIdFormat?: string;
+  spNameQualifier?: string;
   sessionIndexes?: string[];
   id?: string;
   nowMs?: number;
@@ -41,7 +42,7 @@ export function logoutRequestXml(o: IdpLogoutRequest): { id: string; xml: string
   const xml =
     `<samlp:LogoutRequest xmlns:samlp="${PROTOCOL}" xmlns:saml="${ASSERTION}" ID="${id}" Version="2.0" IssueInstant="${instant(now)}"${dest}${until}>` +
     (o.issuer === null ? '' : `<saml:Issuer>${escapeXml(o.issuer)}</saml:Issuer>`) +
-    `<saml:NameID Format="${o.nameIdFormat ?? EMAIL_FORMAT}">${escapeXml(o.nameId)}</saml:NameID>` +
+    `<saml:NameID Format="${o.nameIdFormat ?? EMAIL_FORMAT}"${o.spNameQualifier ? ` SPNameQualifier="${escapeXml(o.spNameQualifier)}"` : ''}>${escapeXml(o.nameId)}</saml:NameID>` +
     (o.sessionIndexes ?? []).map((s) => `<samlp:SessionIndex>${escapeXml(s)}</samlp:SessionIndex>`).join('') +
     `</samlp:LogoutRequest>`;
   return { id, xml };

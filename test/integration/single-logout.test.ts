@@ -167,6 +167,20 @@ describe('IdP-initiated LogoutRequest', () => {
     await assertRefused(() => viaPost(Buffer.from(forged).toString('base64')), 'post-signature-invalid', victim.jar);
   });
 
+  test('LogoutRequest for a NameID the IdP issued to another SP (SPNameQualifier) is refused', async () => {
+    const victim = await signIn('victim-spnq@example.com');
+    const xml = genuine('victim-spnq@example.com', { spNameQualifier: 'https://other-sp.example/metadata' }).xml;
+    await assertRefused(() => viaRedirect(redirectQuery('SAMLRequest', xml)), 'name-id-for-another-sp', victim.jar);
+  });
+
+  test('control: a LogoutRequest whose SPNameQualifier is ours is accepted', async () => {
+    const me = await signIn('spnq-ok@example.com');
+    const xml = genuine('spnq-ok@example.com', { spNameQualifier: `${gh.url}/.gatehouse/saml/lab/metadata` }).xml;
+    const res = await viaRedirect(redirectQuery('SAMLRequest', xml));
+    assert.equal(res.status, 302, await res.text());
+    assert.equal(await signedIn(me.jar), false);
+  });
+
   test('LogoutRequest with a wrong Issuer (signed by the IdP key) is refused', async () => {
     const victim = await signIn('victim6@example.com');
     const xml = genuine('victim6@example.com', { issuer: 'https://evil.example/idp' }).xml;
