@@ -13,6 +13,7 @@ export const ERRORS = {
   ACCESS_DENIED: { status: 403, message: 'You do not have access to this resource.' },
   CSRF_REJECTED: { status: 403, message: 'The request did not come from a Gatehouse page.' },
   SAML_LOGIN_FAILED: { status: 403, message: 'Sign-in failed. Start again from the application.' },
+  SAML_LOGOUT_FAILED: { status: 403, message: 'The sign-out message was refused. Close your browser to be sure every session has ended.' },
   ROUTE_NOT_FOUND: { status: 404, message: 'No route serves this address.' },
   UNKNOWN_CONNECTION: { status: 404, message: 'No such sign-in connection.' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this endpoint.' },

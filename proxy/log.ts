@@ -33,6 +33,9 @@ export const EVENTS = {
   /** An unsolicited response answered with a fresh SP-initiated login (`idp_initiated: restart`). */
   loginRestarted: 'login-restarted',
   logout: 'logout',
+  logoutFailed: 'logout-failed',
+  /** A verified SAML logout message (LogoutRequest or LogoutResponse) and what it did. */
+  samlLogout: 'saml-logout',
   error: 'error',
   startup: 'startup',
   shutdown: 'shutdown',

@@ -142,6 +142,19 @@ const connectionSchema = z.strictObject({
    * assertion ID); only where the IdP portal must work without a round trip.
    */
   idp_initiated: z.enum(['refuse', 'restart', 'accept']).default('refuse'),
+  /**
+   * SAML Single Logout (docs/saml-logout.md). Absent: on whenever `saml.sp_keys` is set (logout
+   * messages must be signed) and the IdP's metadata lists a SingleLogoutService; sign-out then
+   * continues at the IdP, and the IdP's signed LogoutRequests end this connection's sessions of
+   * that user on every instance. `false`: sign-out ends only Gatehouse's session and
+   * `/.gatehouse/saml/<id>/slo` refuses everything. `true` requires `saml.sp_keys`.
+   */
+  single_logout: z.boolean().optional(),
+  /**
+   * Where the browser lands after a completed SP-initiated Single Logout (a path of ours).
+   * Absent: Gatehouse's "signed out" page.
+   */
+  logout_redirect: z.string().regex(/^\/(?![/\\])/, 'a path starting with one "/"').optional(),
   /** Where IdP-initiated logins land when RelayState names no route of ours. */
   default_redirect: z.string().startsWith('/').default('/'),
   /**

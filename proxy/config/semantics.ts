@@ -33,6 +33,12 @@ export function checkConfigSemantics(raw: unknown, src: YamlSource, dir: string,
   checkSpKeys(list(obj(root.saml).sp_keys), dir, at);
   checkEmailDomains(list(obj(root.saml).connections), at);
   checkKeyUse(list(obj(root.saml).connections), list(obj(root.saml).sp_keys).length > 0, at);
+  const hasSpKeys = list(obj(root.saml).sp_keys).length > 0;
+  list(obj(root.saml).connections).forEach((c, i) => {
+    if (obj(c).single_logout === true && !hasSpKeys) {
+      at(['saml', 'connections', i, 'single_logout'], `saml.connections[${i}].single_logout`, 'needs saml.sp_keys: logout messages must be signed');
+    }
+  });
   if (root.demo_upstream !== undefined && !demo) at(['demo_upstream'], 'demo_upstream', 'the demo upstream refuses to run unless `demo: true` is set');
   const session = obj(root.session);
   const secret = str(session.secret);

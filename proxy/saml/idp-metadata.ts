@@ -9,6 +9,8 @@ export interface IdpMetadata extends MetadataValidity {
   /** SingleSignOnService locations by binding short name. */
   sso: { redirect?: string; post?: string };
   slo: { redirect?: string; post?: string };
+  /** Where LogoutResponses go, by binding: ResponseLocation when given, else Location (metadata 2.2.2). */
+  sloResponse?: { redirect?: string; post?: string };
   /** Every signing certificate as PEM; several at once during a rollover. */
   signingCerts: string[];
   /** notAfter of each signing certificate (epoch ms, same order), for expiry warnings. */
@@ -43,6 +45,7 @@ export function parseIdpMetadata(xml: string): IdpMetadata {
     entityId,
     sso,
     slo: endpoints(idp, 'SingleLogoutService'),
+    sloResponse: endpoints(idp, 'SingleLogoutService', true),
     signingCerts: signingCerts.map((c) => c.toString()),
     certsExpireAt: signingCerts.map((c) => Date.parse(c.validTo)),
     certFingerprints: signingCerts.map((c) => c.fingerprint256),
@@ -88,11 +91,11 @@ function signingCertificates(idp: Element): X509Certificate[] {
   return certs.filter((c) => !seen.has(c.fingerprint256) && seen.add(c.fingerprint256));
 }
 
-function endpoints(idp: Element, name: string): { redirect?: string; post?: string } {
+function endpoints(idp: Element, name: string, responses = false): { redirect?: string; post?: string } {
   const out: { redirect?: string; post?: string } = {};
   for (const el of children(idp, NS.metadata, name)) {
     const kind = BINDINGS[el.getAttribute('Binding') as keyof typeof BINDINGS];
-    const location = el.getAttribute('Location');
+    const location = (responses && el.getAttribute('ResponseLocation')) || el.getAttribute('Location');
     if (kind && location && !out[kind]) out[kind] = location;
   }
   return out;

@@ -195,6 +195,8 @@ export class ServiceProvider {
       saml: {
         nameId: profile.nameID,
         nameIdFormat: profile.nameIDFormat,
+        ...(profile.nameQualifier ? { nameQualifier: profile.nameQualifier } : {}),
+        ...(profile.spNameQualifier ? { spNameQualifier: profile.spNameQualifier } : {}),
         sessionIndex: profile.sessionIndex,
         issuer: this.idpEntityId,
         authnContextClassRef: authn.classRef,

@@ -17,7 +17,7 @@ const DOCTYPE = /<!DOCTYPE|<!ENTITY/i;
  * and any parser error or warning is fatal rather than "recovered" into a different tree.
  * @throws GatehouseError with the given code and reasons `xml-dtd-present` / `xml-malformed`
  */
-export function parseStrictXml(text: string, code: 'SAML_LOGIN_FAILED' | 'BAD_REQUEST' = 'SAML_LOGIN_FAILED'): Document {
+export function parseStrictXml(text: string, code: 'SAML_LOGIN_FAILED' | 'SAML_LOGOUT_FAILED' | 'BAD_REQUEST' = 'SAML_LOGIN_FAILED'): Document {
   if (DOCTYPE.test(text)) throw fail(code, 'xml-dtd-present');
   // xmldom recurses per nesting level (normalize): refuse deep documents before parsing them.
   if (nestingDepth(text) > MAX_XML_DEPTH) throw fail(code, 'xml-too-deep');

@@ -11,7 +11,9 @@ import { IdpSource, originOf, pinOf } from '../saml/idp-source.js';
 import { attributeNames } from '../saml/provider-presets.js';
 import { DomainDirectory } from '../saml/email-domains.js';
 import { LoginTracker } from '../saml/login-tracker.js';
+import { LogoutTracker } from '../saml/logout-tracker.js';
 import { ReplayCache } from '../saml/replay-cache.js';
+import { SingleLogout } from '../saml/single-logout.js';
 import { ServiceProvider, type SpUrls } from '../saml/service-provider.js';
 import { readSpKeys } from '../saml/sp-keys.js';
 import { SessionAdmin } from '../session/session-admin.js';
@@ -57,6 +59,8 @@ async function buildWithStores(loaded: LoadedConfig, log: Logger, clock: Clock, 
   const domains = new DomainDirectory(config.saml.connections.map((c) => ({ connection: c.id, domains: c.email_domains, enforce: c.enforce })));
   const deps = { tracker, replay, clock, skewMs: config.saml.clock_skew, maxResponseBytes: config.saml.max_response_bytes, loginTimeoutMs: config.saml.login_timeout, groupsSeen, domains, spKeys };
   const connections = new Map<string, ServiceProvider>();
+  const singleLogout = new Map<string, SingleLogout>();
+  const sloDeps = { tracker: new LogoutTracker(stores.logins, config.saml.login_timeout), replay, clock, skewMs: config.saml.clock_skew, spKey: spKeys?.signing };
   const sources = new Map<string, IdpSource>();
   let demoIdp: DemoIdp | undefined;
   for (const conn of config.saml.connections) {
@@ -76,6 +80,7 @@ async function buildWithStores(loaded: LoadedConfig, log: Logger, clock: Clock, 
     }
     sources.set(conn.id, source);
     connections.set(conn.id, new ServiceProvider(conn, urls, source, deps));
+    singleLogout.set(conn.id, new SingleLogout(conn, { entityId: urls.entityId, sloUrl: `${publicUrl.origin}${samlPaths(conn.id).slo}` }, source, sloDeps));
   }
   const metadataAnnouncer = await listenForMetadataRefresh(stores.announcements, sources, log, clock).catch((err: unknown) => {
     for (const s of sources.values()) s.stop();
@@ -109,6 +114,7 @@ async function buildWithStores(loaded: LoadedConfig, log: Logger, clock: Clock, 
     domains,
     idpMetadata: sources,
     metadataAnnouncer,
+    singleLogout,
     ...parts,
     policy: initialPolicyStatus(clock.now()),
     pools,

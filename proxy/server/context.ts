@@ -10,6 +10,7 @@ import type { RouteTable } from '../policy/route-table.js';
 import type { DomainDirectory } from '../saml/email-domains.js';
 import type { IdpSource } from '../saml/idp-source.js';
 import type { ServiceProvider } from '../saml/service-provider.js';
+import type { SingleLogout } from '../saml/single-logout.js';
 import type { SessionAdmin } from '../session/session-admin.js';
 import type { SessionManager } from '../session/session-manager.js';
 import type { Stores } from '../store/open-stores.js';
@@ -44,6 +45,8 @@ export interface AppContext {
   idpMetadata: ReadonlyMap<string, IdpSource>;
   /** Tells other instances about an on-demand metadata refresh (Redis store only). */
   metadataAnnouncer: MetadataAnnouncer;
+  /** Single Logout of each connection, by connection id (docs/saml-logout.md). */
+  singleLogout: ReadonlyMap<string, SingleLogout>;
   routes: RouteTable;
   /** Hosts some route names, for checking redirect targets. */
   routeHosts: ReadonlySet<string>;

@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import type { SessionKeys } from './session-keys.js';
+import type { SamlSubject, SessionKeys } from './session-keys.js';
 import { isSessionId } from './session-keys.js';
 import type { SessionMeta, SessionStore } from './types.js';
 
@@ -55,8 +55,21 @@ export class SessionAdmin {
 
   /** Ends every session of a user (email or user name, any case), however many, page by page. */
   async revokeUser(user: string): Promise<Revoked> {
+    return this.revokeIndexed(this.keys.userKeys(user.trim()));
+  }
+
+  /**
+   * Ends the sessions an IdP's LogoutRequest names (Single Logout): every session of the NameID
+   * through that connection, or only those of the given SessionIndex. A lookup in the index
+   * filed at login, not a scan.
+   */
+  async revokeSamlSubject(subject: SamlSubject): Promise<Revoked> {
+    return this.revokeIndexed(this.keys.subjectKeys(subject));
+  }
+
+  private async revokeIndexed(indexKeys: readonly string[]): Promise<Revoked> {
     const revoked: string[] = [];
-    for (const key of this.keys.userKeys(user.trim())) {
+    for (const key of indexKeys) {
       // Ended sessions stay in the index until they pass their end, so page through it all.
       for (let offset = 0; offset < MAX_REVOKE; offset += ADMIN_LIMIT) {
         const ids = await this.store.indexed(key, ADMIN_LIMIT, offset);

@@ -11,7 +11,8 @@ import type { Session, SessionMeta } from './types.js';
  *   someone who can write to the store cannot plant a session either (no secret).
  * - A small summary for administrators (who, since when) is sealed under a key derived from the
  *   secret alone, so `gatehouse sessions list` can read it and a dump still cannot.
- * - The per-user index is keyed by HMAC(secret, email), so a dump cannot be searched by email.
+ * - The per-user index is keyed by HMAC(secret, email), so a dump cannot be searched by email;
+ *   the Single Logout index by HMAC(secret, connection + IdP + NameID [+ SessionIndex]).
  * Rotation: new seals use the first secret; every secret in the list still opens (newest first).
  */
 const VERSION = 'v1.';
@@ -24,6 +25,14 @@ const META_INFO = Buffer.from('gatehouse session meta v1');
  */
 const TOKEN = /^([A-Za-z0-9_-]{21}[AQgw])\.([A-Za-z0-9_-]{42}[AEIMQUYcgkosw048])$/;
 const ID = /^[A-Za-z0-9_-]{21}[AQgw]$/;
+
+/** Whose sessions a Single Logout ends: one connection's IdP, one NameID, optionally one SessionIndex. */
+export interface SamlSubject {
+  connection: string;
+  issuer: string;
+  nameId: string;
+  sessionIndex?: string;
+}
 
 /** A cookie token split into its parts. */
 export interface TokenParts {
@@ -97,10 +106,34 @@ export class SessionKeys {
     return this.secrets.map((s) => this.userKeyWith(s, nameOrEmail));
   }
 
-  /** Index keys a new session is filed under: its email and user name, current secret only. */
+  /**
+   * Index keys a new session is filed under, current secret only: its email and user name, and
+   * for Single Logout its IdP's NameID, alone and with the login's SessionIndex.
+   */
   indexKeysOf(session: Session): string[] {
     const names = new Set([session.identity.user, session.identity.email].filter((n): n is string => !!n).map((n) => n.toLowerCase()));
-    return [...names].map((n) => this.userKeyWith(this.secrets[0]!, n));
+    const keys = [...names].map((n) => this.userKeyWith(this.secrets[0]!, n));
+    const { saml } = session;
+    if (saml.issuer && saml.nameId) {
+      const subject = { connection: session.identity.connection, issuer: saml.issuer, nameId: saml.nameId };
+      keys.push(this.subjectKeyWith(this.secrets[0]!, subject));
+      if (saml.sessionIndex) keys.push(this.subjectKeyWith(this.secrets[0]!, { ...subject, sessionIndex: saml.sessionIndex }));
+    }
+    return keys;
+  }
+
+  /**
+   * Index keys of the sessions one IdP's NameID (and SessionIndex, when given) opened through one
+   * connection, under every secret. NameIDs are compared exactly (SAML core 8.3: case matters).
+   */
+  subjectKeys(subject: SamlSubject): string[] {
+    return this.secrets.map((s) => this.subjectKeyWith(s, subject));
+  }
+
+  private subjectKeyWith(secret: Buffer, s: SamlSubject): string {
+    const parts = ['slo', s.connection, s.issuer, s.nameId, ...(s.sessionIndex === undefined ? [] : [s.sessionIndex])];
+    // Lengths first, so no choice of values can make two different subjects collide.
+    return createHmac('sha256', secret).update(parts.map((p) => `${Buffer.byteLength(p)}:${p}`).join('|')).digest('base64url');
   }
 
   /** A value bound to this session for CSRF tokens on Gatehouse's own forms. */

@@ -12,7 +12,7 @@ export interface Session {
    * What the IdP said about the login, kept for logout, audits and step-up: the signed
    * assertion's AuthnContextClassRef and AuthnInstant (epoch ms), when it carried them.
    */
-  saml: { nameId: string; nameIdFormat?: string; sessionIndex?: string; issuer?: string; authnContextClassRef?: string; authnInstant?: number };
+  saml: { nameId: string; nameIdFormat?: string; nameQualifier?: string; spNameQualifier?: string; sessionIndex?: string; issuer?: string; authnContextClassRef?: string; authnInstant?: number };
 }
 
 /** What administrators see of a session (sealed under the secret, never under the cookie key). */
@@ -42,7 +42,7 @@ export type EndedListener = (ids: readonly string[] | 'all') => void;
 
 /**
  * Where sessions live. Values are opaque sealed strings; keys are session ids (never a cookie).
- * Index keys (HMAC of an email) list a user's sessions, each scored by its absolute end. One
+ * Index keys (HMAC of an email, or of a connection's IdP and NameID for Single Logout) list a user's sessions, each scored by its absolute end. One
  * contract test suite runs against every implementation.
  */
 export interface SessionStore {

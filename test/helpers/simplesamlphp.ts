@@ -58,8 +58,15 @@ export interface SpRegistration {
   entityId: string;
   /** AssertionConsumerService URL (HTTP-POST binding). */
   acsUrl: string;
-  /** SingleLogoutService URL (HTTP-Redirect binding); no SLO when absent. */
+  /** SingleLogoutService URL; no SLO when absent. */
   sloUrl?: string;
+  /** Bindings the SP's SingleLogoutService is registered with, in preference order. Default `['redirect']`. */
+  sloBindings?: ('redirect' | 'post')[];
+  /**
+   * Require the SP's LogoutRequests and LogoutResponses to be signed with `certPem`'s key
+   * (SimpleSAMLphp `validate.logout`). Default false.
+   */
+  validateLogout?: boolean;
   /** SP certificate (PEM); needed for `encryptAssertions` and `requireSignedRequests`. */
   certPem?: string;
   /** Encrypt assertions to `certPem` (SimpleSAMLphp 1.19: aes128-cbc + rsa-oaep-mgf1p). Default false. */
@@ -347,7 +354,11 @@ function spMetadata(sp: SpRegistration): PhpValue {
     'validate.authnrequest': sp.requireSignedRequests ?? false,
     'sign.logout': true,
   };
-  if (sp.sloUrl) meta.SingleLogoutService = [{ Binding: BINDING_REDIRECT, Location: sp.sloUrl }];
+  if (sp.sloUrl) {
+    const binding = { redirect: BINDING_REDIRECT, post: BINDING_POST };
+    meta.SingleLogoutService = (sp.sloBindings ?? ['redirect']).map((b) => ({ Binding: binding[b], Location: sp.sloUrl! }));
+  }
+  if (sp.validateLogout) meta['validate.logout'] = true;
   if (sp.certPem && !sp.encryptionCertPem) meta.certData = certBase64(sp.certPem, 'certPem');
   if (sp.certPem && sp.encryptionCertPem) {
     // SimpleSAMLphp's `keys` form: one certificate per use (getPublicKeys('encryption') takes the first).
@@ -360,8 +371,8 @@ function spMetadata(sp: SpRegistration): PhpValue {
 function validateSp(sp: SpRegistration): void {
   new URL(sp.acsUrl);
   if (sp.sloUrl) new URL(sp.sloUrl);
-  if ((sp.encryptAssertions || sp.requireSignedRequests) && !sp.certPem) {
-    throw new Error(`SP ${sp.entityId}: encryptAssertions/requireSignedRequests need certPem`);
+  if ((sp.encryptAssertions || sp.requireSignedRequests || sp.validateLogout) && !sp.certPem) {
+    throw new Error(`SP ${sp.entityId}: encryptAssertions/requireSignedRequests/validateLogout need certPem`);
   }
 }
 

@@ -1,16 +1,20 @@
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fail } from '../../errors.js';
 import { EVENTS, F } from '../../log.js';
 import type { AppContext, RequestScope } from '../context.js';
-import { clearCookie, readCookie } from '../cookies.js';
+import { clearCookie, loginCookie, readCookie } from '../cookies.js';
 import { readForm } from '../form-body.js';
 import { esc, page } from '../html.js';
-import { sendHtml, sendJson } from '../respond.js';
+import { PAGE_HEADERS, redirect, sendHtml, sendJson } from '../respond.js';
+import type { Session } from '../../session/types.js';
 
 /**
  * `GET /.gatehouse/logout` shows a confirm button; `POST` ends the session. A GET never logs out
  * (link prefetchers and `<img src>` must not sign people out), and the POST must come from our
- * own page: a same-origin `Origin` header or the session's CSRF token.
+ * own page: a same-origin `Origin` header or the session's CSRF token. The local session ends
+ * first, whatever happens next; then, when the session's connection does Single Logout, the
+ * browser continues to the IdP with our signed LogoutRequest (docs/saml-logout.md).
  */
 export async function handleLogout(req: IncomingMessage, res: ServerResponse, ctx: AppContext, scope: RequestScope): Promise<void> {
   const token = readCookie(req.headers.cookie, ctx.cookies.session);
@@ -22,13 +26,45 @@ export async function handleLogout(req: IncomingMessage, res: ServerResponse, ct
   await ctx.sessions.destroy(token);
   if (session) ctx.log.info({ [F.event]: EVENTS.logout, [F.requestId]: scope.id, [F.user]: session.identity.user }, 'logout');
   const clear = { 'set-cookie': clearCookie(ctx.cookies, ctx.cookies.session) };
+  const idpUrl = session ? await continueAtIdp(req, ctx, scope, session) : undefined;
+  if (idpUrl) {
+    const headers = { 'set-cookie': [clear['set-cookie'], loginCookie(ctx.cookies, idpUrl.nonce)] };
+    if (!req.headers.accept?.includes('text/html')) return sendJson(res, 200, { signed_out: true, idp_logout_url: idpUrl.url }, headers);
+    return redirect(res, idpUrl.url, 303, headers);
+  }
   if (!req.headers.accept?.includes('text/html')) return sendJson(res, 200, { signed_out: true }, clear);
   sendHtml(res, 200, page('Signed out', '<h1>You are signed out</h1><p>Your Gatehouse session has ended.</p><p><a class="button" href="/">Sign in again</a></p>'), clear);
 }
 
-function confirmPage(res: ServerResponse, ctx: AppContext, token: string | undefined): void {
+const NONCE = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * SP-initiated Single Logout: the signed LogoutRequest URL, bound to this browser's login nonce.
+ * A failure here (store down) is logged and leaves the sign-out local: the session is gone already.
+ */
+async function continueAtIdp(req: IncomingMessage, ctx: AppContext, scope: RequestScope, session: Session): Promise<{ url: string; nonce: string } | undefined> {
+  const slo = ctx.singleLogout.get(session.identity.connection);
+  if (!slo?.canStart(session.saml)) return undefined;
+  const existing = readCookie(req.headers.cookie, ctx.cookies.login);
+  const nonce = existing && NONCE.test(existing) ? existing : randomBytes(32).toString('base64url');
+  try {
+    return { url: await slo.startLogout(session.saml, nonce), nonce };
+  } catch (err) {
+    ctx.log.warn({ [F.event]: EVENTS.logoutFailed, [F.requestId]: scope.id, [F.connection]: slo.conn.id, [F.reason]: 'logout-request-not-sent', err }, 'single logout not started; local session ended');
+    return undefined;
+  }
+}
+
+/**
+ * The confirm page. When sign-out will continue at the IdP, its origin is allowed as a form
+ * target: browsers apply `form-action` to the redirect that follows the POST.
+ */
+async function confirmPage(res: ServerResponse, ctx: AppContext, token: string | undefined): Promise<void> {
   const csrf = token ? `<input type="hidden" name="csrf" value="${esc(ctx.sessions.csrfToken(token))}">` : '';
-  sendHtml(res, 200, page('Sign out', `<h1>Sign out of Gatehouse?</h1><form method="post" action="/.gatehouse/logout">${csrf}<button type="submit">Sign out</button></form>`));
+  const session = token ? await ctx.sessions.open(token) : undefined;
+  const idpOrigin = session ? ctx.singleLogout.get(session.identity.connection)?.idpLogoutOrigin(session.saml) : undefined;
+  const headers: Record<string, string> = idpOrigin ? { 'content-security-policy': PAGE_HEADERS['content-security-policy'].replace("form-action 'self'", `form-action 'self' ${idpOrigin}`) } : {};
+  sendHtml(res, 200, page('Sign out', `<h1>Sign out of Gatehouse?</h1><form method="post" action="/.gatehouse/logout">${csrf}<button type="submit">Sign out</button></form>`), headers);
 }
 
 export function sameOrigin(req: IncomingMessage, ctx: AppContext): boolean {

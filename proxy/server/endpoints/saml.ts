@@ -12,10 +12,11 @@ import { redirect } from '../respond.js';
 import { checkReturnTo } from '../return-to.js';
 import type { StepUpAsk } from '../../saml/authn-context.js';
 import { clientAddress } from '../trusted-proxies.js';
+import { handleSlo } from './slo.js';
 
 const NONCE = /^[A-Za-z0-9_-]{43}$/;
 
-/** `/.gatehouse/saml/<id>/(metadata|login|acs)`. */
+/** `/.gatehouse/saml/<id>/(metadata|login|acs|slo)`. */
 export async function handleSaml(req: IncomingMessage, res: ServerResponse, ctx: AppContext, scope: RequestScope, target: RequestTarget): Promise<void> {
   const [id, action, ...rest] = target.path.slice('/.gatehouse/saml/'.length).split('/');
   const sp = ctx.connections.get(id ?? '');
@@ -27,6 +28,7 @@ export async function handleSaml(req: IncomingMessage, res: ServerResponse, ctx:
     scope.acs = true;
     return consumeResponse(req, res, ctx, scope, sp.conn.id);
   }
+  if (action === 'slo') return handleSlo(req, res, ctx, scope, target, ctx.singleLogout.get(sp.conn.id)!);
   throw fail('ROUTE_NOT_FOUND', 'no-such-saml-endpoint');
 }
 

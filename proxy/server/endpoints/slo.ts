@@ -1,0 +1,130 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { fail, isGatehouseError } from '../../errors.js';
+import { EVENTS, F } from '../../log.js';
+import type { RequestTarget } from '../../path.js';
+import { STATUS, type LogoutSubject } from '../../saml/logout-messages.js';
+import { MAX_POSTED_MESSAGE } from '../../saml/post-binding.js';
+import type { Outgoing, SingleLogout, SloInput, VerifiedLogout } from '../../saml/single-logout.js';
+import { parseToken } from '../../session/session-keys.js';
+import type { AppContext, RequestScope } from '../context.js';
+import { clearCookie, readCookie } from '../cookies.js';
+import { readForm } from '../form-body.js';
+import { esc, page } from '../html.js';
+import { clientIpOf } from './saml.js';
+import { PAGE_HEADERS, redirect, sendHtml } from '../respond.js';
+
+/**
+ * `/.gatehouse/saml/<id>/slo`: the connection's SingleLogoutService, HTTP-Redirect (GET) and
+ * HTTP-POST. An IdP's LogoutRequest ends every session of the NameID it names (or of its
+ * SessionIndex) on every instance and is answered with our signed LogoutResponse; the IdP's
+ * LogoutResponse to our own request shows the signed-out page. Anything refused is
+ * SAML_LOGOUT_FAILED, one log line, and no session changes.
+ */
+export async function handleSlo(req: IncomingMessage, res: ServerResponse, ctx: AppContext, scope: RequestScope, target: RequestTarget, slo: SingleLogout): Promise<void> {
+  if (!slo.enabled) throw fail('ROUTE_NOT_FOUND', 'single-logout-off');
+  let input: SloInput;
+  if (req.method === 'GET') input = { binding: 'redirect', rawQuery: target.query.slice(1) };
+  else if (req.method === 'POST') input = { binding: 'post', form: await readForm(req, MAX_POSTED_MESSAGE + 4096) };
+  else throw fail('METHOD_NOT_ALLOWED', 'slo-method');
+  let verified: VerifiedLogout | undefined;
+  try {
+    verified = slo.verify(input);
+    if (verified.message.kind === 'LogoutRequest') return await logoutRequest(req, res, ctx, scope, slo, verified, input);
+    return await logoutResponse(req, res, ctx, scope, slo, verified, input);
+  } catch (err) {
+    recordLogoutMessage(ctx, req, scope, slo, input, verified, isGatehouseError(err) ? err.code : 'INTERNAL', isGatehouseError(err) ? err.reason : 'unexpected');
+    throw err;
+  }
+}
+
+/** IdP-initiated: end the named sessions, then answer the IdP. */
+async function logoutRequest(req: IncomingMessage, res: ServerResponse, ctx: AppContext, scope: RequestScope, slo: SingleLogout, v: VerifiedLogout, input: SloInput): Promise<void> {
+  const subject = await slo.acceptRequest(v.message);
+  let revoked: string[] = [];
+  let status: string = STATUS.success;
+  let subStatus: string | undefined;
+  try {
+    revoked = await endSessions(ctx, slo, v.message.issuer!, subject);
+  } catch (err) {
+    // SAML core 3.7.3.2: sessions we could not end are reported, never claimed as ended.
+    if (!isGatehouseError(err, 'SESSION_STORE_UNAVAILABLE')) throw err;
+    status = STATUS.responder;
+    subStatus = STATUS.partialLogout;
+  }
+  recordLogoutMessage(ctx, req, scope, slo, input, v, status === STATUS.success ? 'ok' : 'partial-logout', undefined, revoked);
+  const token = readCookie(req.headers.cookie, ctx.cookies.session);
+  const mine = token !== undefined && revoked.includes(parseToken(token)?.id ?? '');
+  const clear: Record<string, string> = mine ? { 'set-cookie': clearCookie(ctx.cookies, ctx.cookies.session) } : {};
+  const out = slo.answer(v, status, subStatus);
+  if (!out) return signedOutPage(res, 'Your Gatehouse session has ended.', clear);
+  return send(res, out, clear);
+}
+
+/** Every session of the NameID (or of each SessionIndex given) through this connection. */
+async function endSessions(ctx: AppContext, slo: SingleLogout, issuer: string, subject: LogoutSubject): Promise<string[]> {
+  const base = { connection: slo.conn.id, issuer, nameId: subject.nameId };
+  if (subject.sessionIndexes.length === 0) return (await ctx.sessionAdmin.revokeSamlSubject(base)).revoked;
+  const ended: string[] = [];
+  for (const sessionIndex of subject.sessionIndexes) ended.push(...(await ctx.sessionAdmin.revokeSamlSubject({ ...base, sessionIndex })).revoked);
+  return ended;
+}
+
+/** SP-initiated, second half: the IdP answers the LogoutRequest our sign-out sent. */
+async function logoutResponse(req: IncomingMessage, res: ServerResponse, ctx: AppContext, scope: RequestScope, slo: SingleLogout, v: VerifiedLogout, input: SloInput): Promise<void> {
+  const success = await slo.acceptResponse(v, readCookie(req.headers.cookie, ctx.cookies.login));
+  recordLogoutMessage(ctx, req, scope, slo, input, v, success ? 'ok' : 'idp-reported-failure');
+  if (success && slo.conn.logout_redirect) return redirect(res, slo.conn.logout_redirect, 303);
+  const idp = success
+    ? 'You are also signed out at your identity provider.'
+    : 'Your identity provider did not confirm that it signed you out there: close your browser to be sure.';
+  return signedOutPage(res, `Your Gatehouse session has ended. ${idp}`);
+}
+
+/**
+ * The one place every logout message received at a SLO endpoint passes, verified or refused: it
+ * goes to the SAML audit trail (docs/saml-audit.md) with its verdict. `verdict` is `ok`,
+ * `partial-logout`, `idp-reported-failure` or the error code of a refusal. Verified messages get
+ * their log line here; refused ones get theirs in the pipeline (one line each).
+ */
+function recordLogoutMessage(ctx: AppContext, req: IncomingMessage, scope: RequestScope, slo: SingleLogout, input: SloInput, v: VerifiedLogout | undefined, verdict: string, reason?: string, revoked?: readonly string[]): void {
+  const params = input.binding === 'redirect' ? new URLSearchParams(input.rawQuery) : input.form;
+  const request = params.get('SAMLRequest');
+  const value = request ?? params.get('SAMLResponse') ?? undefined;
+  const isRequest = v ? v.message.kind === 'LogoutRequest' : request !== null;
+  ctx.samlAudit.record({
+    kind: isRequest ? 'logout-request' : 'logout-response',
+    connection: slo.conn.id,
+    clientIp: clientIpOf(req, ctx),
+    reqId: scope.id,
+    ...(value !== undefined ? { encoded: { value, binding: input.binding } } : {}),
+    verdict: reason === undefined ? 'accepted' : 'refused',
+    ...(reason === undefined ? { reason: revoked ? `logout-${verdict}-ended-${revoked.length}` : `logout-${verdict}` } : { code: verdict, reason }),
+  });
+  if (reason !== undefined || !v) return;
+  ctx.log.info(
+    {
+      [F.event]: EVENTS.samlLogout,
+      [F.requestId]: scope.id,
+      [F.connection]: slo.conn.id,
+      kind: v.message.kind,
+      binding: v.binding,
+      verdict,
+      ...(revoked ? { ended: revoked.length } : {}),
+    },
+    v.message.kind === 'LogoutRequest' ? 'IdP logout request' : 'IdP logout response',
+  );
+}
+
+function send(res: ServerResponse, out: Outgoing, headers: Record<string, string>): void {
+  if (out.binding === 'redirect') return redirect(res, out.url, 302, headers);
+  const nonce = randomBytes(16).toString('base64');
+  const fields = Object.entries(out.fields).map(([k, val]) => `<input type="hidden" name="${esc(k)}" value="${esc(val)}">`).join('');
+  const body = `<h1>Signing you out…</h1><form id="f" method="post" action="${esc(out.url)}">${fields}<noscript><button type="submit">Continue</button></noscript></form><script nonce="${nonce}">document.getElementById('f').submit()</script>`;
+  const csp = PAGE_HEADERS['content-security-policy'].replace("form-action 'self'", `form-action ${new URL(out.url).origin}`);
+  sendHtml(res, 200, page('Signing out', body), { ...headers, 'content-security-policy': `${csp}; script-src 'nonce-${nonce}'` });
+}
+
+function signedOutPage(res: ServerResponse, text: string, headers: Record<string, string> = {}): void {
+  sendHtml(res, 200, page('Signed out', `<h1>You are signed out</h1><p>${esc(text)}</p><p><a class="button" href="/">Sign in again</a></p>`), headers);
+}
