@@ -144,9 +144,9 @@ const connectionSchema = z.strictObject({
   idp_initiated: z.enum(['refuse', 'restart', 'accept']).default('refuse'),
   /**
    * SAML Single Logout (docs/saml-logout.md). Absent: on whenever `saml.sp_keys` is set (logout
-   * messages must be signed) and the IdP's metadata lists a SingleLogoutService; sign-out then
-   * continues at the IdP, and the IdP's signed LogoutRequests end this connection's sessions of
-   * that user on every instance. `false`: sign-out ends only Gatehouse's session and
+   * messages must be signed): the IdP's signed LogoutRequests end this connection's sessions of
+   * that user on every instance, and sign-out continues at the IdP when its metadata lists a
+   * Redirect SingleLogoutService. `false`: sign-out ends only Gatehouse's session and
    * `/.gatehouse/saml/<id>/slo` refuses everything. `true` requires `saml.sp_keys`.
    */
   single_logout: z.boolean().optional(),

@@ -102,7 +102,7 @@ export class ServiceProvider {
     const verifiersOf = (responseSigned: boolean) => [...keys.map((k) => this.build(responseSigned, { decryptWith: k })), this.build(responseSigned, {})];
     this.verifiers = { true: verifiersOf(true), false: verifiersOf(false) };
     this.requester = this.build(false, { signWith: this.signRequests ? deps.spKeys!.signing : undefined });
-    this.metadata = buildSpMetadata({ entityId: urls.entityId, acsUrl: urls.acsUrl, sloUrl: urls.sloUrl, keys, signRequests: this.signRequests, encryption: conn.encryption });
+    this.metadata = buildSpMetadata({ entityId: urls.entityId, acsUrl: urls.acsUrl, sloUrl: urls.sloUrl, singleLogout: conn.single_logout !== false, keys, signRequests: this.signRequests, encryption: conn.encryption });
     this.names = attributeNames(conn);
   }
 

@@ -6,6 +6,8 @@ export interface SpMetadataInput {
   entityId: string;
   acsUrl: string;
   sloUrl: string;
+  /** Whether the connection serves Single Logout (`single_logout` is not false; needs keys too). */
+  singleLogout: boolean;
   /** Gatehouse's keys, signing key first (none: no KeyDescriptor, no SLO endpoint). */
   keys: readonly SpKey[];
   signRequests: boolean;
@@ -32,8 +34,9 @@ export function buildSpMetadata(m: SpMetadataInput): string {
     ...m.keys.map((k) => keyDescriptor('signing', k, '')),
     ...m.keys.map((k) => keyDescriptor('encryption', k, methods)),
   ].join('');
-  // Logout messages must be signed both ways, so the endpoint is only offered with keys.
-  const slo = m.keys.length === 0 ? '' : [BINDING.redirect, BINDING.post].map((b) => `<md:SingleLogoutService Binding="${b}" Location="${esc(m.sloUrl)}"/>`).join('');
+  // Logout messages must be signed both ways, so the endpoint is only offered with keys, and never
+  // for a connection whose endpoint refuses everything (`single_logout: false`).
+  const slo = m.keys.length === 0 || !m.singleLogout ? '' : [BINDING.redirect, BINDING.post].map((b) => `<md:SingleLogoutService Binding="${b}" Location="${esc(m.sloUrl)}"/>`).join('');
   return (
     '<?xml version="1.0" encoding="UTF-8"?>' +
     `<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="${esc(m.entityId)}">` +

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { loadConfig } from '../../proxy/config/load.js';
 import { ConfigError } from '../../proxy/config/problems.js';
@@ -11,6 +13,30 @@ describe('shipped examples stay valid', () => {
   test('config.example.yaml and every file in policies/ pass the loader', () => {
     const loaded = loadConfig(root('config.example.yaml'), env);
     assert.ok(loaded.policies.length >= 3);
+  });
+
+  test('uncommenting the second IdP in config.example.yaml gives a second connection and leaves the first one whole', () => {
+    const text = readFileSync(root('config.example.yaml'), 'utf8');
+    const lines = text.split('\n');
+    const from = lines.findIndex((l) => l.startsWith('    # - id: partner'));
+    assert.ok(from > 0, 'the example shows a second connection');
+    let to = from;
+    while (lines[to + 1]?.startsWith('    #   ')) to++;
+    const next = lines.slice(to + 1).find((l) => l.trim() !== '');
+    assert.ok(!/^ {6}\S/.test(next ?? ''), `no key of the first connection follows the commented block (it would move to the second): ${next}`);
+    for (let i = from; i <= to; i++) lines[i] = lines[i]!.replace('    # ', '    ');
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-example-'));
+    try {
+      writeFileSync(join(dir, 'gatehouse.yaml'), lines.join('\n').replace('"policies/*.yaml"', JSON.stringify(root('policies/*.yaml'))));
+      const { config } = loadConfig(join(dir, 'gatehouse.yaml'), env);
+      assert.deepEqual(config.saml.connections.map((c) => c.id), ['lab', 'partner']);
+      const [lab, partner] = config.saml.connections;
+      assert.equal(partner!.provider, 'entra');
+      assert.equal(lab!.encryption.require, false, "the first connection keeps its own keys");
+      assert.equal(partner!.unmapped_groups, 'drop');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('config.example.yaml without the secret in the environment is refused, naming the variable', () => {

@@ -33,6 +33,7 @@ const base: SpMetadataInput = {
   entityId: 'https://gh.example.com/.gatehouse/saml/lab/metadata?a=1&b=2',
   acsUrl: 'https://gh.example.com/.gatehouse/saml/lab/acs',
   sloUrl: 'https://gh.example.com/.gatehouse/saml/lab/slo',
+  singleLogout: true,
   keys: [spKey(SP_KEYS), spKey(NEXT)],
   signRequests: true,
   encryption: { require: true, allow_cbc: false },
@@ -84,6 +85,13 @@ describe('SP metadata', () => {
     const methods = md.keys.find((d) => d.use === 'encryption')!.methods;
     assert.ok(methods.includes(XENC_ALGORITHMS.aes128Cbc) && methods.includes(XENC_ALGORITHMS.aes256Cbc));
     assert.ok(!methods.some((m) => m!.includes('rsa-1_5') || m!.includes('tripledes')));
+  });
+
+  test('single_logout: false publishes no SLO endpoint (IdPs must not send logouts that are refused); keys stay', () => {
+    const md = readSpMetadata(buildSpMetadata({ ...base, singleLogout: false }));
+    assert.deepEqual(md.slo, []);
+    assert.equal(md.keys.length, 4);
+    assert.equal(readSpMetadata(buildSpMetadata(base)).slo.length, 2, 'control: published when on');
   });
 
   test('without SP keys: no KeyDescriptor, no SLO endpoint, requests unsigned', () => {
