@@ -16,6 +16,7 @@ import { ReplayCache } from '../saml/replay-cache.js';
 import { SingleLogout } from '../saml/single-logout.js';
 import { ServiceProvider, type SpUrls } from '../saml/service-provider.js';
 import { readSpKeys } from '../saml/sp-keys.js';
+import { checkPublishedEntityIds } from '../saml/published-entity-ids.js';
 import { SessionAdmin } from '../session/session-admin.js';
 import { SessionManager } from '../session/session-manager.js';
 import { openStores } from '../store/open-stores.js';
@@ -82,6 +83,7 @@ async function buildWithStores(loaded: LoadedConfig, log: Logger, clock: Clock, 
     connections.set(conn.id, new ServiceProvider(conn, urls, source, deps));
     singleLogout.set(conn.id, new SingleLogout(conn, { entityId: urls.entityId, sloUrl: `${publicUrl.origin}${samlPaths(conn.id).slo}` }, source, sloDeps));
   }
+  await checkPublishedEntityIds(stores.records, [...connections.values()].map((sp) => ({ connection: sp.conn.id, entityId: sp.urls.entityId })), log);
   const metadataAnnouncer = await listenForMetadataRefresh(stores.announcements, sources, log, clock).catch((err: unknown) => {
     for (const s of sources.values()) s.stop();
     throw err;
