@@ -74,4 +74,7 @@ export const slug = z
   .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'use lowercase letters, digits and dashes (max 63)');
 
 /** An HTTP header name (RFC 9110 token). */
+/** A name an extra claim is kept under in the session (lower-case, like a header suffix). */
+export const CLAIM_NAME = /^[a-z][a-z0-9_-]{0,63}$/;
+
 export const headerName = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'use letters, digits and dashes');

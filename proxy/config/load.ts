@@ -49,7 +49,7 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   const origin = src ? { file: src.file, line: locate(src, ['policies']) } : undefined;
   const { files, raw: rawFiles } = loadPolicyFiles(globs, dir, env, problems, origin, digest);
   const connectionIds = new Set(list((raw as { saml?: { connections?: unknown } } | undefined)?.saml?.connections).map((c) => String((c as { id?: unknown })?.id)));
-  checkPolicySemantics(rawFiles, connectionIds, problems);
+  checkPolicySemantics(rawFiles, connectionIds, problems, claimNamesOf((raw as { saml?: { connections?: unknown } } | undefined)?.saml?.connections));
   if (problems.length || !config) throw new ConfigError(problems);
   return { file: path, dir, config, policies: files, source: src, digest: digest.value() };
 }
@@ -70,7 +70,7 @@ export function loadPoliciesOf(file: string, env: NodeJS.ProcessEnv = process.en
   const origin = src ? { file: src.file, line: locate(src, ['policies']) } : undefined;
   const { files, raw: rawFiles } = loadPolicyFiles(stringList(raw?.policies), dirname(path), env, problems, origin);
   const connectionIds = new Set(list(raw?.saml?.connections).map((c) => String((c as { id?: unknown })?.id)));
-  checkPolicySemantics(rawFiles, connectionIds, problems);
+  checkPolicySemantics(rawFiles, connectionIds, problems, claimNamesOf(raw?.saml?.connections));
   if (problems.length) throw new ConfigError(problems);
   return files;
 }
@@ -157,4 +157,9 @@ function resolveSecretFiles(src: YamlSource, dir: string, problems: ConfigProble
 function display(path: string): string {
   const rel = relative(process.cwd(), path);
   return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
+}
+
+/** Every claim name any connection keeps (`claims:`), for routes' `forward_claims`. */
+function claimNamesOf(connections: unknown): Set<string> {
+  return new Set(list(connections).flatMap((c) => Object.keys((c as { claims?: unknown })?.claims ?? {})));
 }

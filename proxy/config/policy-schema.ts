@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, headerName, httpUrl } from './fields.js';
+import { CLAIM_NAME, duration, headerName, httpUrl } from './fields.js';
 import { buildTrustList } from '../server/trusted-proxies.js';
 import { CLASS_URI } from '../saml/authn-classes.js';
 
@@ -102,6 +102,15 @@ const CLIENT_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie'
 const identityHeader = (fallback: string) =>
   headerName.refine((h) => !CLIENT_HEADERS.has(h.toLowerCase()), 'a header clients send themselves cannot carry identity (it would be stripped from every request)').default(fallback);
 
+/**
+ * Extra claims (a connection's `claims:`) sent upstream: claim name -> header name. Values are
+ * encoded like groups and joined with `,`; client copies of these headers are always stripped.
+ */
+const forwardClaimsSchema = z
+  .record(z.string().regex(CLAIM_NAME, 'a claim name from a connection\'s claims: (lower-case letters, digits, _ and -)'), identityHeader('X-Forwarded-Claim'))
+  .refine((r) => Object.keys(r).length <= 16, 'at most 16 claims per route')
+  .refine((r) => new Set(Object.values(r).map((h) => h.toLowerCase())).size === Object.keys(r).length, 'each claim needs its own header');
+
 const headersSchema = z.strictObject({
   user: identityHeader('X-Forwarded-User'),
   email: identityHeader('X-Forwarded-Email'),
@@ -131,6 +140,11 @@ const routeSchema = z
     headers: headersSchema.default({ user: 'X-Forwarded-User', email: 'X-Forwarded-Email', groups: 'X-Forwarded-Groups' }),
     /** Which groups X-Forwarded-Groups carries: those this route's rules name (default), all, none or a list. */
     forward_groups: z.union([z.enum(['mentioned', 'all', 'none']), names], { error: 'mentioned, all, none or a list of group names' }).default('mentioned'),
+    /**
+     * Extra claims of the session sent to the upstream as headers, e.g.
+     * `{ department: X-Forwarded-Department }` (see docs/identity-headers.md). Default: none.
+     */
+    forward_claims: forwardClaimsSchema.default({}),
     /** A signed-in user who is refused sees which groups would grant access. */
     explain_denial: z.boolean().default(true),
     /** Upstream response-head timeout. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, durationOrOff, hostPort, httpUrl, listenAddress, redisUrl, slug } from './fields.js';
+import { duration, durationOrOff, hostPort, httpUrl, listenAddress, redisUrl, slug, CLAIM_NAME } from './fields.js';
 import { LOG_LEVELS } from '../log.js';
 import { CLASS_URI, COMPARISONS, rankOf } from '../saml/authn-classes.js';
 
@@ -65,8 +65,7 @@ const attributesSchema = z.strictObject({
 /** IdPs whose documented attribute names Gatehouse knows (proxy/saml/provider-presets.ts). */
 export const PROVIDERS = ['generic', 'okta', 'entra', 'google', 'jumpcloud', 'ping', 'adfs', 'keycloak', 'simplesamlphp'] as const;
 
-/** A name an extra claim is kept under in the session (lower-case, like a header suffix). */
-export const CLAIM_NAME = /^[a-z][a-z0-9_-]{0,63}$/;
+export { CLAIM_NAME };
 
 const demoUserSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9._-]{1,64}$/),

@@ -142,7 +142,7 @@ export interface RawPolicyFile {
  * whose methods overlap (one could never match), and `connections` criteria (at any depth)
  * naming connections that exist.
  */
-export function checkPolicySemantics(files: RawPolicyFile[], connectionIds: ReadonlySet<string>, problems: ConfigProblem[]): void {
+export function checkPolicySemantics(files: RawPolicyFile[], connectionIds: ReadonlySet<string>, problems: ConfigProblem[], claimNames?: ReadonlySet<string>): void {
   const names = new Map<string, string>();
   const places = new Map<string, { at: string; methods: Set<string> | undefined }[]>();
   for (const f of files) {
@@ -159,6 +159,10 @@ export function checkPolicySemantics(files: RawPolicyFile[], connectionIds: Read
       const same = places.get(place)?.find((p) => overlap(p.methods, methods));
       if (same) problems.push({ file: f.file, line, key, message: `same host, path and method(s) as the route at ${same.at}; this one could never match` });
       places.set(place, [...(places.get(place) ?? []), { at: `${f.file}:${line}`, methods }]);
+      // A claim no connection keeps would never reach the upstream: a typo, not a choice.
+      for (const claim of Object.keys(obj(route.forward_claims))) {
+        if (claimNames && !claimNames.has(claim)) problems.push({ file: f.file, line, key: `${key}.forward_claims.${claim}`, message: `no connection keeps a claim "${claim}" (set it under a connection's claims:)` });
+      }
       for (const kind of ['allow', 'deny'] as const) {
         list(route[kind]).forEach((rule, r) => {
           for (const c of connectionsIn(rule)) {

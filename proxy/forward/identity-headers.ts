@@ -63,6 +63,20 @@ export function groupsHeaderFor(identity: Identity, filter: 'all' | 'none' | Rea
   return value;
 }
 
+const claimValues = new WeakMap<Identity, Map<string, string>>();
+
+/** An extra claim's values as one header value, encoded and joined like groups; cached per identity. */
+export function claimHeaderValue(identity: Identity, claim: string, values: readonly string[]): string {
+  let byClaim = claimValues.get(identity);
+  if (!byClaim) claimValues.set(identity, (byClaim = new Map()));
+  let value = byClaim.get(claim);
+  if (value === undefined) {
+    value = values.map(encodeHeaderValue).join(',');
+    byClaim.set(claim, value);
+  }
+  return value;
+}
+
 /** The inverse, for upstreams and tests: `a,b%2Cc` -> ['a', 'b,c']. */
 export function decodeGroupsHeader(value: string): string[] {
   return value === '' ? [] : value.split(',').map((v) => decodeURIComponent(v));

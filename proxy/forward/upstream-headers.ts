@@ -4,7 +4,7 @@ import type { CompiledRoute } from '../policy/compile.js';
 import type { Identity } from '../policy/types.js';
 import { isTrusted } from '../server/trusted-proxies.js';
 import { cleanRequestHeaders, type StripSet } from './header-hygiene.js';
-import { encodeIdentity, groupsHeaderFor } from './identity-headers.js';
+import { claimHeaderValue, encodeIdentity, groupsHeaderFor } from './identity-headers.js';
 
 /** Facts about the client connection needed for forwarding headers. */
 export interface ClientFacts {
@@ -41,6 +41,10 @@ export function upstreamHeaders(req: IncomingMessage, route: CompiledRoute, iden
     if (enc.email) h.push(route.headers.email, enc.email);
     const groups = groupsHeaderFor(identity, route.forwardGroups);
     if (groups !== undefined) h.push(route.headers.groups, groups);
+    for (const [claim, header] of route.forwardClaims) {
+      const values = identity.claims?.[claim];
+      if (values && values.length > 0) h.push(header, claimHeaderValue(identity, claim, values));
+    }
   }
   return h;
 }

@@ -37,6 +37,8 @@ export interface CompiledRoute extends RouteRules {
   /** Groups named by allow rules: the candidates a deny page may suggest. */
   allowGroups: readonly string[];
   forwardGroups: GroupFilter;
+  /** `forward_claims`: [claim name, header name] pairs, in config order. */
+  forwardClaims: readonly (readonly [string, string])[];
   explainDenial: boolean;
   timeoutMs: number;
   websockets: boolean;
@@ -78,6 +80,7 @@ function compileRoute(r: RouteConfig, source: string, order: number): CompiledRo
     mentionedGroups: mentioned,
     allowGroups: [...allowGroups],
     forwardGroups: fg === 'all' || fg === 'none' ? fg : fg === 'mentioned' ? mentioned : new Set(fg),
+    forwardClaims: Object.freeze(Object.entries(r.forward_claims).map(([claim, header]) => Object.freeze([claim, header] as const))),
     explainDenial: r.explain_denial,
     timeoutMs: r.timeout,
     websockets: r.websockets,

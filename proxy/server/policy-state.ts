@@ -34,7 +34,7 @@ const DEFAULT_IDENTITY_HEADERS = ['X-Forwarded-User', 'X-Forwarded-Email', 'X-Fo
  */
 export function buildPolicyParts(loaded: LoadedConfig, cookies: Pick<CookiePolicy, 'session' | 'login'>): PolicyParts {
   const routes = new RouteTable(compileRoutes(loaded.policies));
-  const headerNames = routes.routes.flatMap((r) => [r.headers.user, r.headers.email, r.headers.groups]);
+  const headerNames = routes.routes.flatMap((r) => [r.headers.user, r.headers.email, r.headers.groups, ...r.forwardClaims.map(([, header]) => header)]);
   return {
     routes,
     routeHosts: new Set(routes.routes.flatMap((r) => (r.host ? [r.host] : []))),

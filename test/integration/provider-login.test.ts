@@ -2,10 +2,12 @@
  * Provider presets end to end: for each `provider:`, a signed response carrying that provider's
  * attribute names (URIs for Entra and AD FS, OIDs for Keycloak) goes through the real ACS
  * (node-saml reads the attributes) and the session holds the right identity, as
- * /.gatehouse/userinfo shows. Extra `claims:` are kept in the session and shown there, and are
- * not forwarded upstream (only the documented identity headers are).
+ * /.gatehouse/userinfo shows. Extra `claims:` are kept in the session and shown there; they reach
+ * an upstream only on a route that names them in `forward_claims`, and client copies of those
+ * headers never do.
  */
 import assert from 'node:assert/strict';
+import { decodeGroupsHeader } from '../../proxy/forward/identity-headers.js';
 import { after, before, describe, test } from 'node:test';
 import { PROVIDERS } from '../../proxy/config/schema.js';
 import { jarFetch } from '../helpers/cookie-jar.js';
@@ -36,7 +38,11 @@ before(async () => {
         claims: { department: DEPT, employee_id: 'http://schemas.microsoft.com/identity/claims/employeeid' },
       },
     ],
-    routes: [{ name: 'ml', path: '/ml', upstream: upstream.url, allow: [{ groups: ['ml-engineers'] }] }],
+    routes: [
+      { name: 'ml', path: '/ml', upstream: upstream.url, allow: [{ groups: ['ml-engineers'] }] },
+      { name: 'hr', path: '/hr', upstream: upstream.url, allow: [{ groups: ['ml-engineers'] }], forward_claims: { department: 'X-Forwarded-Department', employee_id: 'X-Employee-Id' } },
+      { name: 'open', path: '/open', upstream: upstream.url, allow: [{ public: true }], forward_claims: { department: 'X-Forwarded-Department' } },
+    ],
   });
 });
 
@@ -103,7 +109,36 @@ describe('overrides and extra claims', () => {
     assert.deepEqual(info.claims, { department: ['Research'], employee_id: ['E-1001'] });
     assert.equal((await jarFetch(jar, `${gh.url}/ml/x`)).status, 200);
     const sent = upstream.seen.at(-1)!.headers;
-    assert.ok(!Object.values(sent).some((v) => String(v).includes('Research')), 'claims are not forwarded upstream');
+    assert.ok(!Object.values(sent).some((v) => String(v).includes('Research')), 'claims are not forwarded on a route that does not name them');
+  });
+
+  test('forward_claims: the route that names claims sends them, encoded like groups', async () => {
+    const { jar } = await loginWith('entra-custom', {
+      'http://schemas.microsoft.com/ws/2008/06/identity/claims/role': [ENTRA_ML],
+      [DEPT]: ['Research, Zürich', 'ML'],
+      'http://schemas.microsoft.com/identity/claims/employeeid': ['E-1001'],
+    });
+    assert.equal((await jarFetch(jar, `${gh.url}/hr/x`)).status, 200);
+    const sent = upstream.seen.at(-1)!.headers;
+    assert.equal(sent['x-forwarded-department'], 'Research%2C%20Z%C3%BCrich,ML');
+    assert.deepEqual(decodeGroupsHeader(String(sent['x-forwarded-department'])), ['Research, Zürich', 'ML']);
+    assert.equal(sent['x-employee-id'], 'E-1001');
+  });
+
+  test('spoofed claim header: a client copy of a forward_claims header is stripped on every route, signed in or not', async () => {
+    const spoof = { 'X-Forwarded-Department': 'Payroll', 'x_employee_id': 'E-0001' };
+    const { jar } = await loginWith('p-generic', { email: ['d@corp.example'], groups: ['ml-engineers'] });
+    assert.equal((await jarFetch(jar, `${gh.url}/hr/x`, { headers: spoof })).status, 200);
+    let sent = upstream.seen.at(-1)!.headers;
+    assert.equal(sent['x-forwarded-department'], undefined, 'the user carries no department claim: no header, not the client\'s');
+    assert.equal(sent['x-employee-id'], undefined);
+    assert.equal(sent['x_employee_id'], undefined);
+    assert.equal((await jarFetch(jar, `${gh.url}/ml/x`, { headers: spoof })).status, 200);
+    sent = upstream.seen.at(-1)!.headers;
+    assert.equal(sent['x-forwarded-department'], undefined, 'stripped on routes that do not forward it too');
+    assert.equal((await fetch(`${gh.url}/open/x`, { headers: spoof })).status, 200);
+    sent = upstream.seen.at(-1)!.headers;
+    assert.equal(sent['x-forwarded-department'], undefined, 'anonymous requests carry no claim');
   });
 
   test('no claims configured or carried: userinfo shows an empty object', async () => {
