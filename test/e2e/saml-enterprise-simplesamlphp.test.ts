@@ -17,6 +17,7 @@
  */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { inflateRawSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page, Request as PwRequest } from 'playwright-core';
@@ -395,6 +396,7 @@ describe('enterprise SAML through SimpleSAMLphp: two kinds of connection, https,
       const requests: PwRequest[] = [];
       p.page.on('request', (r) => requests.push(r));
       const before = gh.logs.find((l) => l.event === 'saml-logout' || l.event === 'logout-failed').length;
+      const idpLogBefore = (await readFile(idp.logFile, 'utf8')).length;
       // Started from a page of the IdP (as a "sign out everywhere" button there), not typed in:
       // so the browser's trip to Gatehouse is a cross-site navigation, as in production.
       await p.page.goto(`${idp.baseUrl}module.php/core/frontpage_welcome.php`, { timeout: STEP_MS });
@@ -427,6 +429,11 @@ describe('enterprise SAML through SimpleSAMLphp: two kinds of connection, https,
 
       assert.equal(await cookieWorks(sealedCookie), false, 'the sealed session ended');
       assert.equal(await sessionCookie(context), undefined, 'and its cookie was cleared in the browser');
+      // SimpleSAMLphp logs out every SP of its session in turn; plain publishes no SingleLogoutService
+      // to it, so it drops that association with a warning and still lands on ReturnTo (no error shown).
+      const idpLog = (await readFile(idp.logFile, 'utf8')).slice(idpLogBefore);
+      assert.ok(idpLog.includes(`Unable to initialize logout to 'saml:${origin}/.gatehouse/saml/plain/metadata'`), idpLog);
+      assert.ok(idpLog.includes(`Sending SAML 2.0 LogoutRequest to: '${origin}/.gatehouse/saml/sealed/metadata'`), idpLog);
       assert.ok(await cookieWorks(plainCookie), 'the plain session was not ended: the IdP cannot tell Gatehouse about it');
       // The plain session still works in this browser.
       await context.addCookies([{ name: SESSION_COOKIE, value: plainCookie, url: origin, secure: true, httpOnly: true, sameSite: 'Lax' }]);
