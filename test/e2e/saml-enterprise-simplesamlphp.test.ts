@@ -80,10 +80,7 @@ describe('enterprise SAML through SimpleSAMLphp: two kinds of connection, https,
     for (const s of started) if (s.status === 'rejected') throw s.reason;
     assert.ok(idp && upstream && front);
     origin = `https://gatehouse.test:${front.port}`;
-    for (const c of CONNECTIONS) {
-      const sloUrl = c.slo ? { sloUrl: `${origin}/.gatehouse/saml/${c.id}/slo` } : {};
-      await idp.registerSp({ entityId: `${origin}/.gatehouse/saml/${c.id}/metadata`, acsUrl: `${origin}/.gatehouse/saml/${c.id}/acs`, ...sloUrl, ...c.idp });
-    }
+    for (const c of CONNECTIONS) await idp.registerSp(registration(c.id));
     // Node cannot resolve idp.test: read the metadata (which names idp.test) at the loopback address.
     const metadata = await (await fetch(idp.localMetadataUrl)).text();
     assert.match(metadata, /entityID="http:\/\/idp\.test:/);
@@ -106,6 +103,13 @@ describe('enterprise SAML through SimpleSAMLphp: two kinds of connection, https,
     await upstream?.close();
     await idp?.stop();
   });
+
+  /** How the IdP trusts a connection's SP; `extra` changes it (e.g. its SLO bindings). */
+  function registration(id: string, extra: Partial<SpRegistration> = {}): SpRegistration {
+    const c = CONNECTIONS.find((x) => x.id === id)!;
+    const sloUrl = c.slo ? { sloUrl: `${origin}/.gatehouse/saml/${c.id}/slo` } : {};
+    return { entityId: `${origin}/.gatehouse/saml/${c.id}/metadata`, acsUrl: `${origin}/.gatehouse/saml/${c.id}/acs`, ...sloUrl, ...c.idp, ...extra };
+  }
 
   function running() {
     assert.ok(idp && upstream && browser && gh, 'before() started everything');
@@ -295,87 +299,108 @@ describe('enterprise SAML through SimpleSAMLphp: two kinds of connection, https,
   const RSA_SHA256 = 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256';
   const STEP_MS = 15_000;
 
-  it('SLO, SP-initiated through sealed over https: signed LogoutRequest to the IdP, whose signed LogoutResponse comes back cross-site with the SameSite=None login cookie and is accepted; both sessions end', async (t) => {
-    if (skipReason) return t.skip(skipReason);
-    const { idp, gh } = running();
-    const a = await attempt('sealed');
-    try {
-      await assertLandedAsAlice(a, 'sealed');
-      const cookie = await sessionCookie(a.context);
-      assert.ok(cookie && (await cookieWorks(cookie)), 'signed in through sealed');
-      const requests: PwRequest[] = [];
-      a.page.on('request', (r) => requests.push(r));
-      // Control, from the same genuine LogoutResponse: before the browser delivers it, Gatehouse is
-      // sent it without this browser's login cookie and refuses it (the binding is really checked;
-      // a failed check consumes nothing). Then the browser's own cross-site request goes on.
-      // (Raw CDP interception: Playwright's page.route does not see the hops of a redirect chain.)
-      let control: { status: number; body: string; reasons: unknown[] } | undefined;
-      const cdp = await a.context.newCDPSession(a.page);
-      cdp.on('Fetch.requestPaused', (e: { requestId: string; request: { url: string } }) => {
-        void (async () => {
-          try {
-            const before = gh.logs.find((l) => l.event === 'logout-failed').length;
-            const res = await fetch(`${gh.url}${SLO_PATH}${new URL(e.request.url).search}`);
-            control = { status: res.status, body: await res.text(), reasons: gh.logs.find((l) => l.event === 'logout-failed').slice(before).map((l) => l.reason) };
-          } finally {
-            await cdp.send('Fetch.continueRequest', { requestId: e.requestId });
-          }
-        })();
-      });
-      await cdp.send('Fetch.enable', { patterns: [{ urlPattern: `${origin}${SLO_PATH}?*`, requestStage: 'Request' }] });
-      await a.page.goto(`${origin}/.gatehouse/logout`, { timeout: STEP_MS });
-      await Promise.all([a.page.waitForURL(`${origin}${SLO_PATH}?**`, { timeout: STEP_MS }), a.page.click('button[type="submit"]')]);
-      await a.page.waitForLoadState('load');
-      await cdp.send('Fetch.disable');
-      await cdp.detach();
-
-      // Our LogoutRequest, signed (the IdP requires it: validate.logout), for the sealed SP.
-      const out = requests.find((r) => r.url().startsWith(`${idp.sloUrl}?`) && new URL(r.url()).searchParams.has('SAMLRequest'));
-      assert.ok(out, 'the browser went on to the IdP with a LogoutRequest');
-      const outUrl = new URL(out.url());
-      assert.equal(outUrl.searchParams.get('SigAlg'), RSA_SHA256);
-      assert.ok(outUrl.searchParams.get('Signature'), 'LogoutRequest signed');
-      const logoutRequest = redirectXml(outUrl, 'SAMLRequest');
-      assert.match(logoutRequest, /<samlp:LogoutRequest\b/);
-      assert.ok(logoutRequest.includes(`>${origin}/.gatehouse/saml/sealed/metadata</saml:Issuer>`), logoutRequest);
-      assert.ok(logoutRequest.includes(`Destination="${idp.sloUrl}"`), logoutRequest);
-      assert.match(logoutRequest, /<samlp:SessionIndex>[^<]+<\/samlp:SessionIndex>/);
-
-      // The IdP's answer: signed, Success, delivered cross-site (http://idp.test -> https://gatehouse.test).
-      const back = requests.find((r) => r.url().startsWith(`${origin}${SLO_PATH}?`));
-      assert.ok(back, 'the IdP sent the browser back to the SLO endpoint');
-      const backUrl = new URL(back.url());
-      assert.equal(backUrl.searchParams.get('SigAlg'), RSA_SHA256);
-      assert.ok(backUrl.searchParams.get('Signature'), 'LogoutResponse signed by the IdP');
-      assert.ok(backUrl.searchParams.get('RelayState'), 'our RelayState came back');
-      const logoutResponse = redirectXml(backUrl, 'SAMLResponse');
-      assert.match(logoutResponse, /<samlp:LogoutResponse\b/);
-      assert.match(logoutResponse, /StatusCode Value="urn:oasis:names:tc:SAML:2\.0:status:Success"/);
-      const headers = await back.allHeaders();
-      assert.equal(headers['sec-fetch-site'], 'cross-site', 'the IdP is another site');
-      const sent = await cookiesSent(back);
-      assert.ok(sent.includes(LOGIN_COOKIE), `login cookie sent with the cross-site LogoutResponse (sent: ${sent.join(', ')})`);
-      assert.equal((await back.response())?.status(), 200);
-      const text = (await a.page.textContent('body')) ?? '';
-      assert.match(text, /also signed out at your identity provider/, `${text}\n${gh.logs.text()}`);
-
-      // The control: the same response without the login cookie was refused, and consumed nothing.
-      assert.ok(control, 'control ran');
-      assert.equal(control.status, 403);
-      assert.match(control.body, /SAML_LOGOUT_FAILED/);
-      assert.deepEqual(control.reasons, ['logout-started-in-another-browser']);
-
-      const verdicts = gh.logs.find((l) => l.event === 'saml-logout' && l.connection === 'sealed').map((l) => [l.kind, l.verdict]);
-      assert.deepEqual(verdicts.at(-1), ['LogoutResponse', 'ok']);
-      assert.equal(await cookieWorks(cookie), false, 'the Gatehouse session ended');
-      assert.equal(await sessionCookie(a.context), undefined, 'session cookie cleared in the browser');
-      // The IdP session ended too: signing in again asks for the password.
-      await a.page.goto(`${origin}/.gatehouse/saml/sealed/login?rd=${encodeURIComponent('/any/sealed')}`, { timeout: STEP_MS });
-      await a.page.waitForSelector('input[name="password"]', { timeout: STEP_MS });
-    } finally {
-      await a.context.close();
+  /** A logout message as the browser delivered it: the XML, and the binding's signature and RelayState. */
+  function deliveredMessage(r: PwRequest, param: 'SAMLRequest' | 'SAMLResponse'): { xml: string; signed: boolean; relayState: string | null } {
+    if (r.method() === 'GET') {
+      const url = new URL(r.url());
+      assert.equal(url.searchParams.get('SigAlg'), RSA_SHA256);
+      return { xml: redirectXml(url, param), signed: !!url.searchParams.get('Signature'), relayState: url.searchParams.get('RelayState') };
     }
-  });
+    const form = new URLSearchParams(r.postData() ?? '');
+    const xml = Buffer.from(form.get(param) ?? '', 'base64').toString('utf8');
+    return { xml, signed: /<ds:Signature\b[\s\S]*<ds:SignatureMethod Algorithm="http:\/\/www\.w3\.org\/2001\/04\/xmldsig-more#rsa-sha256"/.test(xml), relayState: form.get('RelayState') };
+  }
+
+  // The IdP answers our LogoutRequest by the binding the SP's SingleLogoutService is registered
+  // with at the IdP: Redirect (a top-level cross-site GET, where even a Lax cookie would be sent)
+  // and POST (a cross-site form POST: only the SameSite=None login cookie gets through).
+  for (const binding of ['redirect', 'post'] as const) {
+    it(`SLO, SP-initiated through sealed over https (IdP answers by ${binding}): signed LogoutRequest to the IdP, whose signed LogoutResponse comes back cross-site with the SameSite=None login cookie and is accepted; both sessions end`, async (t) => {
+      if (skipReason) return t.skip(skipReason);
+      const { idp, gh } = running();
+      const method = binding === 'post' ? 'POST' : 'GET';
+      await idp.registerSp(registration('sealed', { sloBindings: [binding] }));
+      const a = await attempt('sealed');
+      try {
+        await assertLandedAsAlice(a, 'sealed');
+        const cookie = await sessionCookie(a.context);
+        assert.ok(cookie && (await cookieWorks(cookie)), 'signed in through sealed');
+        const requests: PwRequest[] = [];
+        a.page.on('request', (r) => requests.push(r));
+        // Control, from the same genuine LogoutResponse: before the browser delivers it, Gatehouse is
+        // sent it without this browser's login cookie and refuses it (the binding is really checked;
+        // a failed check consumes nothing). Then the browser's own cross-site request goes on.
+        // (Raw CDP interception: Playwright's page.route does not see the hops of a redirect chain.)
+        let control: { status: number; body: string; reasons: unknown[] } | undefined;
+        const cdp = await a.context.newCDPSession(a.page);
+        type Paused = { requestId: string; request: { url: string; method: string; postData?: string; postDataEntries?: { bytes?: string }[]; headers: Record<string, string> } };
+        cdp.on('Fetch.requestPaused', (e: Paused) => {
+          void (async () => {
+            try {
+              const before = gh.logs.find((l) => l.event === 'logout-failed').length;
+              const body = e.request.postData ?? (e.request.postDataEntries ?? []).map((x) => Buffer.from(x.bytes ?? '', 'base64').toString('utf8')).join('');
+              const init: RequestInit = e.request.method === 'POST' ? { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded' } } : {};
+              const res = await fetch(`${gh.url}${SLO_PATH}${new URL(e.request.url).search}`, init);
+              control = { status: res.status, body: await res.text(), reasons: gh.logs.find((l) => l.event === 'logout-failed').slice(before).map((l) => l.reason) };
+            } finally {
+              await cdp.send('Fetch.continueRequest', { requestId: e.requestId });
+            }
+          })();
+        });
+        await cdp.send('Fetch.enable', { patterns: [{ urlPattern: `${origin}${SLO_PATH}*`, requestStage: 'Request' }] });
+        await a.page.goto(`${origin}/.gatehouse/logout`, { timeout: STEP_MS });
+        const atSlo = (u: URL) => u.origin === origin && u.pathname === SLO_PATH;
+        await Promise.all([a.page.waitForURL(atSlo, { timeout: STEP_MS }), a.page.click('button[type="submit"]')]);
+        await a.page.waitForLoadState('load');
+        await cdp.send('Fetch.disable');
+        await cdp.detach();
+
+        // Our LogoutRequest (always Redirect), signed (the IdP requires it: validate.logout), for the sealed SP.
+        const out = requests.find((r) => r.url().startsWith(`${idp.sloUrl}?`) && new URL(r.url()).searchParams.has('SAMLRequest'));
+        assert.ok(out, 'the browser went on to the IdP with a LogoutRequest');
+        const request = deliveredMessage(out, 'SAMLRequest');
+        assert.ok(request.signed, 'LogoutRequest signed');
+        assert.match(request.xml, /<samlp:LogoutRequest\b/);
+        assert.ok(request.xml.includes(`>${origin}/.gatehouse/saml/sealed/metadata</saml:Issuer>`), request.xml);
+        assert.ok(request.xml.includes(`Destination="${idp.sloUrl}"`), request.xml);
+        assert.match(request.xml, /<samlp:SessionIndex>[^<]+<\/samlp:SessionIndex>/);
+
+        // The IdP's answer: signed, Success, delivered cross-site (http://idp.test -> https://gatehouse.test).
+        const back = requests.find((r) => atSlo(new URL(r.url())));
+        assert.ok(back, 'the IdP sent the browser back to the SLO endpoint');
+        assert.equal(back.method(), method, `the IdP answered by ${binding}`);
+        const response = deliveredMessage(back, 'SAMLResponse');
+        assert.ok(response.signed, 'LogoutResponse signed by the IdP');
+        assert.ok(response.relayState, 'our RelayState came back');
+        assert.match(response.xml, /<samlp:LogoutResponse\b/);
+        assert.match(response.xml, /StatusCode Value="urn:oasis:names:tc:SAML:2\.0:status:Success"/);
+        assert.equal((await back.allHeaders())['sec-fetch-site'], 'cross-site', 'the IdP is another site');
+        const sent = await cookiesSent(back);
+        assert.ok(sent.includes(LOGIN_COOKIE), `login cookie sent with the cross-site LogoutResponse (sent: ${sent.join(', ')})`);
+        if (binding === 'post') assert.ok(!sent.includes('probe_lax'), 'control: a SameSite=Lax cookie is not sent on this cross-site POST');
+        assert.equal((await back.response())?.status(), 200);
+        const text = (await a.page.textContent('body')) ?? '';
+        assert.match(text, /also signed out at your identity provider/, `${text}\n${gh.logs.text()}`);
+
+        // The control: the same response without the login cookie was refused, and consumed nothing.
+        assert.ok(control, 'control ran');
+        assert.equal(control.status, 403);
+        assert.match(control.body, /SAML_LOGOUT_FAILED/);
+        assert.deepEqual(control.reasons, ['logout-started-in-another-browser']);
+
+        const lines = gh.logs.find((l) => l.event === 'saml-logout' && l.connection === 'sealed');
+        assert.deepEqual(lines.map((l) => [l.kind, l.binding, l.verdict]).at(-1), ['LogoutResponse', binding, 'ok']);
+        assert.equal(await cookieWorks(cookie), false, 'the Gatehouse session ended');
+        assert.equal(await sessionCookie(a.context), undefined, 'session cookie cleared in the browser');
+        // The IdP session ended too: signing in again asks for the password.
+        await a.page.goto(`${origin}/.gatehouse/saml/sealed/login?rd=${encodeURIComponent('/any/sealed')}`, { timeout: STEP_MS });
+        await a.page.waitForSelector('input[name="password"]', { timeout: STEP_MS });
+      } finally {
+        await a.context.close();
+        await idp.registerSp(registration('sealed'));
+      }
+    });
+  }
 
   it('SLO, IdP-initiated over https: the IdP\'s signed LogoutRequest ends the sealed session and is answered; the plain session of the same browser (no SLO endpoint at the IdP) stays', async (t) => {
     if (skipReason) return t.skip(skipReason);
