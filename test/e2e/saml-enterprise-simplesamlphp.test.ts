@@ -12,8 +12,10 @@
  * - `unsigned`: the IdP requires signed requests, Gatehouse does not sign: the IdP refuses
  *   (the control showing the IdP really checks the signature `sealed` sends).
  * Single Logout through `sealed` (the IdP requires signed logout messages from it), both ways,
- * over https with the IdP cross-site; `plain` registers no SLO endpoint at the IdP. Plain-http
- * Single Logout with one connection is slo-simplesamlphp.test.ts.
+ * over https with the IdP cross-site; `plain` registers no SLO endpoint at the IdP, so when one
+ * browser holds both, SimpleSAMLphp cannot sign plain out (it drops it; its answer to an
+ * SP-initiated logout is then Success/PartialLogout). Plain-http Single Logout with one connection
+ * is slo-simplesamlphp.test.ts.
  */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
@@ -469,6 +471,37 @@ describe('enterprise SAML through SimpleSAMLphp: two kinds of connection, https,
       // The IdP session is gone: sealed asks for the password again.
       await p.page.goto(`${origin}/.gatehouse/saml/sealed/login?rd=${encodeURIComponent('/any/sealed')}`, { timeout: STEP_MS });
       await p.page.waitForSelector('input[name="password"]', { timeout: STEP_MS });
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('SLO, SP-initiated through sealed while the IdP session also holds plain (no SLO endpoint at the IdP): the IdP answers Success/PartialLogout; Gatehouse ends the sealed session only', async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    const { gh } = running();
+    const p = await attempt('plain');
+    const context = p.context;
+    try {
+      await assertLandedAsAlice(p, 'plain');
+      const plainCookie = await sessionCookie(context);
+      await p.page.goto(`${origin}/.gatehouse/saml/sealed/login?rd=${encodeURIComponent('/any/sealed')}`, { timeout: STEP_MS });
+      await p.page.waitForURL(`${origin}/any/sealed`, { timeout: STEP_MS });
+      const sealedCookie = await sessionCookie(context);
+      assert.ok(plainCookie && sealedCookie && plainCookie !== sealedCookie);
+      const requests: PwRequest[] = [];
+      p.page.on('request', (r) => requests.push(r));
+      await p.page.goto(`${origin}/.gatehouse/logout`, { timeout: STEP_MS });
+      await Promise.all([p.page.waitForURL(`${origin}${SLO_PATH}?**`, { timeout: STEP_MS }), p.page.click('button[type="submit"]')]);
+      const back = requests.find((r) => r.url().startsWith(`${origin}${SLO_PATH}?`));
+      assert.ok(back);
+      const xml = redirectXml(new URL(back.url()), 'SAMLResponse');
+      // SimpleSAMLphp could not reach plain, so its answer is Success with the PartialLogout sub-status.
+      assert.match(xml, /<samlp:StatusCode Value="urn:oasis:names:tc:SAML:2\.0:status:Success">\s*<samlp:StatusCode Value="urn:oasis:names:tc:SAML:2\.0:status:PartialLogout"\s*\/>/, xml);
+      assert.equal((await back.response())?.status(), 200);
+      assert.match((await p.page.textContent('body')) ?? '', /You are signed out/);
+      assert.equal(gh.logs.find((l) => l.event === 'saml-logout' && l.connection === 'sealed').at(-1)?.kind, 'LogoutResponse');
+      assert.equal(await cookieWorks(sealedCookie), false, 'the sealed session ended');
+      assert.ok(await cookieWorks(plainCookie), 'the plain session (whose cookie the sealed login replaced in this browser) is not ended: nothing names it');
     } finally {
       await context.close();
     }
