@@ -11,10 +11,15 @@
  * - `rolling`: the IdP encrypts to the second SP key (the one rolling in).
  * - `unsigned`: the IdP requires signed requests, Gatehouse does not sign: the IdP refuses
  *   (the control showing the IdP really checks the signature `sealed` sends).
- * Single Logout has its own suite.
+ * Single Logout through `sealed` (the IdP requires signed logout messages from it), both ways,
+ * over https with the IdP cross-site; `plain` registers no SLO endpoint at the IdP, so when one
+ * browser holds both, SimpleSAMLphp cannot sign plain out (it drops it; its answer to an
+ * SP-initiated logout is then Success/PartialLogout). Plain-http Single Logout with one connection
+ * is slo-simplesamlphp.test.ts.
  */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { inflateRawSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page, Request as PwRequest } from 'playwright-core';
@@ -39,9 +44,9 @@ const PROBES = [
 ];
 
 /** Each connection: its Gatehouse settings and how the IdP treats its SP. */
-const CONNECTIONS: { id: string; gatehouse: Record<string, unknown>; idp: Partial<SpRegistration> }[] = [
+const CONNECTIONS: { id: string; gatehouse: Record<string, unknown>; idp: Partial<SpRegistration>; slo?: true }[] = [
   { id: 'plain', gatehouse: { sign_requests: false }, idp: {} },
-  { id: 'sealed', gatehouse: { encryption: { require: true, allow_cbc: true } }, idp: { certPem: SP_KEYS.certPem, encryptAssertions: true, requireSignedRequests: true } },
+  { id: 'sealed', gatehouse: { encryption: { require: true, allow_cbc: true } }, idp: { certPem: SP_KEYS.certPem, encryptAssertions: true, requireSignedRequests: true, validateLogout: true }, slo: true },
   { id: 'gcm-only', gatehouse: { encryption: { require: true } }, idp: { certPem: SP_KEYS.certPem, encryptAssertions: true, requireSignedRequests: true } },
   { id: 'rolling', gatehouse: { encryption: { require: true, allow_cbc: true } }, idp: { certPem: SP_KEYS.certPem, encryptionCertPem: NEXT_KEYS.certPem, encryptAssertions: true, requireSignedRequests: true } },
   { id: 'unsigned', gatehouse: { sign_requests: false }, idp: { certPem: SP_KEYS.certPem, requireSignedRequests: true } },
@@ -77,9 +82,7 @@ describe('enterprise SAML through SimpleSAMLphp: two kinds of connection, https,
     for (const s of started) if (s.status === 'rejected') throw s.reason;
     assert.ok(idp && upstream && front);
     origin = `https://gatehouse.test:${front.port}`;
-    for (const c of CONNECTIONS) {
-      await idp.registerSp({ entityId: `${origin}/.gatehouse/saml/${c.id}/metadata`, acsUrl: `${origin}/.gatehouse/saml/${c.id}/acs`, ...c.idp });
-    }
+    for (const c of CONNECTIONS) await idp.registerSp(registration(c.id));
     // Node cannot resolve idp.test: read the metadata (which names idp.test) at the loopback address.
     const metadata = await (await fetch(idp.localMetadataUrl)).text();
     assert.match(metadata, /entityID="http:\/\/idp\.test:/);
@@ -102,6 +105,13 @@ describe('enterprise SAML through SimpleSAMLphp: two kinds of connection, https,
     await upstream?.close();
     await idp?.stop();
   });
+
+  /** How the IdP trusts a connection's SP; `extra` changes it (e.g. its SLO bindings). */
+  function registration(id: string, extra: Partial<SpRegistration> = {}): SpRegistration {
+    const c = CONNECTIONS.find((x) => x.id === id)!;
+    const sloUrl = c.slo ? { sloUrl: `${origin}/.gatehouse/saml/${c.id}/slo` } : {};
+    return { entityId: `${origin}/.gatehouse/saml/${c.id}/metadata`, acsUrl: `${origin}/.gatehouse/saml/${c.id}/acs`, ...sloUrl, ...c.idp, ...extra };
+  }
 
   function running() {
     assert.ok(idp && upstream && browser && gh, 'before() started everything');
@@ -260,6 +270,240 @@ describe('enterprise SAML through SimpleSAMLphp: two kinds of connection, https,
       assert.match(await a.page.content(), /signature/i);
     } finally {
       await a.context.close();
+    }
+  });
+
+  /** The Gatehouse session cookie of this browser context, if it has one. */
+  async function sessionCookie(context: BrowserContext): Promise<string | undefined> {
+    return (await context.cookies(origin)).find((c) => c.name === SESSION_COOKIE)?.value;
+  }
+
+  /** Whether a session cookie still opens a session (asked at Gatehouse's own listener). */
+  async function cookieWorks(value: string): Promise<boolean> {
+    const res = await fetch(`${running().gh.url}/.gatehouse/userinfo`, { headers: { cookie: `${SESSION_COOKIE}=${value}` } });
+    await res.arrayBuffer();
+    return res.status === 200;
+  }
+
+  /** The XML of an HTTP-Redirect binding message (DEFLATE, base64) in a URL. */
+  function redirectXml(url: URL, param: 'SAMLRequest' | 'SAMLResponse'): string {
+    const value = url.searchParams.get(param);
+    assert.ok(value, `${param} in ${url.pathname}`);
+    return inflateRawSync(Buffer.from(value, 'base64')).toString('utf8');
+  }
+
+  /** The IdP's trusted ReturnTo (its own welcome page) for a logout started at the IdP. */
+  function idpReturnTo(): string {
+    return `${running().idp.baseUrl}module.php/core/frontpage_welcome.php?signed-out=1`;
+  }
+
+  const SLO_PATH = '/.gatehouse/saml/sealed/slo';
+  const RSA_SHA256 = 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256';
+  const STEP_MS = 15_000;
+
+  /** A logout message as the browser delivered it: the XML, and the binding's signature and RelayState. */
+  function deliveredMessage(r: PwRequest, param: 'SAMLRequest' | 'SAMLResponse'): { xml: string; signed: boolean; relayState: string | null } {
+    if (r.method() === 'GET') {
+      const url = new URL(r.url());
+      assert.equal(url.searchParams.get('SigAlg'), RSA_SHA256);
+      return { xml: redirectXml(url, param), signed: !!url.searchParams.get('Signature'), relayState: url.searchParams.get('RelayState') };
+    }
+    const form = new URLSearchParams(r.postData() ?? '');
+    const xml = Buffer.from(form.get(param) ?? '', 'base64').toString('utf8');
+    return { xml, signed: /<ds:Signature\b[\s\S]*<ds:SignatureMethod Algorithm="http:\/\/www\.w3\.org\/2001\/04\/xmldsig-more#rsa-sha256"/.test(xml), relayState: form.get('RelayState') };
+  }
+
+  // The IdP answers our LogoutRequest by the binding the SP's SingleLogoutService is registered
+  // with at the IdP: Redirect (a top-level cross-site GET, where even a Lax cookie would be sent)
+  // and POST (a cross-site form POST: only the SameSite=None login cookie gets through).
+  for (const binding of ['redirect', 'post'] as const) {
+    it(`SLO, SP-initiated through sealed over https (IdP answers by ${binding}): signed LogoutRequest to the IdP, whose signed LogoutResponse comes back cross-site with the SameSite=None login cookie and is accepted; both sessions end`, async (t) => {
+      if (skipReason) return t.skip(skipReason);
+      const { idp, gh } = running();
+      const method = binding === 'post' ? 'POST' : 'GET';
+      await idp.registerSp(registration('sealed', { sloBindings: [binding] }));
+      const a = await attempt('sealed');
+      try {
+        await assertLandedAsAlice(a, 'sealed');
+        const cookie = await sessionCookie(a.context);
+        assert.ok(cookie && (await cookieWorks(cookie)), 'signed in through sealed');
+        const requests: PwRequest[] = [];
+        a.page.on('request', (r) => requests.push(r));
+        // Control, from the same genuine LogoutResponse: before the browser delivers it, Gatehouse is
+        // sent it without this browser's login cookie and refuses it (the binding is really checked;
+        // a failed check consumes nothing). Then the browser's own cross-site request goes on.
+        // (Raw CDP interception: Playwright's page.route does not see the hops of a redirect chain.)
+        let control: { status: number; body: string; reasons: unknown[] } | undefined;
+        const cdp = await a.context.newCDPSession(a.page);
+        type Paused = { requestId: string; request: { url: string; method: string; postData?: string; postDataEntries?: { bytes?: string }[]; headers: Record<string, string> } };
+        cdp.on('Fetch.requestPaused', (e: Paused) => {
+          void (async () => {
+            try {
+              const before = gh.logs.find((l) => l.event === 'logout-failed').length;
+              const body = e.request.postData ?? (e.request.postDataEntries ?? []).map((x) => Buffer.from(x.bytes ?? '', 'base64').toString('utf8')).join('');
+              const init: RequestInit = e.request.method === 'POST' ? { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded' } } : {};
+              const res = await fetch(`${gh.url}${SLO_PATH}${new URL(e.request.url).search}`, init);
+              control = { status: res.status, body: await res.text(), reasons: gh.logs.find((l) => l.event === 'logout-failed').slice(before).map((l) => l.reason) };
+            } finally {
+              await cdp.send('Fetch.continueRequest', { requestId: e.requestId });
+            }
+          })();
+        });
+        await cdp.send('Fetch.enable', { patterns: [{ urlPattern: `${origin}${SLO_PATH}*`, requestStage: 'Request' }] });
+        await a.page.goto(`${origin}/.gatehouse/logout`, { timeout: STEP_MS });
+        const atSlo = (u: URL) => u.origin === origin && u.pathname === SLO_PATH;
+        await Promise.all([a.page.waitForURL(atSlo, { timeout: STEP_MS }), a.page.click('button[type="submit"]')]);
+        await a.page.waitForLoadState('load');
+        await cdp.send('Fetch.disable');
+        await cdp.detach();
+
+        // Our LogoutRequest (always Redirect), signed (the IdP requires it: validate.logout), for the sealed SP.
+        const out = requests.find((r) => r.url().startsWith(`${idp.sloUrl}?`) && new URL(r.url()).searchParams.has('SAMLRequest'));
+        assert.ok(out, 'the browser went on to the IdP with a LogoutRequest');
+        const request = deliveredMessage(out, 'SAMLRequest');
+        assert.ok(request.signed, 'LogoutRequest signed');
+        assert.match(request.xml, /<samlp:LogoutRequest\b/);
+        assert.ok(request.xml.includes(`>${origin}/.gatehouse/saml/sealed/metadata</saml:Issuer>`), request.xml);
+        assert.ok(request.xml.includes(`Destination="${idp.sloUrl}"`), request.xml);
+        assert.match(request.xml, /<samlp:SessionIndex>[^<]+<\/samlp:SessionIndex>/);
+
+        // The IdP's answer: signed, Success, delivered cross-site (http://idp.test -> https://gatehouse.test).
+        const back = requests.find((r) => atSlo(new URL(r.url())));
+        assert.ok(back, 'the IdP sent the browser back to the SLO endpoint');
+        assert.equal(back.method(), method, `the IdP answered by ${binding}`);
+        const response = deliveredMessage(back, 'SAMLResponse');
+        assert.ok(response.signed, 'LogoutResponse signed by the IdP');
+        assert.ok(response.relayState, 'our RelayState came back');
+        assert.match(response.xml, /<samlp:LogoutResponse\b/);
+        assert.match(response.xml, /StatusCode Value="urn:oasis:names:tc:SAML:2\.0:status:Success"/);
+        assert.equal((await back.allHeaders())['sec-fetch-site'], 'cross-site', 'the IdP is another site');
+        const sent = await cookiesSent(back);
+        assert.ok(sent.includes(LOGIN_COOKIE), `login cookie sent with the cross-site LogoutResponse (sent: ${sent.join(', ')})`);
+        if (binding === 'post') assert.ok(!sent.includes('probe_lax'), 'control: a SameSite=Lax cookie is not sent on this cross-site POST');
+        assert.equal((await back.response())?.status(), 200);
+        const text = (await a.page.textContent('body')) ?? '';
+        assert.match(text, /also signed out at your identity provider/, `${text}\n${gh.logs.text()}`);
+
+        // The control: the same response without the login cookie was refused, and consumed nothing.
+        assert.ok(control, 'control ran');
+        assert.equal(control.status, 403);
+        assert.match(control.body, /SAML_LOGOUT_FAILED/);
+        assert.deepEqual(control.reasons, ['logout-started-in-another-browser']);
+
+        const lines = gh.logs.find((l) => l.event === 'saml-logout' && l.connection === 'sealed');
+        assert.deepEqual(lines.map((l) => [l.kind, l.binding, l.verdict]).at(-1), ['LogoutResponse', binding, 'ok']);
+        assert.equal(await cookieWorks(cookie), false, 'the Gatehouse session ended');
+        assert.equal(await sessionCookie(a.context), undefined, 'session cookie cleared in the browser');
+        // The IdP session ended too: signing in again asks for the password.
+        await a.page.goto(`${origin}/.gatehouse/saml/sealed/login?rd=${encodeURIComponent('/any/sealed')}`, { timeout: STEP_MS });
+        await a.page.waitForSelector('input[name="password"]', { timeout: STEP_MS });
+      } finally {
+        await a.context.close();
+        await idp.registerSp(registration('sealed'));
+      }
+    });
+  }
+
+  it('SLO, IdP-initiated over https: the IdP\'s signed LogoutRequest ends the sealed session and is answered; the plain session of the same browser (no SLO endpoint at the IdP) stays', async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    const { idp, gh } = running();
+    // One browser profile, one IdP session, two Gatehouse sessions: plain (password), then sealed (single sign-on).
+    const p = await attempt('plain');
+    const context = p.context;
+    try {
+      await assertLandedAsAlice(p, 'plain');
+      const plainCookie = await sessionCookie(context);
+      assert.ok(plainCookie && (await cookieWorks(plainCookie)));
+      await p.page.goto(`${origin}/.gatehouse/saml/sealed/login?rd=${encodeURIComponent('/any/sealed')}`, { timeout: STEP_MS });
+      await p.page.waitForURL(`${origin}/any/sealed`, { timeout: STEP_MS });
+      const sealedCookie = await sessionCookie(context);
+      assert.ok(sealedCookie && sealedCookie !== plainCookie && (await cookieWorks(sealedCookie)), 'sealed signed in without a password; its cookie replaced plain\'s');
+      assert.ok(await cookieWorks(plainCookie), 'the plain session is still there');
+
+      const requests: PwRequest[] = [];
+      p.page.on('request', (r) => requests.push(r));
+      const before = gh.logs.find((l) => l.event === 'saml-logout' || l.event === 'logout-failed').length;
+      const idpLogBefore = (await readFile(idp.logFile, 'utf8')).length;
+      // Started from a page of the IdP (as a "sign out everywhere" button there), not typed in:
+      // so the browser's trip to Gatehouse is a cross-site navigation, as in production.
+      await p.page.goto(`${idp.baseUrl}module.php/core/frontpage_welcome.php`, { timeout: STEP_MS });
+      const done = idpReturnTo();
+      await p.page.evaluate((url) => window.location.assign(url), `${idp.sloUrl}?ReturnTo=${encodeURIComponent(done)}`);
+      await p.page.waitForURL(done, { timeout: STEP_MS }).catch(async (err: unknown) => {
+        throw new Error(`stuck at ${p.page.url()}: ${(await p.page.textContent('body'))?.replace(/\s+/g, ' ').slice(0, 2000)}\n${gh.logs.text()}`, { cause: err });
+      });
+
+      // Gatehouse got exactly one LogoutRequest, for sealed, signed, delivered cross-site with the session cookie.
+      const lines = gh.logs.find((l) => l.event === 'saml-logout' || l.event === 'logout-failed').slice(before);
+      assert.deepEqual(lines.map((l) => [l.event, l.connection, l.kind, l.verdict, l.ended]), [['saml-logout', 'sealed', 'LogoutRequest', 'ok', 1]], gh.logs.text());
+      const into = requests.filter((r) => r.url().startsWith(`${origin}/.gatehouse/`));
+      assert.deepEqual(into.map((r) => new URL(r.url()).pathname), [SLO_PATH], 'the IdP sent the browser to sealed\'s SLO endpoint only');
+      const inUrl = new URL(into[0]!.url());
+      assert.equal(inUrl.searchParams.get('SigAlg'), RSA_SHA256);
+      assert.ok(inUrl.searchParams.get('Signature'), 'LogoutRequest signed by the IdP');
+      assert.match(redirectXml(inUrl, 'SAMLRequest'), /<samlp:LogoutRequest\b/);
+      assert.equal((await into[0]!.allHeaders())['sec-fetch-site'], 'cross-site');
+      assert.ok((await cookiesSent(into[0]!)).includes(SESSION_COOKIE), 'the (SameSite=Lax) session cookie rides the top-level cross-site GET');
+      assert.equal((await into[0]!.response())?.status(), 302);
+      // Our answer: a signed LogoutResponse back at the IdP.
+      const answer = requests.find((r) => r.url().startsWith(`${idp.sloUrl}?`) && new URL(r.url()).searchParams.has('SAMLResponse'));
+      assert.ok(answer, 'Gatehouse answered the IdP');
+      const answerUrl = new URL(answer.url());
+      assert.ok(answerUrl.searchParams.get('Signature'));
+      const logoutResponse = redirectXml(answerUrl, 'SAMLResponse');
+      assert.match(logoutResponse, /StatusCode Value="urn:oasis:names:tc:SAML:2\.0:status:Success"/);
+      assert.ok(logoutResponse.includes(`>${origin}/.gatehouse/saml/sealed/metadata</saml:Issuer>`), logoutResponse);
+
+      assert.equal(await cookieWorks(sealedCookie), false, 'the sealed session ended');
+      assert.equal(await sessionCookie(context), undefined, 'and its cookie was cleared in the browser');
+      // SimpleSAMLphp logs out every SP of its session in turn; plain publishes no SingleLogoutService
+      // to it, so it drops that association with a warning and still lands on ReturnTo (no error shown).
+      const idpLog = (await readFile(idp.logFile, 'utf8')).slice(idpLogBefore);
+      assert.ok(idpLog.includes(`Unable to initialize logout to 'saml:${origin}/.gatehouse/saml/plain/metadata'`), idpLog);
+      assert.ok(idpLog.includes(`Sending SAML 2.0 LogoutRequest to: '${origin}/.gatehouse/saml/sealed/metadata'`), idpLog);
+      assert.ok(await cookieWorks(plainCookie), 'the plain session was not ended: the IdP cannot tell Gatehouse about it');
+      // The plain session still works in this browser.
+      await context.addCookies([{ name: SESSION_COOKIE, value: plainCookie, url: origin, secure: true, httpOnly: true, sameSite: 'Lax' }]);
+      const seen = running().upstream.seen.length;
+      await p.page.goto(`${origin}/any/plain`, { timeout: STEP_MS });
+      assert.equal(p.page.url(), `${origin}/any/plain`);
+      assert.equal(running().upstream.seen.slice(seen).at(-1)?.headers['x-forwarded-user'], 'alice@example.com');
+      // The IdP session is gone: sealed asks for the password again.
+      await p.page.goto(`${origin}/.gatehouse/saml/sealed/login?rd=${encodeURIComponent('/any/sealed')}`, { timeout: STEP_MS });
+      await p.page.waitForSelector('input[name="password"]', { timeout: STEP_MS });
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('SLO, SP-initiated through sealed while the IdP session also holds plain (no SLO endpoint at the IdP): the IdP answers Success/PartialLogout; Gatehouse ends the sealed session only', async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    const { gh } = running();
+    const p = await attempt('plain');
+    const context = p.context;
+    try {
+      await assertLandedAsAlice(p, 'plain');
+      const plainCookie = await sessionCookie(context);
+      await p.page.goto(`${origin}/.gatehouse/saml/sealed/login?rd=${encodeURIComponent('/any/sealed')}`, { timeout: STEP_MS });
+      await p.page.waitForURL(`${origin}/any/sealed`, { timeout: STEP_MS });
+      const sealedCookie = await sessionCookie(context);
+      assert.ok(plainCookie && sealedCookie && plainCookie !== sealedCookie);
+      const requests: PwRequest[] = [];
+      p.page.on('request', (r) => requests.push(r));
+      await p.page.goto(`${origin}/.gatehouse/logout`, { timeout: STEP_MS });
+      await Promise.all([p.page.waitForURL(`${origin}${SLO_PATH}?**`, { timeout: STEP_MS }), p.page.click('button[type="submit"]')]);
+      const back = requests.find((r) => r.url().startsWith(`${origin}${SLO_PATH}?`));
+      assert.ok(back);
+      const xml = redirectXml(new URL(back.url()), 'SAMLResponse');
+      // SimpleSAMLphp could not reach plain, so its answer is Success with the PartialLogout sub-status.
+      assert.match(xml, /<samlp:StatusCode Value="urn:oasis:names:tc:SAML:2\.0:status:Success">\s*<samlp:StatusCode Value="urn:oasis:names:tc:SAML:2\.0:status:PartialLogout"\s*\/>/, xml);
+      assert.equal((await back.response())?.status(), 200);
+      assert.match((await p.page.textContent('body')) ?? '', /You are signed out/);
+      assert.equal(gh.logs.find((l) => l.event === 'saml-logout' && l.connection === 'sealed').at(-1)?.kind, 'LogoutResponse');
+      assert.equal(await cookieWorks(sealedCookie), false, 'the sealed session ended');
+      assert.ok(await cookieWorks(plainCookie), 'the plain session (whose cookie the sealed login replaced in this browser) is not ended: nothing names it');
+    } finally {
+      await context.close();
     }
   });
 });

@@ -104,6 +104,8 @@ export interface RunningIdp {
   localMetadataUrl: string;
   /** The temp dir holding config, keys, logs; removed by `stop()`. */
   dir: string;
+  /** SimpleSAMLphp's own log (INFO and above), inside `dir`. */
+  logFile: string;
   /** Trust one more SP (or replace one with the same entity ID); effective on the next request. */
   registerSp(sp: SpRegistration): Promise<void>;
   /** Stop Apache, wait for it to exit, remove `dir`. Idempotent. */
@@ -575,6 +577,7 @@ function runningIdp(paths: Layout, baseUrl: string, localMetadataUrl: string): R
     sloUrl: `${baseUrl}saml2/idp/SingleLogoutService.php`,
     localMetadataUrl,
     dir: paths.dir,
+    logFile: join(paths.logDir, 'simplesamlphp.log'),
     async registerSp(sp) {
       validateSp(sp);
       sps.set(sp.entityId, { ...sp });
