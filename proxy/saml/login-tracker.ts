@@ -16,6 +16,12 @@ export interface PendingLogin {
    * against the response at the ACS. Absent in records made before step-up existed: nothing asked.
    */
   ask?: AuthnAsk;
+  /**
+   * The id of the session this browser held when it started the login (its full cookie was
+   * presented and opened): it ends once the new session exists, so a sign-in again (another
+   * connection, a step-up) leaves no earlier session behind for a stolen cookie to use.
+   */
+  replaces?: string;
   /** SHA-256 of the nonce in this browser's login cookie. */
   binding: string;
   createdAt: number;

@@ -55,6 +55,8 @@ export interface LoginResult {
   authnInstant?: number;
   /** Fingerprint of the SP key that decrypted the assertion (absent: it came unencrypted). */
   decryptedWith?: string;
+  /** The session this login replaces (see PendingLogin.replaces): the caller ends it. */
+  replaces?: string;
 }
 
 /**
@@ -120,7 +122,7 @@ export class ServiceProvider {
    * Starts an SP-initiated login (HTTP-Redirect binding). `returnTo` must already be checked.
    * @returns the IdP URL to redirect the browser to
    */
-  async startLogin(returnTo: string, nonce: string, stepUp?: StepUpAsk): Promise<string> {
+  async startLogin(returnTo: string, nonce: string, stepUp?: StepUpAsk, replaces?: string): Promise<string> {
     // SAML metadata 2.0 section 2.2.1: metadata past validUntil must not be used.
     if (this.idp.expired()) throw fail('IDP_METADATA_EXPIRED', 'idp-metadata-expired');
     const relayState = this.deps.tracker.newRelayState();
@@ -130,7 +132,7 @@ export class ServiceProvider {
     requester.options.entryPoint = this.idp.current.sso.redirect!;
     const url = await requester.getAuthorizeUrlAsync(relayState, undefined, {});
     const requestId = requestIdOf(url);
-    await this.deps.tracker.start(relayState, { requestId, connection: this.conn.id, returnTo, ask }, nonce);
+    await this.deps.tracker.start(relayState, { requestId, connection: this.conn.id, returnTo, ask, ...(replaces ? { replaces } : {}) }, nonce);
     return url;
   }
 
@@ -165,7 +167,7 @@ export class ServiceProvider {
   async finishLogin(samlResponse: string, relayState: string | undefined, nonce: string | undefined): Promise<LoginResult | RestartLogin> {
     if (this.idp.expired()) throw fail('SAML_LOGIN_FAILED', 'idp-metadata-expired');
     const env = inspectResponse(samlResponse, this.deps.maxResponseBytes);
-    const { requestId, returnTo, ask, startedAt } = await this.matchRequest(env, relayState, nonce);
+    const { requestId, returnTo, ask, startedAt, replaces } = await this.matchRequest(env, relayState, nonce);
     this.checkEnvelope(env);
     const opened = this.decrypt(env);
     const assertionId = opened ? inspectDecryptedAssertion(opened.xml) : env.assertionId;
@@ -205,6 +207,7 @@ export class ServiceProvider {
       returnTo,
       authnInstant: checked.authnInstant,
       decryptedWith: opened?.key.fingerprint256,
+      ...(replaces ? { replaces } : {}),
     };
   }
 
@@ -231,11 +234,11 @@ export class ServiceProvider {
       if (!relayState) throw fail('SAML_LOGIN_FAILED', 'relay-state-missing');
       const login = await this.deps.tracker.find(relayState, nonce, this.conn.id);
       if (login.requestId !== env.inResponseTo) throw fail('SAML_LOGIN_FAILED', 'in-response-to-mismatch');
-      return { requestId: login.requestId, returnTo: login.returnTo, ask: login.ask ?? askFor(this.conn), startedAt: login.createdAt };
+      return { requestId: login.requestId, returnTo: login.returnTo, ask: login.ask ?? askFor(this.conn), startedAt: login.createdAt, replaces: login.replaces };
     }
     if (this.conn.idp_initiated === 'refuse') throw fail('SAML_LOGIN_FAILED', 'unsolicited-response');
     // Nothing was requested: the connection's classes still apply; ForceAuthn cannot (no start).
-    return { requestId: undefined, returnTo: relayState, ask: askFor(this.conn), startedAt: undefined };
+    return { requestId: undefined, returnTo: relayState, ask: askFor(this.conn), startedAt: undefined, replaces: undefined };
   }
 
   /** SAML bindings 3.5.5.2: Destination must be our ACS (and present when the response is signed). */

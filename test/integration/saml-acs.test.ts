@@ -63,6 +63,34 @@ describe('SP-initiated login with a response signed by the IdP key', () => {
     assert.ok(a && first.jar.get('gatehouse_session') && a !== first.jar.get('gatehouse_session'));
   });
 
+  test('stolen old cookie: signing in again in the same browser ends the session it replaces', async () => {
+    const first = await startSpLogin(gh.url, 'lab');
+    assert.equal((await postResponse(first, genuineResponseXml(first, 'alice@example.com'))).status, 303);
+    const stolen = new CookieJar();
+    stolen.set('gatehouse_session', first.jar.get('gatehouse_session')!);
+    await assertSignedIn(stolen);
+    // Another browser of the same user is not this browser: its session stays.
+    const elsewhere = await startSpLogin(gh.url, 'lab');
+    assert.equal((await postResponse(elsewhere, genuineResponseXml(elsewhere, 'alice@example.com'))).status, 303);
+    const again = await startSpLogin(gh.url, 'other', { jar: first.jar });
+    assert.equal((await postResponse(again, genuineResponseXml(again, 'alice@example.com'))).status, 303);
+    await assertSignedIn(first.jar);
+    const res = await jarFetch(stolen, `${gh.url}/ml/x`, { headers: { accept: 'application/json' } });
+    assert.equal(res.status, 401, 'the replaced session is over');
+    await assertSignedIn(elsewhere.jar);
+  });
+
+  test('a forged session cookie (a known id with a wrong key) at login start ends nobody\'s session', async () => {
+    const victim = await startSpLogin(gh.url, 'lab');
+    assert.equal((await postResponse(victim, genuineResponseXml(victim, 'bob@example.com'))).status, 303);
+    const id = victim.jar.get('gatehouse_session')!.split('.')[0]!;
+    const attacker = new CookieJar();
+    attacker.set('gatehouse_session', `${id}.${'A'.repeat(43)}`);
+    const login = await startSpLogin(gh.url, 'lab', { jar: attacker });
+    assert.equal((await postResponse(login, genuineResponseXml(login, 'alice@example.com'))).status, 303);
+    await assertSignedIn(victim.jar, 'bob@example.com');
+  });
+
   test('response signed and assertion signed: accepted', async () => {
     const login = await startSpLogin(gh.url, 'lab');
     const res = await postResponse(login, genuineResponseXml(login, 'alice@example.com', { signResponse: true }));

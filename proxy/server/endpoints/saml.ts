@@ -7,6 +7,7 @@ import { EVENTS, F } from '../../log.js';
 import type { AppContext, RequestScope } from '../context.js';
 import { loginCookie, readCookie, sessionCookie } from '../cookies.js';
 import { readForm } from '../form-body.js';
+import { parseToken } from '../../session/session-keys.js';
 import type { RequestTarget } from '../../path.js';
 import { redirect } from '../respond.js';
 import { checkReturnTo } from '../return-to.js';
@@ -47,8 +48,20 @@ async function startLogin(req: IncomingMessage, res: ServerResponse, ctx: AppCon
   if (!returnTo) throw fail('BAD_REDIRECT', 'return-to-not-ours');
   const existing = readCookie(req.headers.cookie, ctx.cookies.login);
   const nonce = existing && NONCE.test(existing) ? existing : randomBytes(32).toString('base64url');
-  const url = await ctx.connections.get(id)!.startLogin(returnTo, nonce, stepUpAsk(ctx, query));
+  const url = await ctx.connections.get(id)!.startLogin(returnTo, nonce, stepUpAsk(ctx, query), await currentSessionId(req, ctx));
   redirect(res, url, 302, { 'set-cookie': loginCookie(ctx.cookies, nonce) });
+}
+
+/**
+ * The session this browser holds, when its whole cookie opens it: the login about to start
+ * replaces it. A bare id is never enough (anyone could name someone else's session), and a store
+ * that cannot answer only means nothing is replaced.
+ */
+async function currentSessionId(req: IncomingMessage, ctx: AppContext): Promise<string | undefined> {
+  const token = readCookie(req.headers.cookie, ctx.cookies.session);
+  if (!token) return undefined;
+  const open = await ctx.sessions.open(token).catch(() => undefined);
+  return open ? parseToken(token)?.id : undefined;
 }
 
 /**
@@ -140,6 +153,9 @@ async function verifyAndSignIn(req: IncomingMessage, res: ServerResponse, ctx: A
     await ctx.sessions.destroy(token);
     throw fail('SAML_LOGIN_FAILED', 'user-deactivated');
   }
+  // The browser signed in again (another connection, a step-up): its earlier session ends now,
+  // on every instance, instead of lingering until it expires behind a replaced cookie.
+  if (result.replaces) await ctx.sessionAdmin.revokeId(result.replaces).catch((err: unknown) => ctx.log.warn({ [F.requestId]: scope.id, err }, 'could not end the session this login replaces'));
   scope.user = result.identity.user;
   ctx.log.info(
     { [F.event]: EVENTS.login, [F.requestId]: scope.id, [F.user]: result.identity.user, [F.connection]: id, groups: result.identity.groups.length, [F.spKey]: result.decryptedWith },
