@@ -15,7 +15,7 @@ import type { LoginTracker } from './login-tracker.js';
 import { attributeNames, type AttributeNames } from './provider-presets.js';
 import { classifyNodeSamlError } from './node-saml-errors.js';
 import type { ReplayCache } from './replay-cache.js';
-import { openEncryptedAssertion, type OpenedAssertion } from './encrypted-assertion.js';
+import { openEncryptedAssertion, sameAssertion, type OpenedAssertion } from './encrypted-assertion.js';
 import type { SpKey, SpKeys } from './sp-keys.js';
 import { buildSpMetadata } from './sp-metadata.js';
 import { inspectDecryptedAssertion, inspectResponse, type ResponseEnvelope } from './response-guard.js';
@@ -170,6 +170,9 @@ export class ServiceProvider {
     const opened = this.decrypt(env);
     const assertionId = opened ? inspectDecryptedAssertion(opened.xml) : env.assertionId;
     const profile = await this.verify(env, samlResponse, opened?.key);
+    // Node-saml decrypts again with xml-encryption; the assertion the guard inspected must be,
+    // canonical form for canonical form, the one it verified (not only carry the same ID).
+    if (opened && !sameAssertion(opened.xml, profile.getAssertionXml!())) throw fail('SAML_LOGIN_FAILED', 'decrypted-assertion-mismatch');
     const checked = checkAssertion(profile.getAssertionXml!(), {
       idpEntityId: this.idpEntityId,
       acsUrl: this.urls.acsUrl,
