@@ -24,8 +24,8 @@ export interface MetadataFindings {
  * Reads every connection's IdP metadata as `serve` would (the file, or the URL fetched with a
  * timeout unless `offline`), verifying the pinned signature: unusable, unsigned, badly signed or
  * expired (validUntil) metadata is a problem. Signing certificates expiring within 30 days (or
- * expired) and a plain-http metadata URL without a signature pin (anyone on the path can swap
- * the IdP's keys) are warnings. Loopback http URLs are not warned about.
+ * expired), a plain-http metadata URL without a signature pin (anyone on the path can swap
+ * the IdP's keys) and pinned metadata without validUntil (rollback undetectable) are warnings. Loopback http URLs are not warned about.
  */
 export async function checkMetadata(loaded: LoadedConfig, nowMs: number, opts: { offline?: boolean; timeoutMs?: number } = {}): Promise<MetadataFindings> {
   const found: MetadataFindings = { problems: [], warnings: [] };
@@ -44,6 +44,10 @@ export async function checkMetadata(loaded: LoadedConfig, nowMs: number, opts: {
         const text = c.idp_metadata_file ? readFileSync(resolve(loaded.dir, c.idp_metadata_file), 'utf8') : await fetchMetadataText(c.idp_metadata_url!, opts.timeoutMs ?? CHECK_FETCH_TIMEOUT_MS);
         const md = parseIdpMetadata(pin ? verifyMetadataSignature(text, pin) : text);
         if (md.validUntil !== undefined && md.validUntil <= nowMs) throw Object.assign(new Error(), { reason: `metadata-expired (validUntil ${new Date(md.validUntil).toISOString()})` });
+        if (pin && md.validUntil === undefined) {
+          const pinKey = c.idp_metadata_signing_cert_file ? 'idp_metadata_signing_cert_file' : 'idp_metadata_fingerprint';
+          found.warnings.push(at(pinKey, 'warning: the pinned metadata carries no validUntil: an older copy the IdP once signed (with a retired key) cannot be told from a newer one, so the pin cannot prevent rollback'));
+        }
         for (const e of expiringCerts(md, nowMs)) {
           const when = e.daysLeft < 0 ? `expired on ${e.notAfter}` : `expires on ${e.notAfter} (${e.daysLeft} day(s) left)`;
           found.warnings.push(at(kind, `warning: IdP signing certificate ${e.fingerprint} ${when}`));

@@ -1,7 +1,8 @@
 import { constants, createDecipheriv, privateDecrypt } from 'node:crypto';
 import { fail } from '../errors.js';
 import type { SpKey } from './sp-keys.js';
-import { NS } from './xml.js';
+import { ExclusiveCanonicalization } from 'xml-crypto';
+import { children, NS, parseStrictXml } from './xml.js';
 
 /** XML Encryption algorithm URIs (xmlenc-core 5.2, xmlenc-core1 5.2.4 for GCM). */
 export const XENC_ALGORITHMS = {
@@ -66,21 +67,24 @@ export interface OpenedAssertion {
  *   `encryption-algorithm-not-allowed`, `encryption-key-unknown`, `decryption-failed`
  */
 export function openEncryptedAssertion(ea: Element, keys: readonly SpKey[], policy: EncryptionPolicy): OpenedAssertion {
-  const [encryptedData] = sequence(ea, [[NS.xenc, 'EncryptedData']]);
-  const [dataMethod, keyInfo, dataCipher] = sequence(encryptedData!, [[NS.xenc, 'EncryptionMethod'], [NS.dsig, 'KeyInfo'], [NS.xenc, 'CipherData']]);
-  const [encryptedKey] = sequence(keyInfo!, [[NS.xenc, 'EncryptedKey']]);
-  const { method: keyMethod, hint, cipher: keyCipher } = encryptedKeyParts(encryptedKey!);
-  // One key and two cipher values in all: what node-saml's decryption (which takes the first of
-  // each in document order) reads is then exactly what was checked here.
-  const count = (ns: string, name: string) => ea.getElementsByTagNameNS(ns, name).length;
-  if (count(NS.xenc, 'EncryptedKey') !== 1 || count(NS.xenc, 'CipherValue') !== 2 || count(NS.xenc, 'EncryptedData') !== 1) throw malformed();
+  const layout = new Set<Element>([ea]);
+  const take = (parent: Element, names: [string, string][]) => {
+    const els = sequence(parent, names);
+    for (const e of els) layout.add(e);
+    return els;
+  };
+  const [encryptedData] = take(ea, [[NS.xenc, 'EncryptedData']]);
+  const [dataMethod, keyInfo, dataCipher] = take(encryptedData!, [[NS.xenc, 'EncryptionMethod'], [NS.dsig, 'KeyInfo'], [NS.xenc, 'CipherData']]);
+  const [encryptedKey] = take(keyInfo!, [[NS.xenc, 'EncryptedKey']]);
+  const { method: keyMethod, hint, cipher: keyCipher } = encryptedKeyParts(encryptedKey!, layout);
   if (elementsOf(dataMethod!).length > 0) throw malformed();
   const data = (policy.allow_cbc ? { ...GCM, ...CBC } : GCM)[dataMethod!.getAttribute('Algorithm') ?? ''];
   if (!data) throw fail('SAML_LOGIN_FAILED', 'encryption-algorithm-not-allowed');
-  checkKeyTransport(keyMethod);
+  checkKeyTransport(keyMethod, layout);
+  const wrapped = cipherValue(keyCipher, layout);
+  const content = cipherValue(dataCipher!, layout);
+  checkWholeSubtree(ea, layout);
   const candidates = keysNamedBy(hint, keys);
-  const wrapped = cipherValue(keyCipher);
-  const content = cipherValue(dataCipher!);
   for (const key of candidates) {
     const cek = unwrap(key, wrapped);
     if (cek?.length === data.keyBytes) return { key, xml: decryptContent(data, cek, content) };
@@ -88,24 +92,78 @@ export function openEncryptedAssertion(ea: Element, keys: readonly SpKey[], poli
   throw fail('SAML_LOGIN_FAILED', 'decryption-failed');
 }
 
-/** xmlenc-core 3.5.1: EncryptionMethod, ds:KeyInfo?, CipherData, then only ReferenceList / CarriedKeyName. */
-function encryptedKeyParts(ek: Element): { method: Element; hint: Element | undefined; cipher: Element } {
+/**
+ * node-saml's decryption (xml-encryption 3.1) reads the EncryptedAssertion by local name in any
+ * namespace and takes the first match in document order: the key from the first
+ * `//*[local-name()='CipherValue']`, the content from the first
+ * `//EncryptedData/CipherData/CipherValue`, the algorithms from the first EncryptionMethods.
+ * So every element of the subtree must be one this function placed in the accepted layout
+ * (nothing foreign, in any namespace, hidden in a KeyInfo, ReferenceList or CarriedKeyName),
+ * and the elements those look-ups name are counted by local name: exactly one key and one
+ * content for both readers.
+ */
+function checkWholeSubtree(ea: Element, layout: ReadonlySet<Element>): void {
+  const counts = new Map<string, number>();
+  const all = Array.from(ea.getElementsByTagName('*'));
+  for (const el of all) {
+    if (!layout.has(el)) throw malformed();
+    counts.set(el.localName, (counts.get(el.localName) ?? 0) + 1);
+  }
+  const n = (name: string) => counts.get(name) ?? 0;
+  if (n('EncryptedData') !== 1 || n('EncryptedKey') !== 1 || n('CipherData') !== 2 || n('CipherValue') !== 2
+    || n('EncryptionMethod') !== 2 || n('KeyInfo') > 2 || n('DigestMethod') > 1 || n('ReferenceList') > 1
+    || n('RetrievalMethod') > 0 || n('CipherReference') > 0 || n('EncryptedAssertion') > 0) {
+    throw malformed();
+  }
+}
+
+/**
+ * xmlenc-core 3.5.1: EncryptionMethod, ds:KeyInfo?, CipherData, ReferenceList?, CarriedKeyName?.
+ * The KeyInfo may only name our certificate (ds:X509Data/ds:X509Certificate, ds:KeyName); the
+ * ReferenceList only hold xenc:DataReference; CarriedKeyName only text.
+ */
+function encryptedKeyParts(ek: Element, layout: Set<Element>): { method: Element; hint: Element | undefined; cipher: Element } {
   const els = elementsOf(ek);
   const method = els.shift();
   const hint = els[0] && is(els[0], NS.dsig, 'KeyInfo') ? els.shift() : undefined;
   const cipher = els.shift();
   if (!method || !is(method, NS.xenc, 'EncryptionMethod') || !cipher || !is(cipher, NS.xenc, 'CipherData')) throw malformed();
-  if (els.some((e) => !is(e, NS.xenc, 'ReferenceList') && !is(e, NS.xenc, 'CarriedKeyName'))) throw malformed();
+  const refs = els[0] && is(els[0], NS.xenc, 'ReferenceList') ? els.shift() : undefined;
+  const carried = els[0] && is(els[0], NS.xenc, 'CarriedKeyName') ? els.shift() : undefined;
+  if (els.length > 0) throw malformed();
+  for (const e of [method, hint, cipher, refs, carried]) if (e) layout.add(e);
+  if (hint) {
+    for (const part of elementsOf(hint)) {
+      layout.add(part);
+      if (is(part, NS.dsig, 'KeyName')) {
+        if (elementsOf(part).length > 0) throw malformed();
+      } else if (is(part, NS.dsig, 'X509Data')) {
+        const certs = elementsOf(part);
+        if (certs.length === 0 || certs.some((c) => !is(c, NS.dsig, 'X509Certificate') || elementsOf(c).length > 0)) throw malformed();
+        for (const c of certs) layout.add(c);
+      } else {
+        throw malformed();
+      }
+    }
+  }
+  if (refs) {
+    for (const r of elementsOf(refs)) {
+      if (!is(r, NS.xenc, 'DataReference') || elementsOf(r).length > 0) throw malformed();
+      layout.add(r);
+    }
+  }
+  if (carried && elementsOf(carried).length > 0) throw malformed();
   return { method, hint, cipher };
 }
 
 /** RSA-OAEP with MGF1-SHA1 and, if named at all, a SHA-1 digest (xmlenc-core 5.4.2). */
-function checkKeyTransport(method: Element): void {
+function checkKeyTransport(method: Element, layout: Set<Element>): void {
   if (!KEY_TRANSPORT_ALGORITHMS.includes(method.getAttribute('Algorithm') ?? '')) {
     throw fail('SAML_LOGIN_FAILED', 'encryption-algorithm-not-allowed');
   }
   const params = elementsOf(method);
   if (params.length > 1) throw malformed();
+  if (params[0]) layout.add(params[0]);
   if (params[0] && !(is(params[0], NS.dsig, 'DigestMethod') && params[0].getAttribute('Algorithm') === SHA1)) {
     throw fail('SAML_LOGIN_FAILED', 'encryption-algorithm-not-allowed');
   }
@@ -152,8 +210,10 @@ function decryptContent(data: DataCipher, cek: Buffer, content: Buffer): string 
 }
 
 /** CipherData must hold exactly one CipherValue (no CipherReference: nothing is fetched). */
-function cipherValue(cipherData: Element): Buffer {
+function cipherValue(cipherData: Element, layout: Set<Element>): Buffer {
   const [value] = sequence(cipherData, [[NS.xenc, 'CipherValue']]);
+  if (elementsOf(value!).length > 0) throw malformed();
+  layout.add(value!);
   const text = (value!.textContent ?? '').replace(/\s+/g, '');
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text)) throw malformed();
   return Buffer.from(text, 'base64');
@@ -178,4 +238,21 @@ function is(e: Element, ns: string, localName: string): boolean {
 
 function malformed() {
   return fail('SAML_LOGIN_FAILED', 'encrypted-assertion-malformed');
+}
+
+/**
+ * Whether the assertion Gatehouse decrypted and inspected is the one node-saml verified
+ * (`profile.getAssertionXml()`: the signed reference's output, or the decrypted assertion when
+ * the Response was signed): both exclusive-canonicalized, their top-level ds:Signature removed.
+ * The layout check makes the two decryptions read the same bytes; this proves they did, so no
+ * differential between the readers can leave the response guard checking a different assertion.
+ */
+export function sameAssertion(decrypted: string, verified: string): boolean {
+  return canonicalWithoutSignature(decrypted) === canonicalWithoutSignature(verified);
+}
+
+function canonicalWithoutSignature(xml: string): string {
+  const root = parseStrictXml(xml).documentElement;
+  for (const sig of children(root, NS.dsig, 'Signature')) root.removeChild(sig);
+  return new ExclusiveCanonicalization().process(root, {}).toString();
 }

@@ -140,6 +140,10 @@ export class IdpSource {
       // The connection trusts one IdP: metadata at the same place naming another entity is a
       // misconfiguration or a takeover, never a refresh (the replay cache is keyed on the entity).
       if (md.entityId !== this.md.entityId) throw fail('BAD_REQUEST', 'metadata-entity-id-changed');
+      // A pinned signature proves who published a copy, not when: a replayed older copy (a
+      // retired signing certificate, a moved SSO URL) verifies too. Its validUntil is the only
+      // date the signature covers, so a copy must not end before the one in use (rollback).
+      if (this.opts.pin && olderThan(md, this.md)) throw fail('BAD_REQUEST', 'metadata-older-than-current');
       this.md = md;
       this.fetchedAt = clock.now();
       this.failures = 0;
@@ -178,4 +182,14 @@ export class IdpSource {
       this.opts.log.warn({ [F.code]: 'IDP_CERT_EXPIRING', [F.connection]: this.opts.connection, fingerprint: c.fingerprint, not_after: c.notAfter, days_left: c.daysLeft }, c.daysLeft < 0 ? 'IdP signing certificate has expired' : 'IdP signing certificate expires soon');
     }
   }
+}
+
+/**
+ * Whether `fresh` is older than `current` as far as signed metadata can say: its validUntil is
+ * earlier, or absent while the current copy has one. Equal validUntil (the same copy read again)
+ * is not older. Without validUntil in the current copy nothing can be compared.
+ */
+export function olderThan(fresh: Pick<IdpMetadata, 'validUntil'>, current: Pick<IdpMetadata, 'validUntil'>): boolean {
+  if (current.validUntil === undefined) return false;
+  return fresh.validUntil === undefined || fresh.validUntil < current.validUntil;
 }

@@ -107,7 +107,9 @@ export function parseLogoutMessage(xml: string): LogoutMessage {
     if (msg.notOnOrAfter === undefined) throw fail('SAML_LOGOUT_FAILED', 'bad-not-on-or-after');
   }
   const nameId = logoutChild(root, NS.assertion, 'NameID');
-  const value = textOf(nameId);
+  // Untrimmed: sessions are indexed under the NameID exactly as the login's assertion carried it
+  // (SAML core 8.3 compares NameIDs exactly); a trimmed " alice " would end nobody's session.
+  const value = nameId?.textContent ?? undefined;
   if (nameId && value) {
     msg.subject = {
       nameId: value,

@@ -15,7 +15,7 @@ import type { LoginTracker } from './login-tracker.js';
 import { attributeNames, type AttributeNames } from './provider-presets.js';
 import { classifyNodeSamlError } from './node-saml-errors.js';
 import type { ReplayCache } from './replay-cache.js';
-import { openEncryptedAssertion, type OpenedAssertion } from './encrypted-assertion.js';
+import { openEncryptedAssertion, sameAssertion, type OpenedAssertion } from './encrypted-assertion.js';
 import type { SpKey, SpKeys } from './sp-keys.js';
 import { buildSpMetadata } from './sp-metadata.js';
 import { inspectDecryptedAssertion, inspectResponse, type ResponseEnvelope } from './response-guard.js';
@@ -172,6 +172,14 @@ export class ServiceProvider {
     const opened = this.decrypt(env);
     const assertionId = opened ? inspectDecryptedAssertion(opened.xml) : env.assertionId;
     const profile = await this.verify(env, samlResponse, opened?.key);
+    // node-saml hands xml-encryption `/*[local-name()='Response']/*[local-name()='EncryptedAssertion']`
+    // (of the verified Response when it is signed): the guard allows exactly one element named
+    // Assertion or EncryptedAssertion in any namespace, and it must be the saml: child checked
+    // above, so both read the same element; openEncryptedAssertion fixes its whole layout so
+    // xml-encryption's first-match look-ups read the key and content checked here. And as proof,
+    // not only argument: the assertion the guard inspected must be, exc-c14n without Signature,
+    // the one node-saml verified (profile.getAssertionXml()), not only carry the same ID.
+    if (opened && !sameAssertion(opened.xml, profile.getAssertionXml!())) throw fail('SAML_LOGIN_FAILED', 'decrypted-assertion-mismatch');
     const checked = checkAssertion(profile.getAssertionXml!(), {
       idpEntityId: this.idpEntityId,
       acsUrl: this.urls.acsUrl,

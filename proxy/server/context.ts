@@ -67,6 +67,8 @@ export interface RequestScope {
   user?: string;
   /** Set on the SAML ACS: any refusal there (405 and 413 included) is a `login-failed` line. */
   acs?: boolean;
+  /** Set on a SAML SLO endpoint: any refusal there (404 when off, 405 included) is a `logout-failed` line. */
+  slo?: boolean;
   /** Error code when the request failed. */
   code?: string;
   reason?: string;

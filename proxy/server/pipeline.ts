@@ -57,7 +57,7 @@ function fromError(req: IncomingMessage, res: ServerResponse, ctx: AppContext, s
     ctx.log.debug({ [F.event]: EVENTS.error, [F.requestId]: scope.id, [F.code]: known.code, [F.reason]: known.reason, err: known.cause }, 'request refused: session store unavailable');
   } else if (known.code === 'INTERNAL' || known.status >= 502) {
     ctx.log.error({ [F.event]: EVENTS.error, [F.requestId]: scope.id, [F.code]: known.code, [F.reason]: known.reason, err: known.cause ?? err }, 'request failed');
-  } else if (known.code === 'SAML_LOGOUT_FAILED') {
+  } else if (known.code === 'SAML_LOGOUT_FAILED' || scope.slo) {
     ctx.log.warn({ [F.event]: EVENTS.logoutFailed, [F.requestId]: scope.id, [F.code]: known.code, [F.reason]: known.reason, [F.route]: scope.route, [F.clientIp]: req.socket.remoteAddress }, 'logout message refused');
   } else if (known.code === 'SAML_LOGIN_FAILED' || scope.acs) {
     ctx.log.warn({ [F.event]: EVENTS.loginFailed, [F.requestId]: scope.id, [F.code]: known.code, [F.reason]: known.reason, [F.route]: scope.route, [F.clientIp]: req.socket.remoteAddress }, 'login failed');

@@ -192,6 +192,51 @@ test('signature pinned: refreshes to tampered, unsigned or foreign-signed metada
   }
 });
 
+test('metadata rollback: with a pinned signature, a replayed older signed copy (earlier validUntil, retired signing cert) is refused; a newer one is taken', async () => {
+  const retired = makeTestKeyPair({ commonName: 'retired-idp-signing.test' });
+  const current = makeTestKeyPair({ commonName: 'new-idp-signing.test' });
+  const signed = (id: string, cert: string, validUntil?: string) => signMetadata(metadataXml({ entityId: ENTITY, ssoUrl: SSO, id, certBase64s: [cert], validUntil }));
+  const year = 365 * 24 * 3600_000;
+  const old = signed('_v1', retired.certBase64, iso(Date.now() + year));
+  const fresh = signed('_v2', current.certBase64, iso(Date.now() + 2 * year));
+  const currentFp = new X509Certificate(current.certPem).fingerprint256;
+  const dir = mkdtempSync(join(tmpdir(), 'gh-md-rollback-'));
+  const file = join(dir, 'idp.xml');
+  const logs = captureLogs();
+  try {
+    // Control: without a pin there is no signature to replay; the older copy is simply the file.
+    writeFileSync(file, fresh);
+    const unpinned = await IdpSource.open({ file }, { connection: 'lab' });
+    writeFileSync(file, old);
+    assert.equal((await unpinned.refresh()).lastError, null);
+    assert.deepEqual(unpinned.current.certFingerprints, [new X509Certificate(retired.certPem).fingerprint256]);
+    unpinned.stop();
+
+    writeFileSync(file, fresh);
+    const source = await IdpSource.open({ file }, { connection: 'lab', pin: { certs: [IDP_KEYS.certPem] }, log: logs.log });
+    writeFileSync(file, old); // what an attacker on the path, or a stale cache, serves instead
+    const state = await source.refresh();
+    assert.equal(state.lastError?.reason, 'metadata-older-than-current');
+    assert.equal(state.status, 'stale');
+    assert.deepEqual(source.current.certFingerprints, [currentFp], 'the last good copy is kept');
+    assert.equal(state.validUntil, iso(Date.parse(/validUntil="([^"]+)"/.exec(fresh)![1]!)));
+    assert.equal(logs.find((l) => l.code === 'IDP_METADATA_REFRESH_FAILED' && l.reason === 'metadata-older-than-current' && l.connection === 'lab').length, 1);
+    // A signed copy without validUntil cannot be dated: refused while the current one has one.
+    writeFileSync(file, signed('_v0', retired.certBase64));
+    assert.equal((await source.refresh()).lastError?.reason, 'metadata-older-than-current');
+    // The same copy read again, and a newer one, are taken.
+    writeFileSync(file, fresh);
+    assert.equal((await source.refresh()).lastError, null);
+    const newer = signed('_v3', IDP_KEYS.certBase64, iso(Date.now() + 3 * year));
+    writeFileSync(file, newer);
+    assert.equal((await source.refresh()).lastError, null);
+    assert.deepEqual(source.current.certFingerprints, [new X509Certificate(IDP_KEYS.certPem).fingerprint256]);
+    source.stop();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a metadata file is re-read on refresh too, and refused when unsigned while pinned', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gh-mdfile-'));
   const file = join(dir, 'idp.xml');

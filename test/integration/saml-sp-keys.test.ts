@@ -4,7 +4,7 @@
  * all against responses the test IdP signs and encrypts with xml-encryption (not our code).
  */
 import assert from 'node:assert/strict';
-import { createVerify, X509Certificate } from 'node:crypto';
+import { constants, createCipheriv, createVerify, publicEncrypt, randomBytes, X509Certificate } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { jarFetch, type CookieJar } from '../helpers/cookie-jar.js';
 import { idpMetadataXml, startGatehouse, type RunningGatehouse } from '../helpers/gatehouse.js';
@@ -211,6 +211,65 @@ describe('encrypted assertions', () => {
     bytes[20] = bytes[20]! ^ 1;
     await assertRejected(await postResponse(login, xml.replace(data, bytes.toString('base64'))), 'decryption-failed');
   });
+});
+
+/**
+ * The EncryptedAssertion layout xml-encryption (node-saml's decryption) reads differently: it takes
+ * the first `//*[local-name()='CipherValue']` for the key and the first
+ * `EncryptedData/CipherData/CipherValue` by local name for the content. Foreign-namespace copies
+ * hidden in the EncryptedKey's ds:KeyInfo come first: Gatehouse's guard would check stub A while
+ * node-saml verifies the genuine, IdP-signed B that the guard never saw.
+ */
+describe('CipherValue differential (node-saml decrypting another assertion than the one inspected)', () => {
+  function gcm(key: Buffer, plain: string): string {
+    const iv = randomBytes(12);
+    const c = createCipheriv('aes-256-gcm', key, iv);
+    const body = Buffer.concat([c.update(plain, 'utf8'), c.final()]);
+    return Buffer.concat([iv, body, c.getAuthTag()]).toString('base64');
+  }
+
+  /** A response whose EncryptedAssertion carries B; with `hide`, B is hidden and the real cipher values carry a stub with B's ID. */
+  async function handBuilt(login: StartedLogin, extra: Partial<ResponseOptions>, alterB: (x: string) => string, hide: boolean): Promise<string> {
+    let assertionB = '';
+    const genuine = await buildEncryptedResponseXml({ ...responseFor(login, extra), encrypt: { certPem: SP_KEYS.certPem, alterPlaintext: (x) => (assertionB = alterB(x)) } });
+    const id = /\sID="([^"]+)"/.exec(assertionB)![1]!;
+    const assertionA = hide ? `<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${id}"/>` : assertionB;
+    const cek = randomBytes(32);
+    const wrapped = publicEncrypt({ key: SP_KEYS.certPem, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, cek).toString('base64');
+    const X = 'xmlns:x="urn:x"';
+    const hidden = hide ? `<x:CipherValue ${X}>${wrapped}</x:CipherValue><x:EncryptedData ${X}><x:CipherData><x:CipherValue>${gcm(cek, assertionB)}</x:CipherValue></x:CipherData></x:EncryptedData>` : '';
+    const ea = '<saml:EncryptedAssertion><xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#" Type="http://www.w3.org/2001/04/xmlenc#Element">'
+      + '<xenc:EncryptionMethod Algorithm="http://www.w3.org/2009/xmlenc11#aes256-gcm"/>'
+      + '<ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><xenc:EncryptedKey>'
+      + '<xenc:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"/>'
+      + `<ds:KeyInfo>${hidden}<ds:X509Data><ds:X509Certificate>${SP_KEYS.certBase64}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>`
+      + `<xenc:CipherData><xenc:CipherValue>${wrapped}</xenc:CipherValue></xenc:CipherData></xenc:EncryptedKey></ds:KeyInfo>`
+      + `<xenc:CipherData><xenc:CipherValue>${gcm(cek, assertionA)}</xenc:CipherValue></xenc:CipherData></xenc:EncryptedData></saml:EncryptedAssertion>`;
+    const out = genuine.replace(/<saml:EncryptedAssertion>[\s\S]*<\/saml:EncryptedAssertion>/, ea);
+    assert.notEqual(out, genuine);
+    return out;
+  }
+
+  test('control: the hand-built layout carrying a clean genuine assertion signs in where encryption is required', async () => {
+    const login = await startSpLogin(gh.url, 'strict');
+    await assertSignedIn(await postResponse(login, await handBuilt(login, {}, (x) => x, false)), login.jar);
+  });
+
+  const attacks: [string, Partial<ResponseOptions>, (x: string) => string, string][] = [
+    ['comment injected into the signed NameID', {}, (x) => x.replace('alice@example.com</saml:NameID>', 'alice@example.com<!---->.evil.test</saml:NameID>'), 'xml-comment-present'],
+    ['SHA-1 signature and digest', { signatureAlgorithm: 'sha1', digestAlgorithm: 'sha1' }, (x) => x, 'weak-signature-algorithm'],
+  ];
+  for (const [name, extra, alter, guardReason] of attacks) {
+    test(`CipherValue differential hiding a ${name}: refused (encrypted-assertion-malformed), as it is when encrypted normally`, async () => {
+      const { res: control } = await encryptedLogin('strict', { alterPlaintext: alter }, extra);
+      await assertRejected(control, guardReason);
+      const login = await startSpLogin(gh.url, 'strict');
+      const before = upstream.seen.length;
+      await assertRejected(await postResponse(login, await handBuilt(login, extra, alter, true)), 'encrypted-assertion-malformed');
+      assert.equal((await jarFetch(login.jar, `${gh.url}/ml/x`)).status !== 200, true, 'no session');
+      assert.equal(upstream.seen.length, before, 'nothing forwarded');
+    });
+  }
 });
 
 describe('SP metadata', () => {

@@ -261,6 +261,75 @@ describe('IdP-initiated LogoutRequest', () => {
     await assertRefused(() => viaRedirect(`${q}&SAMLRequest=x`), 'redirect-parameter-repeated', victim.jar);
   });
 
+  test('NameID whitespace mismatch: a padded NameID is compared exactly; a trimmed one ends nothing, is answered Success and logged at warn', async () => {
+    const nameId = ' alice-ws@example.com ';
+    const login = await startSpLogin(gh.url, 'lab');
+    const res = await postResponse(login, genuineResponseXml(login, nameId, { attributes: { email: ['alice-ws@example.com'] } }));
+    assert.equal(res.status, 303, await res.text());
+    // The trimmed NameID is another NameID (SAML core 8.3): nobody's session ends, and the line says so.
+    const trimmed = await viaRedirect(redirectQuery('SAMLRequest', genuine('alice-ws@example.com').xml));
+    assert.equal(trimmed.status, 302);
+    assert.match(readRedirect(trimmed.headers.get('location')!, SP_KEYS.certPem).xml, /StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/);
+    assert.equal(await signedIn(login.jar), true);
+    const none = gh.logs.find((l) => l.event === 'saml-logout' && l.req_id === trimmed.headers.get('x-request-id'));
+    assert.deepEqual(none.map((l) => [l.level, l.ended]), [['warn', 0]]);
+    // The NameID exactly as the login's assertion carried it ends that session (before the fix: Success, session alive).
+    const exact = await viaRedirect(redirectQuery('SAMLRequest', genuine(nameId).xml));
+    assert.equal(exact.status, 302);
+    assert.match(readRedirect(exact.headers.get('location')!, SP_KEYS.certPem).xml, /StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/);
+    assert.equal(await signedIn(login.jar), false, 'the session the IdP was told ended has ended');
+    const ended = gh.logs.find((l) => l.event === 'saml-logout' && l.req_id === exact.headers.get('x-request-id'));
+    assert.deepEqual(ended.map((l) => [l.level, l.ended]), [['info', 1]]);
+  });
+
+  test('audit double record: a failure answering the IdP after the sessions ended is recorded once (accepted), not again as refused', async () => {
+    const victim = await signIn('answer-fails@example.com');
+    const slo = gh.app.context.singleLogout.get('lab')!;
+    const answer = slo.answer;
+    slo.answer = () => {
+      throw new Error('answer failed');
+    };
+    let res: Response;
+    try {
+      res = await viaRedirect(redirectQuery('SAMLRequest', genuine('answer-fails@example.com').xml));
+    } finally {
+      slo.answer = answer;
+    }
+    assert.equal(res.status, 500);
+    assert.equal(await signedIn(victim.jar), false);
+    await gh.app.context.samlAudit.settled();
+    const { entries } = await gh.app.context.samlAudit.list({ kind: 'logout-request', limit: 100 });
+    const mine = entries.filter((e) => e.req_id === res.headers.get('x-request-id'));
+    assert.deepEqual(mine.map((e) => [e.verdict, e.reason]), [['accepted', 'logout-ok-ended-1']]);
+    const control = await viaRedirect(redirectQuery('SAMLRequest', genuine('answer-fails@example.com').xml, { keys: null }));
+    await gh.app.context.samlAudit.settled();
+    const again = (await gh.app.context.samlAudit.list({ kind: 'logout-request', limit: 100 })).entries.filter((e) => e.req_id === control.headers.get('x-request-id'));
+    assert.deepEqual(again.map((e) => e.verdict), ['refused'], 'control: a refused message is recorded (once)');
+  });
+
+  test('audit noise: a bare GET to the SLO endpoint (no SAMLRequest/SAMLResponse) is refused with one line and not recorded', async () => {
+    const res = await jarFetch(new CookieJar(), sloOf('lab'));
+    assert.equal(res.status, 403);
+    const reqId = res.headers.get('x-request-id');
+    assert.equal(gh.logs.find((l) => l.event === 'logout-failed' && l.req_id === reqId).length, 1);
+    await gh.app.context.samlAudit.settled();
+    const { entries } = await gh.app.context.samlAudit.list({ limit: 1000 });
+    assert.equal(entries.filter((e) => e.req_id === reqId).length, 0);
+  });
+
+  test('SLO off or a wrong method: one logout-failed line per refusal, sessions untouched', async () => {
+    const victim = await signIn('local2@example.com', 'local');
+    const off = await viaRedirect(redirectQuery('SAMLRequest', genuine('local2@example.com', {}, 'local').xml), 'local');
+    assert.equal(off.status, 404);
+    const put = await jarFetch(new CookieJar(), sloOf('lab'), { method: 'PUT', body: 'x' });
+    assert.equal(put.status, 405);
+    for (const [res, reason] of [[off, 'single-logout-off'], [put, 'slo-method']] as const) {
+      const lines = gh.logs.find((l) => l.req_id === res.headers.get('x-request-id') && l.level !== 'info' && l.level !== 'debug');
+      assert.deepEqual(lines.map((l) => [l.event, l.reason]), [['logout-failed', reason]]);
+    }
+    assert.ok(await signedIn(victim.jar));
+  });
+
   test('single_logout: false refuses the SLO endpoint and leaves sessions alone', async () => {
     const victim = await signIn('local@example.com', 'local');
     const res = await viaRedirect(redirectQuery('SAMLRequest', genuine('local@example.com', {}, 'local').xml), 'local');

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { encrypt } from 'xml-encryption';
 import { isGatehouseError } from '../../proxy/errors.js';
-import { openEncryptedAssertion, XENC_ALGORITHMS, type EncryptionPolicy } from '../../proxy/saml/encrypted-assertion.js';
+import { openEncryptedAssertion, sameAssertion, XENC_ALGORITHMS, type EncryptionPolicy } from '../../proxy/saml/encrypted-assertion.js';
 import { readSpKey, type SpKey } from '../../proxy/saml/sp-keys.js';
 import { parseStrictXml } from '../../proxy/saml/xml.js';
 import { makeTestKeyPair, SP_KEYS, type TestKeyPair } from '../helpers/test-keys.js';
@@ -105,5 +105,49 @@ describe('openEncryptedAssertion', () => {
     const forNext = await encrypted(NEXT);
     const lied = forNext.replace(NEXT.certBase64, SP_KEYS.certBase64);
     refusedWith(lied, 'decryption-failed');
+  });
+
+  // xml-encryption (node-saml's decryption) takes the first `//*[local-name()='CipherValue']` for
+  // the key and the first `EncryptedData/CipherData/CipherValue` by local name for the content:
+  // copies in a foreign namespace hidden before the real ones would be what node-saml decrypts.
+  const X = 'xmlns:x="urn:x"';
+  const hide = (xml: string, inside: string) => {
+    const out = xml.replace(/(<e:EncryptedKey[^>]*>[\s\S]*?<KeyInfo[^>]*>)/, `$1${inside}`);
+    assert.notEqual(out, xml, 'the EncryptedKey has a KeyInfo to hide things in');
+    return out;
+  };
+
+  test('CipherValue differential: a foreign-namespace CipherValue/EncryptedData inside the EncryptedKey\'s KeyInfo is refused', async () => {
+    const xml = await encrypted(SP_KEYS);
+    assert.equal(open(xml).xml, ASSERTION, 'control: the same message without the hidden copies opens');
+    const wrapped = /<e:CipherValue>([^<]*)<\/e:CipherValue>/.exec(xml)![1]!;
+    refusedWith(hide(xml, `<x:CipherValue ${X}>${wrapped}</x:CipherValue>`), 'encrypted-assertion-malformed');
+    refusedWith(hide(xml, `<x:EncryptedData ${X}><x:CipherData><x:CipherValue>AAAA</x:CipherValue></x:CipherData></x:EncryptedData>`), 'encrypted-assertion-malformed');
+    // In the xenc namespace too, and in a ds:X509Data: only X509Certificate / KeyName are allowed.
+    refusedWith(hide(xml, '<e:CipherValue>AAAA</e:CipherValue>'), 'encrypted-assertion-malformed');
+    refusedWith(xml.replace(/(<X509Data>)/, `$1<x:CipherValue ${X}>AAAA</x:CipherValue>`), 'encrypted-assertion-malformed');
+    assert.equal(open(hide(xml, '<KeyName>sp-2026</KeyName>')).xml, ASSERTION, 'control: a ds:KeyName is allowed');
+  });
+
+  test('CipherValue differential: foreign elements in a ReferenceList or CarriedKeyName, or anywhere else, are refused', async () => {
+    const xml = await encrypted(SP_KEYS);
+    const withRefs = (refs: string) => xml.replace(/(<\/e:CipherData>)(\s*<\/e:EncryptedKey>)/, `$1${refs}$2`);
+    const ok = withRefs('<e:ReferenceList><e:DataReference URI="#d"/></e:ReferenceList><e:CarriedKeyName>k</e:CarriedKeyName>');
+    assert.notEqual(ok, xml);
+    assert.equal(open(ok).xml, ASSERTION, 'control: DataReference and a text CarriedKeyName are allowed');
+    refusedWith(withRefs(`<e:ReferenceList><x:CipherValue ${X}>AAAA</x:CipherValue></e:ReferenceList>`), 'encrypted-assertion-malformed');
+    refusedWith(withRefs(`<e:ReferenceList><e:DataReference URI="#d"><x:CipherValue ${X}>AAAA</x:CipherValue></e:DataReference></e:ReferenceList>`), 'encrypted-assertion-malformed');
+    refusedWith(withRefs(`<e:CarriedKeyName><x:CipherValue ${X}>AAAA</x:CipherValue></e:CarriedKeyName>`), 'encrypted-assertion-malformed');
+    refusedWith(xml.replace(/(<xenc:EncryptionMethod [^>]*)\/>/, `$1><x:CipherValue ${X}>AAAA</x:CipherValue></xenc:EncryptionMethod>`), 'encrypted-assertion-malformed');
+    refusedWith(xml.replace(/(<e:CipherValue>)/, `$1<x:y ${X}/>`), 'encrypted-assertion-malformed');
+  });
+
+  test('sameAssertion: what node-saml verified must be, canonically, the assertion Gatehouse inspected', () => {
+    const signed = ASSERTION.replace('</saml:Issuer>', '</saml:Issuer><ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignatureValue>AA==</ds:SignatureValue></ds:Signature>');
+    assert.equal(sameAssertion(signed, ASSERTION), true, 'control: the signature and namespace placement do not matter');
+    assert.equal(sameAssertion(ASSERTION, ASSERTION.replace('<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"', '<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" xmlns:unused="urn:u"')), true);
+    const stub = '<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_a1"/>';
+    assert.equal(sameAssertion(stub, signed), false, 'a stub with the genuine ID is not the genuine assertion');
+    assert.equal(sameAssertion(ASSERTION, ASSERTION.replace('>idp<', '>idp2<')), false);
   });
 });

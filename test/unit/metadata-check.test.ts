@@ -117,6 +117,18 @@ describe('gatehouse check: IdP metadata', () => {
     assert.equal(signed.code, 0, signed.err);
   });
 
+  test('rollback: a pinned signature on metadata without validUntil is a warning (an older signed copy cannot be told apart); with validUntil it is not', async () => {
+    const pinned = `idp_metadata_file: idp.xml, idp_metadata_signing_cert_file: signer.pem`;
+    const bare = await check(pinned, { 'idp.xml': signMetadata(md([IDP_KEYS.certBase64])), 'signer.pem': IDP_KEYS.certPem });
+    assert.equal(bare.code, 0, bare.err);
+    assert.match(bare.err, /idp_metadata_signing_cert_file: warning: the pinned metadata carries no validUntil/);
+    const dated = await check(pinned, { 'idp.xml': signMetadata(md([IDP_KEYS.certBase64], '2099-01-01T00:00:00Z')), 'signer.pem': IDP_KEYS.certPem });
+    assert.equal(dated.code, 0, dated.err);
+    assert.doesNotMatch(dated.err, /validUntil/);
+    const unpinned = await check('idp_metadata_file: idp.xml', { 'idp.xml': md([IDP_KEYS.certBase64]) });
+    assert.doesNotMatch(unpinned.err, /validUntil/, 'without a pin there is nothing to roll back past');
+  });
+
   test('metadata over plain http (not loopback) without a signature pin is a warning; with a pin it is not', async () => {
     const plain = await check('idp_metadata_url: "http://idp.example.com/md"', {}, { offline: true });
     assert.equal(plain.code, 0, plain.err);

@@ -200,22 +200,22 @@ describe('route requirement: require_authn_context and max_authn_age', () => {
 });
 
 describe('gatehouse check', () => {
-  async function check(authnContext: string, required: string): Promise<{ code: number; err: string }> {
+  async function check(authnContext: string, required: string, o: { allow?: string; deny?: string; more?: string; require?: string } = {}): Promise<{ code: number; err: string }> {
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-step-up-check-'));
     try {
       mkdirSync(join(dir, 'policies'));
       writeFileSync(join(dir, 'gatehouse.yaml'), `demo: true
 server: { public_url: "http://127.0.0.1:4180" }
 session: {}
-saml: { connections: [ { id: lab, idp_metadata_url: "http://127.0.0.1:9/md", authn_context: ${authnContext} } ] }
+saml: { connections: [ { id: lab, idp_metadata_url: "http://127.0.0.1:9/md", authn_context: ${authnContext} }${o.more ?? ''} ] }
 policies: [ "policies/*.yaml" ]
 `);
       writeFileSync(join(dir, 'policies', 'routes.yaml'), `routes:
   - name: admin
     path: /admin
     upstream: http://127.0.0.1:9
-    allow: [ { authenticated: true } ]
-    require_authn_context: [ ${required} ]
+    allow: [ ${o.allow ?? '{ authenticated: true }'} ]
+${o.deny ? `    deny: [ ${o.deny} ]\n` : ''}${o.require ?? `    require_authn_context: [ ${required} ]`}
 `);
       const err: string[] = [];
       const sink = (to: string[]) => ({ write: (c: string) => (to.push(String(c)), true) }) as unknown as NodeJS.WritableStream;
@@ -235,5 +235,25 @@ policies: [ "policies/*.yaml" ]
   it('control: no warning when the connection accepts one of them', async () => {
     assert.deepEqual(await check(`{ classes: [ "${PPT}" ], comparison: minimum }`, X509), { code: 0, err: '' });
     assert.deepEqual(await check(`{ classes: [ "${PPT}" ] }`, `"${PPT}", "${X509}"`), { code: 0, err: '' });
+  });
+
+  const second = ', { id: other, idp_metadata_url: "http://127.0.0.1:9/md2" }';
+  const own = `{ classes: [ "${PPT}" ], comparison: minimum }`;
+
+  it('step-up across connections: several connections and an allow rule without connections: warns (any IdP could assert the stronger class)', async () => {
+    const r = await check(own, X509, { more: second });
+    assert.equal(r.code, 1, r.err);
+    assert.match(r.err, /routes\.yaml:2 route admin\.allow: warning: the route asks for a stronger or recent login .* any of the 2 connections' IdPs can assert it/);
+    const age = await check(own, X509, { more: second, require: '    max_authn_age: 15m' });
+    assert.match(age.err, /route admin\.allow: warning: the route asks for a stronger or recent login/, 'max_authn_age too');
+    const mixed = await check(own, X509, { more: second, allow: '{ connections: [ lab ] }, { groups: [ admins ] }' });
+    assert.match(mixed.err, /route admin\.allow: warning/, 'one allow rule without connections is enough to let any IdP in');
+  });
+
+  it('control: no cross-connection warning when every allow rule names connections, a deny refuses the others, or there is one connection', async () => {
+    assert.deepEqual(await check(own, X509, { more: second, allow: '{ connections: [ lab ] }' }), { code: 0, err: '' });
+    assert.deepEqual(await check(own, X509, { more: second, allow: '{ groups: [ admins ], and: [ { connections: [ lab ] } ] }, { or: [ { connections: [ lab ] }, { connections: [ other ], emails: [ "a@example.com" ] } ] }' }), { code: 0, err: '' });
+    assert.deepEqual(await check(own, X509, { more: second, deny: '{ not: { connections: [ lab ] } }' }), { code: 0, err: '' });
+    assert.deepEqual(await check(own, X509), { code: 0, err: '' });
   });
 });

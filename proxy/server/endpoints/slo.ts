@@ -22,24 +22,39 @@ import { PAGE_HEADERS, redirect, sendHtml } from '../respond.js';
  * SAML_LOGOUT_FAILED, one log line, and no session changes.
  */
 export async function handleSlo(req: IncomingMessage, res: ServerResponse, ctx: AppContext, scope: RequestScope, target: RequestTarget, slo: SingleLogout): Promise<void> {
+  // Every refusal here, 404 and 405 included, is one `logout-failed` line (pipeline.ts).
+  scope.slo = true;
   if (!slo.enabled) throw fail('ROUTE_NOT_FOUND', 'single-logout-off');
   let input: SloInput;
   if (req.method === 'GET') input = { binding: 'redirect', rawQuery: target.query.slice(1) };
   else if (req.method === 'POST') input = { binding: 'post', form: await readForm(req, MAX_POSTED_MESSAGE + 4096) };
   else throw fail('METHOD_NOT_ALLOWED', 'slo-method');
+  const trail: Trail = { ctx, req, scope, slo, input, recorded: false };
   let verified: VerifiedLogout | undefined;
   try {
     verified = slo.verify(input);
-    if (verified.message.kind === 'LogoutRequest') return await logoutRequest(req, res, ctx, scope, slo, verified, input);
-    return await logoutResponse(req, res, ctx, scope, slo, verified, input);
+    if (verified.message.kind === 'LogoutRequest') return await logoutRequest(req, res, ctx, slo, verified, trail);
+    return await logoutResponse(req, res, ctx, slo, verified, trail);
   } catch (err) {
-    recordLogoutMessage(ctx, req, scope, slo, input, verified, isGatehouseError(err) ? err.code : 'INTERNAL', isGatehouseError(err) ? err.reason : 'unexpected');
+    // Recorded once: a failure after the verdict was recorded (answering the IdP) is not a
+    // second, refused, message; it still gets its one refusal line in the pipeline.
+    recordLogoutMessage(trail, verified, isGatehouseError(err) ? err.code : 'INTERNAL', isGatehouseError(err) ? err.reason : 'unexpected');
     throw err;
   }
 }
 
+/** One SLO request's audit-trail state: each message is recorded exactly once. */
+interface Trail {
+  ctx: AppContext;
+  req: IncomingMessage;
+  scope: RequestScope;
+  slo: SingleLogout;
+  input: SloInput;
+  recorded: boolean;
+}
+
 /** IdP-initiated: end the named sessions, then answer the IdP. */
-async function logoutRequest(req: IncomingMessage, res: ServerResponse, ctx: AppContext, scope: RequestScope, slo: SingleLogout, v: VerifiedLogout, input: SloInput): Promise<void> {
+async function logoutRequest(req: IncomingMessage, res: ServerResponse, ctx: AppContext, slo: SingleLogout, v: VerifiedLogout, trail: Trail): Promise<void> {
   const subject = await slo.acceptRequest(v.message);
   let revoked: string[] = [];
   let status: string = STATUS.success;
@@ -52,7 +67,7 @@ async function logoutRequest(req: IncomingMessage, res: ServerResponse, ctx: App
     status = STATUS.responder;
     subStatus = STATUS.partialLogout;
   }
-  recordLogoutMessage(ctx, req, scope, slo, input, v, status === STATUS.success ? 'ok' : 'partial-logout', undefined, revoked);
+  recordLogoutMessage(trail, v, status === STATUS.success ? 'ok' : 'partial-logout', undefined, revoked);
   const token = readCookie(req.headers.cookie, ctx.cookies.session);
   const mine = token !== undefined && revoked.includes(parseToken(token)?.id ?? '');
   const clear: Record<string, string> = mine ? { 'set-cookie': clearCookie(ctx.cookies, ctx.cookies.session) } : {};
@@ -71,9 +86,9 @@ async function endSessions(ctx: AppContext, slo: SingleLogout, issuer: string, s
 }
 
 /** SP-initiated, second half: the IdP answers the LogoutRequest our sign-out sent. */
-async function logoutResponse(req: IncomingMessage, res: ServerResponse, ctx: AppContext, scope: RequestScope, slo: SingleLogout, v: VerifiedLogout, input: SloInput): Promise<void> {
+async function logoutResponse(req: IncomingMessage, res: ServerResponse, ctx: AppContext, slo: SingleLogout, v: VerifiedLogout, trail: Trail): Promise<void> {
   const success = await slo.acceptResponse(v, readCookie(req.headers.cookie, ctx.cookies.login));
-  recordLogoutMessage(ctx, req, scope, slo, input, v, success ? 'ok' : 'idp-reported-failure');
+  recordLogoutMessage(trail, v, success ? 'ok' : 'idp-reported-failure');
   if (success && slo.conn.logout_redirect) return redirect(res, slo.conn.logout_redirect, 303);
   const idp = success
     ? 'You are also signed out at your identity provider.'
@@ -83,37 +98,45 @@ async function logoutResponse(req: IncomingMessage, res: ServerResponse, ctx: Ap
 
 /**
  * The one place every logout message received at a SLO endpoint passes, verified or refused: it
- * goes to the SAML audit trail (docs/saml-audit.md) with its verdict. `verdict` is `ok`,
- * `partial-logout`, `idp-reported-failure` or the error code of a refusal. Verified messages get
- * their log line here; refused ones get theirs in the pipeline (one line each).
+ * goes to the SAML audit trail (docs/saml-audit.md) with its verdict, once per request (a later
+ * call for the same request does nothing). A request carrying no SAMLRequest or SAMLResponse
+ * (a bare GET) holds no message and is not recorded. `verdict` is `ok`, `partial-logout`,
+ * `idp-reported-failure` or the error code of a refusal. Verified messages get their log line
+ * here (warn when a LogoutRequest ended no session: the IdP names someone we never signed in,
+ * or a NameID/SessionIndex that matches none of ours); refused ones get theirs in the pipeline.
  */
-function recordLogoutMessage(ctx: AppContext, req: IncomingMessage, scope: RequestScope, slo: SingleLogout, input: SloInput, v: VerifiedLogout | undefined, verdict: string, reason?: string, revoked?: readonly string[]): void {
+function recordLogoutMessage(trail: Trail, v: VerifiedLogout | undefined, verdict: string, reason?: string, revoked?: readonly string[]): void {
+  if (trail.recorded) return;
+  trail.recorded = true;
+  const { ctx, req, scope, slo, input } = trail;
   const params = input.binding === 'redirect' ? new URLSearchParams(input.rawQuery) : input.form;
   const request = params.get('SAMLRequest');
   const value = request ?? params.get('SAMLResponse') ?? undefined;
+  if (value === undefined) return;
   const isRequest = v ? v.message.kind === 'LogoutRequest' : request !== null;
   ctx.samlAudit.record({
     kind: isRequest ? 'logout-request' : 'logout-response',
     connection: slo.conn.id,
     clientIp: clientIpOf(req, ctx),
     reqId: scope.id,
-    ...(value !== undefined ? { encoded: { value, binding: input.binding } } : {}),
+    encoded: { value, binding: input.binding },
     verdict: reason === undefined ? 'accepted' : 'refused',
     ...(reason === undefined ? { reason: revoked ? `logout-${verdict}-ended-${revoked.length}` : `logout-${verdict}` } : { code: verdict, reason }),
   });
   if (reason !== undefined || !v) return;
-  ctx.log.info(
-    {
-      [F.event]: EVENTS.samlLogout,
-      [F.requestId]: scope.id,
-      [F.connection]: slo.conn.id,
-      kind: v.message.kind,
-      binding: v.binding,
-      verdict,
-      ...(revoked ? { ended: revoked.length } : {}),
-    },
-    v.message.kind === 'LogoutRequest' ? 'IdP logout request' : 'IdP logout response',
-  );
+  const endedNone = revoked !== undefined && revoked.length === 0 && verdict === 'ok';
+  const line = {
+    [F.event]: EVENTS.samlLogout,
+    [F.requestId]: scope.id,
+    [F.connection]: slo.conn.id,
+    kind: v.message.kind,
+    binding: v.binding,
+    verdict,
+    ...(revoked ? { ended: revoked.length } : {}),
+  };
+  // SAML core 3.7.3.2 lets us answer Success when no session matched; the line says so loudly.
+  if (endedNone) ctx.log.warn(line, 'IdP logout request ended no session (a NameID we never signed in, or a mismatch)');
+  else ctx.log.info(line, v.message.kind === 'LogoutRequest' ? 'IdP logout request' : 'IdP logout response');
 }
 
 function send(res: ServerResponse, out: Outgoing, headers: Record<string, string>): void {
