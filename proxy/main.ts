@@ -33,10 +33,11 @@ commands:
                         end sessions on every instance at once (Redis: talks to Redis; memory
                         store: the running instance's admin API with admin.token)
   audit saml [--email E] [--since 2h|ISO] [--connection ID] [--verdict accepted|refused]
-             [--limit N] [--json] [--show-xml]
-                        SAML messages received (verdict, code, claims, raw XML), newest first,
-                        read from the Redis store (memory store: the admin page
-                        /.gatehouse/admin/saml-audit instead)
+             [--kind response|logout-request|logout-response] [--limit N] [--json] [--show-xml]
+             [--instance URL] [--admin-token-file FILE]
+                        SAML messages received (verdict, code, claims, raw XML), newest first;
+                        Redis store: read from Redis; memory store (or --instance): from the
+                        running instance's admin API (server.listen) with admin.token
   metadata list [--instance URL] [--admin-token-file FILE] [--json]
                         each connection's IdP metadata state on a running instance
   metadata refresh CONNECTION [--instance URL] [--admin-token-file FILE] [--json]
@@ -68,6 +69,7 @@ async function main(argv: string[]): Promise<number> {
       id: { type: 'string' },
       since: { type: 'string' },
       verdict: { type: 'string' },
+      kind: { type: 'string' },
       limit: { type: 'string' },
       'show-xml': { type: 'boolean' },
       instance: { type: 'string' },
@@ -100,8 +102,8 @@ async function main(argv: string[]): Promise<number> {
     return runSessions(config, { action: positionals[1], email: values.email, id: values.id, json: values.json === true });
   }
   if (command === 'audit' && positionals[1] === 'saml' && positionals.length === 2) {
-    const { email, since, connection, verdict, limit } = values;
-    return runAuditSaml(config, { email, since, connection, verdict, limit, json: values.json === true, showXml: values['show-xml'] === true });
+    const { email, since, connection, verdict, kind, limit, instance } = values;
+    return runAuditSaml(config, { email, since, connection, verdict, kind, limit, instance, adminTokenFile: values['admin-token-file'], json: values.json === true, showXml: values['show-xml'] === true });
   }
   if (command === 'metadata' && ((positionals[1] === 'list' && positionals.length === 2) || (positionals[1] === 'refresh' && positionals.length === 3))) {
     return runMetadata(config, { action: positionals[1], connection: positionals[2], instance: values.instance, adminTokenFile: values['admin-token-file'], json: values.json === true });

@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { ConfigError, formatProblem } from '../config/problems.js';
-import { PATHS } from '../server/endpoints/paths.js';
+import { callAdmin, resolveAdminTarget, type AdminTarget } from './admin-client.js';
 
 /** What `gatehouse metadata` was asked. */
 export interface MetadataCommand {
@@ -38,9 +37,10 @@ export async function runMetadata(file: string, cmd: MetadataCommand, out: NodeJ
     err.write('gatehouse: metadata refresh needs a connection id\n');
     return 2;
   }
-  let target: { base: string; token: string } | string;
+  let target: AdminTarget | string;
   try {
-    target = resolveTarget(file, cmd);
+    let loaded: LoadedConfig | undefined;
+    target = resolveAdminTarget(cmd, () => (loaded ??= loadConfig(file)).config);
   } catch (e) {
     if (!(e instanceof ConfigError)) {
       err.write(`gatehouse: ${(e as Error).message}\n`);
@@ -55,42 +55,18 @@ export async function runMetadata(file: string, cmd: MetadataCommand, out: NodeJ
   }
   try {
     if (cmd.action === 'list') {
-      const body = (await call(target, 'connections', 'GET')) as { connections: { id: string; metadata: PublicState }[] };
+      const body = (await callAdmin(target, 'connections')) as { connections: { id: string; metadata: PublicState }[] };
       out.write(cmd.json ? `${JSON.stringify(body, null, 2)}\n` : body.connections.map((c) => formatState(c.id, c.metadata)).join('\n'));
       return 0;
     }
     const id = encodeURIComponent(cmd.connection!);
-    const body = (await call(target, `connections/${id}/metadata/refresh`, 'POST')) as { refreshed: boolean; metadata: PublicState };
+    const body = (await callAdmin(target, `connections/${id}/metadata/refresh`, { method: 'POST' })) as { refreshed: boolean; metadata: PublicState };
     out.write(cmd.json ? `${JSON.stringify(body, null, 2)}\n` : `${body.refreshed ? 'refreshed' : 'refresh FAILED (last good copy kept)'}\n${formatState(cmd.connection!, body.metadata)}`);
     return body.refreshed ? 0 : 1;
   } catch (e) {
     err.write(`gatehouse: ${(e as Error).message}\n`);
     return 1;
   }
-}
-
-/** The instance URL and admin token from the flags, the config filling what they leave out. */
-function resolveTarget(file: string, cmd: MetadataCommand): { base: string; token: string } | string {
-  let loaded: LoadedConfig | undefined;
-  const config = () => (loaded ??= loadConfig(file)).config;
-  const token = cmd.adminTokenFile !== undefined ? readFileSync(cmd.adminTokenFile, 'utf8').trim() : config().admin.token;
-  if (!token) return 'no admin token: pass --admin-token-file FILE or set admin.token';
-  let base = cmd.instance;
-  if (base === undefined) {
-    const { host, port } = config().server.listen;
-    base = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  }
-  if (!URL.canParse(base) || !/^https?:$/.test(new URL(base).protocol)) return `--instance must be an http(s) URL, got "${base}"`;
-  return { base: new URL(PATHS.admin, base).href, token };
-}
-
-async function call(target: { base: string; token: string }, path: string, method: string): Promise<unknown> {
-  const res = await fetch(target.base + path, { method, headers: { authorization: `Bearer ${target.token}` }, signal: AbortSignal.timeout(30_000) }).catch((e: Error) => {
-    throw new Error(`cannot reach the running Gatehouse at ${target.base}: ${e.message}`);
-  });
-  const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-  if (!res.ok) throw new Error(`admin API answered ${res.status}: ${JSON.stringify(body.error ?? body)}`);
-  return body;
 }
 
 function formatState(id: string, s: PublicState): string {

@@ -7,7 +7,7 @@ import { SessionAdmin, type SessionSummary } from '../session/session-admin.js';
 import { SessionKeys } from '../session/session-keys.js';
 import { redisSettings } from '../store/open-stores.js';
 import { RedisConnection } from '../store/redis-connection.js';
-import { PATHS } from '../server/endpoints/paths.js';
+import { callAdmin, resolveAdminTarget } from './admin-client.js';
 
 /** What `gatehouse sessions` was asked. */
 export interface SessionsCommand {
@@ -98,21 +98,12 @@ async function openBackend(loaded: LoadedConfig): Promise<SessionsBackend | stri
       close: () => conn.close(),
     };
   }
-  const token = config.admin.token;
-  if (token === undefined) return 'the memory store keeps sessions inside the running Gatehouse: set admin.token so this command can use its admin API (or use a Redis store)';
-  const { host, port } = config.server.listen;
-  const base = `http://${host.includes(':') ? `[${host}]` : host}:${port}${PATHS.admin}`;
-  const call = async (path: string, init: RequestInit = {}) => {
-    const res = await fetch(base + path, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...init.headers } }).catch((err: Error) => {
-      throw new Error(`cannot reach the running Gatehouse at ${base}: ${err.message}`);
-    });
-    const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-    if (!res.ok && res.status !== 404) throw new Error(`admin API answered ${res.status}: ${JSON.stringify(body.error ?? body)}`);
-    return body;
-  };
+  const target = resolveAdminTarget({}, () => config);
+  if (typeof target === 'string') return 'the memory store keeps sessions inside the running Gatehouse: set admin.token so this command can use its admin API (or use a Redis store)';
+  const call = (path: string, init: { method?: string; body?: unknown } = {}) => callAdmin(target, path, { ...init, allow404: true });
   return {
     list: async (email) => (await call(`sessions${email ? `?email=${encodeURIComponent(email)}` : ''}`)) as unknown as { sessions: PublicSession[]; truncated: boolean },
-    revoke: async (t) => ((await call('sessions/revoke', { method: 'POST', body: JSON.stringify(t) })).ids as string[] | undefined) ?? [],
+    revoke: async (t) => ((await call('sessions/revoke', { method: 'POST', body: t })).ids as string[] | undefined) ?? [],
     close: async () => {},
   };
 }

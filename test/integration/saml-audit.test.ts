@@ -1,18 +1,24 @@
 /**
  * The SAML audit trail through real logins (responses signed by the test IdP key): accepted and
  * refused messages recorded with their code and the client's address, the admin page and API
- * (admins only, escaped, refused on application hosts), `gatehouse audit saml` (memory: points to
- * the admin page; Redis: reads it directly), sealing at rest in Redis, and a broken audit store
+ * (admins only, escaped, refused on application hosts), `gatehouse audit saml` (memory: asks the
+ * running instance's admin API; Redis: reads it directly), sealing at rest in Redis, and a broken audit store
  * that changes no login outcome.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
+import { parse, stringify } from 'yaml';
+import { runAuditSaml, type AuditCommand } from '../../proxy/cli/audit.js';
 import type { RedisConnection } from '../../proxy/store/redis-connection.js';
 import { jarFetch, type CookieJar } from '../helpers/cookie-jar.js';
+import { freePort } from '../helpers/free-port.js';
 import { idpMetadataXml, startGatehouse, type RunningGatehouse } from '../helpers/gatehouse.js';
 import { openTestConnection } from '../helpers/redis-store.js';
 import { redisSkipReason, startRedis, type RunningRedis } from '../helpers/redis-server.js';
@@ -67,6 +73,15 @@ async function loginPair(gh: RunningGatehouse, email: string) {
 
 const api = (gh: RunningGatehouse, query = '', init: RequestInit = {}) =>
   fetch(`${gh.url}/.gatehouse/admin/saml-audit${query}`, { ...init, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...init.headers } });
+
+/** The CLI in-process (faster than a child process; same code from runAuditSaml on). */
+async function runIn(file: string, cmd: Partial<AuditCommand>): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const sink = (add: (c: string) => void) => new Writable({ write: (c, _e, cb) => (add(String(c)), cb()) });
+  const code = await runAuditSaml(file, { json: false, showXml: false, ...cmd }, sink((c) => (out += c)), sink((c) => (err += c)));
+  return { code, out, err };
+}
 
 const cli = (gh: RunningGatehouse, ...args: string[]) => run(process.execPath, ['--import', 'tsx', join(ROOT, 'proxy/main.ts'), 'audit', 'saml', ...args, '--config', join(gh.dir, 'gatehouse.yaml')], { cwd: ROOT });
 
@@ -182,8 +197,87 @@ describe('SAML audit trail, memory store', () => {
     assert.equal(onOurs.status, 200, 'control: the same request on Gatehouse\'s own host');
   });
 
-  test('gatehouse audit saml with the memory store says it cannot read a running instance and names the admin page', async () => {
-    await assert.rejects(cli(gh), (err: { code?: number; stderr?: string }) => err.code === 2 && /memory.*cannot read/.test(err.stderr ?? '') && (err.stderr ?? '').includes('/.gatehouse/admin/saml-audit'));
+  test('gatehouse audit saml with the memory store asks the running instance (server.listen, admin.token of the config): accepted and refused lines, filtered by --email and --since', async () => {
+    const earlier = await loginPair(gh, 'erin@example.com');
+    const other = await loginPair(gh, 'frank@example.com');
+    await sleep(5);
+    const since = new Date().toISOString();
+    await sleep(5);
+    const { refusedId, acceptedId } = await loginPair(gh, 'erin@example.com');
+    const lines = (await cli(gh, '--email', 'Erin@Example.com', '--since', since)).stdout.trim().split('\n');
+    assert.equal(lines.length, 2, lines.join('\n'));
+    const ts = String.raw`\d{4}-\d\d-\d\dT[\d:.]+Z`;
+    assert.match(lines.find((l) => l.endsWith(refusedId)) ?? '', new RegExp(`^${ts} {2}response {2}refused {2}SAML_LOGIN_FAILED/[a-z-]+ {2}lab {2}erin@example\\.com \\(unverified\\) {2}127\\.0\\.0\\.1 {2}${refusedId}$`));
+    assert.match(lines.find((l) => l.endsWith(acceptedId)) ?? '', new RegExp(`^${ts} {2}response {2}accepted {2}login {2}lab {2}erin@example\\.com {2}127\\.0\\.0\\.1 {2}${acceptedId}$`));
+    const wider = (await cli(gh, '--email', 'erin@example.com', '--since', '1h')).stdout;
+    for (const id of [earlier.refusedId, earlier.acceptedId, refusedId, acceptedId]) assert.ok(wider.includes(id), `--since 1h shows ${id}\n${wider}`);
+    assert.ok(!wider.includes(other.refusedId) && !wider.includes(other.acceptedId) && !/frank/.test(wider), '--email leaves the other user out');
+    // --json --show-xml: the admin API's own entries, field for field (the same format as with Redis).
+    const json = JSON.parse((await cli(gh, '--email', 'erin@example.com', '--json', '--show-xml')).stdout) as { entries: ApiEntry[]; truncated: boolean };
+    const direct = (await (await api(gh, '?email=erin@example.com&xml=1')).json()) as { entries: ApiEntry[]; truncated: boolean };
+    assert.deepEqual(json, { entries: direct.entries, truncated: direct.truncated });
+    assert.match(json.entries.find((e) => e.req_id === refusedId)?.xml ?? '', /<samlp:Response/);
+    assert.match((await cli(gh, '--connection', 'nope')).stdout, /no SAML messages match/);
+  });
+
+  test('gatehouse audit saml: a wrong admin token is refused (exit 1, one line), the right one from --admin-token-file with --instance works without a config', async () => {
+    const wrong = join(gh.dir, 'wrong-token');
+    writeFileSync(wrong, 'wrong-token-wrong-token-wrong-token-wrong!\n');
+    await assert.rejects(cli(gh, '--instance', gh.url, '--admin-token-file', wrong), (err: { code?: number; stdout?: string; stderr?: string }) => {
+      assert.equal(err.code, 1);
+      assert.equal(err.stdout, '', 'nothing listed');
+      assert.match(err.stderr ?? '', /^gatehouse: the running Gatehouse at http:\/\/127\.0\.0\.1:\d+\/\.gatehouse\/admin\/ refused the admin token \(401\)[^\n]*\n$/);
+      return true;
+    });
+    const right = join(gh.dir, 'right-token');
+    writeFileSync(right, `${ADMIN_TOKEN}\n`);
+    const r = await runIn('/nonexistent/gatehouse.yaml', { instance: gh.url, adminTokenFile: right, verdict: 'refused', since: '1h' });
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, / {2}refused {2}SAML_LOGIN_FAILED\//);
+  });
+
+  test('gatehouse audit saml with the memory store and no admin token: exit 2 naming the fix', async () => {
+    const config = parse(readFileSync(join(gh.dir, 'gatehouse.yaml'), 'utf8')) as { admin: Record<string, unknown> };
+    delete config.admin.token;
+    const file = join(gh.dir, 'no-token.yaml');
+    writeFileSync(file, stringify(config));
+    const r = await runIn(file, {});
+    assert.equal(r.code, 2);
+    assert.equal(r.out, '');
+    assert.match(r.err, /^gatehouse: session\.store is memory: .*admin API: no admin token: set admin\.token .*--admin-token-file FILE\n$/);
+  });
+
+  test('gatehouse audit saml: an unreachable instance (server.listen with nothing listening) is one line, exit 1', async () => {
+    const port = await freePort();
+    const config = parse(readFileSync(join(gh.dir, 'gatehouse.yaml'), 'utf8')) as { server: Record<string, unknown> };
+    config.server.listen = `127.0.0.1:${port}`;
+    const file = join(gh.dir, 'gone.yaml');
+    writeFileSync(file, stringify(config));
+    const r = await runIn(file, { email: 'erin@example.com' });
+    assert.equal(r.code, 1);
+    assert.equal(r.out, '');
+    assert.match(r.err, new RegExp(`^gatehouse: cannot reach the running Gatehouse at http://127\\.0\\.0\\.1:${port}/\\.gatehouse/admin/: [^\\n]*ECONNREFUSED[^\\n]*\\n$`));
+  });
+
+  test('terminal escapes an attacker posts are shown escaped by the CLI through the admin API (lines and --show-xml)', async () => {
+    const since = new Date(Date.now() - 1).toISOString();
+    const login = await startSpLogin(gh.url, 'lab');
+    const bidi = '\u202emoc.elpmaxe@evil';
+    const forged = await postResponse(login, replaceNameId(genuineResponseXml(login, 'eve@example.com', { attributes: { email: [bidi] } }), 'mallory@example.com'));
+    assert.equal(forged.status, 403);
+    const junk = await fetch(`${gh.url}/.gatehouse/saml/lab/acs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ SAMLResponse: Buffer.from('\x1b[2J\x1b]0;owned\x07<x>fake line\r\n</x>').toString('base64') }),
+    });
+    assert.equal(junk.status, 403);
+    await gh.app.context.samlAudit.settled();
+    const r = await runIn(join(gh.dir, 'gatehouse.yaml'), { since, verdict: 'refused', showXml: true });
+    assert.equal(r.code, 0, r.err);
+    assert.ok(r.out.includes(forged.headers.get('x-request-id')!) && r.out.includes(junk.headers.get('x-request-id')!), r.out);
+    assert.ok(!/[\x1b\x07\r\u202e]/.test(r.out), 'no raw control or bidi character reaches the terminal');
+    assert.ok(r.out.includes('\\u{202e}moc.elpmaxe@evil (unverified)'), 'the forged email shown escaped on its line');
+    assert.ok(r.out.includes('\\u{1b}[2J\\u{1b}]0;owned\\u{7}'), 'the XML shown escaped');
   });
 });
 
