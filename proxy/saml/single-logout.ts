@@ -153,9 +153,12 @@ export class SingleLogout {
    * @returns true when the IdP reports success
    * @throws GatehouseError SAML_LOGOUT_FAILED
    */
-  async acceptResponse(v: VerifiedLogout, nonce: string | undefined): Promise<boolean> {
+  async acceptResponse(v: VerifiedLogout, nonce: string | undefined): Promise<'ok' | 'partial-logout' | 'idp-reported-failure'> {
     await this.deps.tracker.finish(v.relayState, nonce, this.conn.id, v.message.inResponseTo);
-    return v.message.status === STATUS.success;
+    if (v.message.status !== STATUS.success) return 'idp-reported-failure';
+    // SAML core 3.7.3.2: Success with PartialLogout: the IdP session ended, but not every other
+    // application it had signed the user in to could be told.
+    return v.message.subStatus === STATUS.partialLogout ? 'partial-logout' : 'ok';
   }
 
   /**

@@ -491,7 +491,10 @@ describe('enterprise SAML through SimpleSAMLphp: two kinds of connection, https,
       // SimpleSAMLphp could not reach plain, so its answer is Success with the PartialLogout sub-status.
       assert.match(xml, /<samlp:StatusCode Value="urn:oasis:names:tc:SAML:2\.0:status:Success">\s*<samlp:StatusCode Value="urn:oasis:names:tc:SAML:2\.0:status:PartialLogout"\s*\/>/, xml);
       assert.equal((await back.response())?.status(), 200);
-      assert.match((await p.page.textContent('body')) ?? '', /You are signed out/);
+      const page = (await p.page.textContent('body')) ?? '';
+      assert.match(page, /You are signed out/);
+      assert.match(page, /could not sign you out of every other application/, 'PartialLogout is not shown as a full sign-out');
+      assert.equal(gh.logs.find((l) => l.event === 'saml-logout' && l.connection === 'sealed').at(-1)?.verdict, 'partial-logout');
       assert.equal(gh.logs.find((l) => l.event === 'saml-logout' && l.connection === 'sealed').at(-1)?.kind, 'LogoutResponse');
       assert.equal(await cookieWorks(sealedCookie), false, 'the sealed session ended');
       assert.equal(await cookieWorks(plainCookie), false, 'the plain session ended when the sealed login replaced it in this browser');

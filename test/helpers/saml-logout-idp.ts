@@ -49,12 +49,12 @@ export function logoutRequestXml(o: IdpLogoutRequest): { id: string; xml: string
 }
 
 /** An IdP's LogoutResponse to the SP's request. */
-export function logoutResponseXml(o: { issuer: string; destination: string | null; inResponseTo: string | null; status?: string; nowMs?: number }): string {
+export function logoutResponseXml(o: { issuer: string; destination: string | null; inResponseTo: string | null; status?: string; subStatus?: string; nowMs?: number }): string {
   const dest = o.destination === null ? '' : ` Destination="${escapeXml(o.destination)}"`;
   const irt = o.inResponseTo === null ? '' : ` InResponseTo="${escapeXml(o.inResponseTo)}"`;
   return (
     `<samlp:LogoutResponse xmlns:samlp="${PROTOCOL}" xmlns:saml="${ASSERTION}" ID="${randomId()}" Version="2.0" IssueInstant="${instant(o.nowMs ?? Date.now())}"${dest}${irt}>` +
-    `<saml:Issuer>${escapeXml(o.issuer)}</saml:Issuer><samlp:Status><samlp:StatusCode Value="${o.status ?? SUCCESS}"/></samlp:Status></samlp:LogoutResponse>`
+    `<saml:Issuer>${escapeXml(o.issuer)}</saml:Issuer><samlp:Status><samlp:StatusCode Value="${o.status ?? SUCCESS}"${o.subStatus ? `><samlp:StatusCode Value="${o.subStatus}"/></samlp:StatusCode>` : '/>'}</samlp:Status></samlp:LogoutResponse>`
   );
 }
 

@@ -421,6 +421,17 @@ describe('SP-initiated logout', () => {
     await assertResponseRefused(() => jarFetch(p.jar, url), 'logout-relay-state-unknown');
   });
 
+  test('Success with PartialLogout: the page says other applications may still be signed in (not a full sign-out), logged partial-logout', async () => {
+    const p = await pendingLogout('sp-partial@example.com');
+    const answer = logoutResponseXml({ issuer: TEST_IDP.entityId, destination: sloOf('lab'), inResponseTo: p.id, subStatus: 'urn:oasis:names:tc:SAML:2.0:status:PartialLogout' });
+    const res = await jarFetch(p.jar, sloOf('lab'), { method: 'POST', body: new URLSearchParams({ SAMLResponse: postField(answer), RelayState: p.relayState }) });
+    const body = await res.text();
+    assert.equal(res.status, 200, body);
+    assert.match(body, /could not sign you out of every other application/);
+    assert.doesNotMatch(body, /You are also signed out at your identity provider/);
+    assert.equal(gh.logs.find((l) => l.event === 'saml-logout' && l.kind === 'LogoutResponse').at(-1)?.verdict, 'partial-logout');
+  });
+
   test('POST LogoutResponse (XML signature) is accepted', async () => {
     const p = await pendingLogout('sp-post@example.com');
     const answer = logoutResponseXml({ issuer: TEST_IDP.entityId, destination: sloOf('lab'), inResponseTo: p.id });

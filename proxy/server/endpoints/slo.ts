@@ -87,12 +87,14 @@ async function endSessions(ctx: AppContext, slo: SingleLogout, issuer: string, s
 
 /** SP-initiated, second half: the IdP answers the LogoutRequest our sign-out sent. */
 async function logoutResponse(req: IncomingMessage, res: ServerResponse, ctx: AppContext, slo: SingleLogout, v: VerifiedLogout, trail: Trail): Promise<void> {
-  const success = await slo.acceptResponse(v, readCookie(req.headers.cookie, ctx.cookies.login));
-  recordLogoutMessage(trail, v, success ? 'ok' : 'idp-reported-failure');
-  if (success && slo.conn.logout_redirect) return redirect(res, slo.conn.logout_redirect, 303);
-  const idp = success
-    ? 'You are also signed out at your identity provider.'
-    : 'Your identity provider did not confirm that it signed you out there: close your browser to be sure.';
+  const outcome = await slo.acceptResponse(v, readCookie(req.headers.cookie, ctx.cookies.login));
+  recordLogoutMessage(trail, v, outcome);
+  if (outcome === 'ok' && slo.conn.logout_redirect) return redirect(res, slo.conn.logout_redirect, 303);
+  const idp = {
+    ok: 'You are also signed out at your identity provider.',
+    'partial-logout': 'You are signed out at your identity provider, but it could not sign you out of every other application: close your browser to be sure.',
+    'idp-reported-failure': 'Your identity provider did not confirm that it signed you out there: close your browser to be sure.',
+  }[outcome];
   return signedOutPage(res, `Your Gatehouse session has ended. ${idp}`);
 }
 
