@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { createHmac, hkdfSync } from 'node:crypto';
+import { openText, sealText } from '../session/aead.js';
 
 const VERSION = 'a1.';
 const INFO = Buffer.from('gatehouse saml audit seal v1');
@@ -23,27 +24,14 @@ export class AuditSeal {
   }
 
   seal(id: string, text: string): string {
-    const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', this.keys[0]!, iv);
-    cipher.setAAD(Buffer.from(id, 'utf8'));
-    const body = Buffer.concat([cipher.update(text, 'utf8'), cipher.final()]);
-    return VERSION + Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64url');
+    return sealText(VERSION, this.keys[0]!, id, text);
   }
 
   /** The text, or undefined when no secret opens it (wrong secret, other id, one bit changed). */
   open(id: string, sealed: string): string | undefined {
-    if (!sealed.startsWith(VERSION)) return undefined;
-    const raw = Buffer.from(sealed.slice(VERSION.length), 'base64url');
-    if (raw.length < 12 + 16) return undefined;
     for (const key of this.keys) {
-      try {
-        const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
-        decipher.setAAD(Buffer.from(id, 'utf8'));
-        decipher.setAuthTag(raw.subarray(raw.length - 16));
-        return Buffer.concat([decipher.update(raw.subarray(12, raw.length - 16)), decipher.final()]).toString('utf8');
-      } catch {
-        // next secret
-      }
+      const text = openText(VERSION, key, id, sealed);
+      if (text !== undefined) return text;
     }
     return undefined;
   }

@@ -1,4 +1,5 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { bindingOf, boundTo } from './browser-binding.js';
 import type { CacheProvider } from '@node-saml/node-saml';
 import type { Clock } from '../clock.js';
 import type { AuthnAsk } from './authn-context.js';
@@ -64,7 +65,7 @@ export class LoginTracker {
 
   /** Records a login under its RelayState, bound to the browser's nonce. */
   async start(relayState: string, login: Omit<PendingLogin, 'createdAt' | 'binding'>, nonce: string): Promise<void> {
-    const record: PendingLogin = { ...login, binding: digest(nonce), createdAt: this.clock.now() };
+    const record: PendingLogin = { ...login, binding: bindingOf(nonce), createdAt: this.clock.now() };
     await this.store.put(`relay:${relayState}`, JSON.stringify(record), this.ttlMs);
   }
 
@@ -78,7 +79,7 @@ export class LoginTracker {
     const raw = await this.store.get(`relay:${relayState}`);
     if (!raw) throw fail('SAML_LOGIN_FAILED', 'relay-state-unknown');
     const login = JSON.parse(raw) as PendingLogin;
-    if (!nonce || !sameDigest(login.binding, digest(nonce))) throw fail('SAML_LOGIN_FAILED', 'login-started-in-another-browser');
+    if (!boundTo(login.binding, nonce)) throw fail('SAML_LOGIN_FAILED', 'login-started-in-another-browser');
     if (login.connection !== connection) throw fail('SAML_LOGIN_FAILED', 'response-for-another-connection');
     return login;
   }
@@ -92,14 +93,4 @@ export class LoginTracker {
     await this.store.delete(`req:${requestId}`);
     if (!raw) throw fail('SAML_LOGIN_FAILED', 'relay-state-unknown');
   }
-}
-
-function digest(value: string): string {
-  return createHash('sha256').update(value).digest('base64url');
-}
-
-function sameDigest(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }

@@ -1,4 +1,5 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { bindingOf, boundTo } from './browser-binding.js';
 import { fail } from '../errors.js';
 import type { StateStore } from '../store/state-store.js';
 
@@ -26,7 +27,7 @@ export class LogoutTracker {
   /** Records our request and returns the RelayState to send with it. */
   async start(logout: Omit<PendingLogout, 'binding'>, nonce: string): Promise<string> {
     const relayState = randomBytes(24).toString('base64url');
-    await this.store.put(`slo:${relayState}`, JSON.stringify({ ...logout, binding: digest(nonce) }), this.ttlMs);
+    await this.store.put(`slo:${relayState}`, JSON.stringify({ ...logout, binding: bindingOf(nonce) }), this.ttlMs);
     return relayState;
   }
 
@@ -40,19 +41,9 @@ export class LogoutTracker {
     const raw = await this.store.get(`slo:${relayState}`);
     if (!raw) throw fail('SAML_LOGOUT_FAILED', 'logout-relay-state-unknown');
     const pending = JSON.parse(raw) as PendingLogout;
-    if (!nonce || !same(pending.binding, digest(nonce))) throw fail('SAML_LOGOUT_FAILED', 'logout-started-in-another-browser');
+    if (!boundTo(pending.binding, nonce)) throw fail('SAML_LOGOUT_FAILED', 'logout-started-in-another-browser');
     if (pending.connection !== connection) throw fail('SAML_LOGOUT_FAILED', 'logout-response-for-another-connection');
     if (!inResponseTo || inResponseTo !== pending.requestId) throw fail('SAML_LOGOUT_FAILED', 'logout-in-response-to-mismatch');
     if ((await this.store.take(`slo:${relayState}`)) === undefined) throw fail('SAML_LOGOUT_FAILED', 'logout-relay-state-unknown');
   }
-}
-
-function digest(value: string): string {
-  return createHash('sha256').update(value).digest('base64url');
-}
-
-function same(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }

@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { openText, sealText } from './aead.js';
 import type { Session, SessionMeta } from './types.js';
 
 /**
@@ -172,23 +173,9 @@ function csrfWith(secret: Buffer, token: string): string {
 
 /** `v1.` + base64url(iv[12] | ciphertext | tag[16]), AES-256-GCM with `aad` as additional data. */
 function encrypt(key: Buffer, aad: string, text: string): string {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', key, iv);
-  cipher.setAAD(Buffer.from(aad, 'utf8'));
-  const body = Buffer.concat([cipher.update(text, 'utf8'), cipher.final()]);
-  return VERSION + Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64url');
+  return sealText(VERSION, key, aad, text);
 }
 
 function decrypt(key: Buffer, aad: string, sealed: string): string | undefined {
-  if (!sealed.startsWith(VERSION)) return undefined;
-  const raw = Buffer.from(sealed.slice(VERSION.length), 'base64url');
-  if (raw.length < 12 + 16 + 2) return undefined;
-  try {
-    const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
-    decipher.setAAD(Buffer.from(aad, 'utf8'));
-    decipher.setAuthTag(raw.subarray(raw.length - 16));
-    return Buffer.concat([decipher.update(raw.subarray(12, raw.length - 16)), decipher.final()]).toString('utf8');
-  } catch {
-    return undefined;
-  }
+  return openText(VERSION, key, aad, sealed);
 }

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { loadConfig } from '../../proxy/config/load.js';
-import { ConfigError, type ConfigProblem } from '../../proxy/config/problems.js';
+import type { ConfigProblem } from '../../proxy/config/problems.js';
+import { configProblems } from '../helpers/config-problems.js';
 
 const SECRET = 'test-only-7a1c9e2f4b8d6350a1c9e2f7b4d8a6c3';
 const dirs: string[] = [];
@@ -22,13 +23,7 @@ function write(audit: string): string {
 }
 
 function problems(file: string): ConfigProblem[] {
-  try {
-    loadConfig(file, {});
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return err.problems;
-  }
-  return [];
+  return configProblems(file, {});
 }
 
 describe('saml.audit config', () => {

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { loadConfig } from '../../proxy/config/load.js';
-import { ConfigError, type ConfigProblem } from '../../proxy/config/problems.js';
+import type { ConfigProblem } from '../../proxy/config/problems.js';
+import { configProblems } from '../helpers/config-problems.js';
 import { readSpKeys } from '../../proxy/saml/sp-keys.js';
 import { makeTestKeyPair } from '../helpers/test-keys.js';
 
@@ -37,13 +38,7 @@ function write(spKeys: string, connExtra = ''): string {
 }
 
 function problems(file: string): ConfigProblem[] {
-  try {
-    loadConfig(file, { SECRET });
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return err.problems;
-  }
-  return [];
+  return configProblems(file, { SECRET });
 }
 
 const pair = (k: string, c: string) => `    - { key_file: ${k}, cert_file: ${c} }`;

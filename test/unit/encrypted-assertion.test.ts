@@ -4,15 +4,13 @@
  * xml-encryption's `encrypt` (as an IdP would), then altered the way an attacker would.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { encrypt } from 'xml-encryption';
 import { isGatehouseError } from '../../proxy/errors.js';
 import { openEncryptedAssertion, sameAssertion, XENC_ALGORITHMS, type EncryptionPolicy } from '../../proxy/saml/encrypted-assertion.js';
-import { readSpKey, type SpKey } from '../../proxy/saml/sp-keys.js';
+import type { SpKey } from '../../proxy/saml/sp-keys.js';
 import { parseStrictXml } from '../../proxy/saml/xml.js';
+import { spKeyOf } from '../helpers/sp-key.js';
 import { makeTestKeyPair, SP_KEYS, type TestKeyPair } from '../helpers/test-keys.js';
 
 const NEXT = makeTestKeyPair({ commonName: 'sp-next.gatehouse.test' });
@@ -20,18 +18,7 @@ const ASSERTION = '<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:asser
 const GCM_ONLY: EncryptionPolicy = { require: false, allow_cbc: false };
 let keys: SpKey[];
 
-function spKey(pair: TestKeyPair): SpKey {
-  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-ea-'));
-  try {
-    writeFileSync(join(dir, 'k'), pair.privateKeyPem);
-    writeFileSync(join(dir, 'c'), pair.certPem);
-    const key = readSpKey({ key_file: 'k', cert_file: 'c' }, dir);
-    if (typeof key === 'string') throw new Error(key);
-    return key;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const spKey = spKeyOf;
 
 function encrypted(to: TestKeyPair, data: string = XENC_ALGORITHMS.aes256Gcm): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { loadConfig } from '../../proxy/config/load.js';
-import { ConfigError, type ConfigProblem } from '../../proxy/config/problems.js';
+import type { ConfigProblem } from '../../proxy/config/problems.js';
+import { configProblems } from '../helpers/config-problems.js';
 
 const SECRET = 'test-only-4f9c1e7a2b8d6350a1c9e2f7b4d8a6c3';
 const dirs: string[] = [];
@@ -28,13 +29,7 @@ function write(forwardClaims: string): string {
 }
 
 function problems(file: string): ConfigProblem[] {
-  try {
-    loadConfig(file, { SECRET });
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return err.problems;
-  }
-  return [];
+  return configProblems(file, { SECRET });
 }
 
 describe('route forward_claims', () => {

@@ -7,27 +7,13 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { XENC_ALGORITHMS } from '../../proxy/saml/encrypted-assertion.js';
 import { buildSpMetadata, type SpMetadataInput } from '../../proxy/saml/sp-metadata.js';
-import { readSpKey, type SpKey } from '../../proxy/saml/sp-keys.js';
 import { children, NS, parseStrictXml } from '../../proxy/saml/xml.js';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { makeTestKeyPair, SP_KEYS, type TestKeyPair } from '../helpers/test-keys.js';
+import { spKeyOf } from '../helpers/sp-key.js';
+import { makeTestKeyPair, SP_KEYS } from '../helpers/test-keys.js';
 
 const NEXT = makeTestKeyPair({ commonName: 'sp-next.gatehouse.test' });
 
-function spKey(pair: TestKeyPair): SpKey {
-  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-spmd-'));
-  try {
-    writeFileSync(join(dir, 'k'), pair.privateKeyPem);
-    writeFileSync(join(dir, 'c'), pair.certPem);
-    const key = readSpKey({ key_file: 'k', cert_file: 'c' }, dir);
-    if (typeof key === 'string') throw new Error(key);
-    return key;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const spKey = spKeyOf;
 
 const base: SpMetadataInput = {
   entityId: 'https://gh.example.com/.gatehouse/saml/lab/metadata?a=1&b=2',
