@@ -169,7 +169,11 @@ describe('admin API: connections and their IdP metadata', () => {
     const ready = (await readyRes.json()) as { metadata: Record<string, string> };
     assert.deepEqual(ready.metadata, { lab: 'expired' });
     idp.status = 200;
+    // Under a pinned signature a copy without validUntil cannot replace one that had it (it could
+    // be a replayed older copy: metadata-older-than-current); the IdP's next copy carries a later one.
     idp.body = signedMd([NEW_KEYS.certBase64]);
+    assert.equal((await refresh()).refreshed, false, 'a copy without validUntil is refused after one that had it');
+    idp.body = signedMd([NEW_KEYS.certBase64], new Date(Date.now() + 3_600_000).toISOString());
     assert.equal((await refresh()).metadata.status, 'ok');
     assert.equal(await loginWith(NEW_KEYS), 303, 'logins work again after a good refresh');
     assert.deepEqual(((await (await fetch(`${gh.url}/.gatehouse/readyz`)).json()) as { metadata: unknown }).metadata, { lab: 'ok' });
