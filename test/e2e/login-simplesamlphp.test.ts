@@ -19,6 +19,7 @@ import { startGatehouse, type RunningGatehouse } from '../helpers/gatehouse.js';
 import { replaceNameId } from '../helpers/saml-tamper.js';
 import { DEFAULT_USERS, simpleSamlPhpAvailable, startSimpleSamlPhp, type RunningIdp } from '../helpers/simplesamlphp.js';
 import { startTestUpstream, type SeenRequest, type TestUpstream } from '../helpers/upstream.js';
+import { startTogether } from '../helpers/start-together.js';
 
 const skipReason = e2eSkipReason(simpleSamlPhpAvailable());
 
@@ -102,13 +103,11 @@ describe('login through SimpleSAMLphp in Chromium', { timeout: 180_000 }, () => 
     const port = await freePort();
     const origin = `http://127.0.0.1:${port}`;
     acsUrl = `${origin}/.gatehouse/saml/${CONNECTION}/acs`;
-    // allSettled: whatever did start is assigned, so after() stops it even when another part failed.
-    const started = await Promise.allSettled([
+    await startTogether(
       startSimpleSamlPhp().then((v) => (idp = v)),
       startTestUpstream().then((v) => (upstream = v)),
       launchBrowser().then((v) => (browser = v)),
-    ]);
-    for (const s of started) if (s.status === 'rejected') throw s.reason;
+    );
     assert.ok(idp && upstream);
     await idp.registerSp({ entityId: `${origin}/.gatehouse/saml/${CONNECTION}/metadata`, acsUrl });
     gh = await startGatehouse({

@@ -14,6 +14,7 @@ import { startGatehouse, type RunningGatehouse } from '../helpers/gatehouse.js';
 import { redisSkipReason, startRedis, type RunningRedis } from '../helpers/redis-server.js';
 import { simpleSamlPhpAvailable, startSimpleSamlPhp, type RunningIdp } from '../helpers/simplesamlphp.js';
 import { startTestUpstream, type TestUpstream } from '../helpers/upstream.js';
+import { startTogether } from '../helpers/start-together.js';
 
 const skipReason = e2eSkipReason(simpleSamlPhpAvailable()) ?? redisSkipReason();
 if (skipReason && process.env.GATEHOUSE_E2E_REQUIRED === '1') throw new Error(skipReason);
@@ -32,13 +33,12 @@ describe('two instances sharing Redis, SimpleSAMLphp in Chromium', { timeout: 12
     const [portA, portB] = [await freePort(), await freePort()];
     // Both instances answer for one public URL (B's address stands in for the load balancer).
     const publicUrl = `http://127.0.0.1:${portB}`;
-    const started = await Promise.allSettled([
+    await startTogether(
       startSimpleSamlPhp().then((v) => (idp = v)),
       startRedis().then((v) => (redis = v)),
       startTestUpstream().then((v) => (upstream = v)),
       launchBrowser().then((v) => (browser = v)),
-    ]);
-    for (const s of started) if (s.status === 'rejected') throw s.reason;
+    );
     await idp!.registerSp({ entityId: `${publicUrl}/.gatehouse/saml/${CONNECTION}/metadata`, acsUrl: `${publicUrl}/.gatehouse/saml/${CONNECTION}/acs` });
     const setup = (port: number) =>
       startGatehouse({

@@ -30,6 +30,7 @@ import { DEFAULT_USERS, simpleSamlPhpAvailable, startSimpleSamlPhp, type Running
 import { makeTestKeyPair, SP_KEYS } from '../helpers/test-keys.js';
 import { startTlsForwarder, type TlsForwarder } from '../helpers/tls-forwarder.js';
 import { startTestUpstream, type TestUpstream } from '../helpers/upstream.js';
+import { startTogether } from '../helpers/start-together.js';
 
 const skipReason = e2eSkipReason(simpleSamlPhpAvailable());
 
@@ -73,13 +74,12 @@ describe('enterprise SAML through SimpleSAMLphp: two kinds of connection, https,
   before(async () => {
     if (skipReason) return;
     const httpPort = await freePort();
-    const started = await Promise.allSettled([
+    await startTogether(
       startSimpleSamlPhp({ publicHost: 'idp.test' }).then((v) => (idp = v)),
       startTestUpstream().then((v) => (upstream = v)),
       startTlsForwarder(httpPort, TLS_KEYS).then((v) => (front = v)),
       launchBrowser({ args: ['--host-resolver-rules=MAP gatehouse.test 127.0.0.1, MAP idp.test 127.0.0.1'] }).then((v) => (browser = v)),
-    ]);
-    for (const s of started) if (s.status === 'rejected') throw s.reason;
+    );
     assert.ok(idp && upstream && front);
     origin = `https://gatehouse.test:${front.port}`;
     for (const c of CONNECTIONS) await idp.registerSp(registration(c.id));

@@ -17,6 +17,7 @@ import { startGatehouse, type RunningGatehouse } from '../helpers/gatehouse.js';
 import { simpleSamlPhpAvailable, startSimpleSamlPhp, type RunningIdp } from '../helpers/simplesamlphp.js';
 import { SP_KEYS } from '../helpers/test-keys.js';
 import { startTestUpstream, type TestUpstream } from '../helpers/upstream.js';
+import { startTogether } from '../helpers/start-together.js';
 
 const skipReason = e2eSkipReason(simpleSamlPhpAvailable());
 const CONNECTION = 'lab';
@@ -32,12 +33,11 @@ describe('Single Logout with SimpleSAMLphp', { skip: skipReason, timeout: 180_00
   before(async () => {
     const port = await freePort();
     const origin = `http://127.0.0.1:${port}`;
-    const started = await Promise.allSettled([
+    await startTogether(
       startSimpleSamlPhp().then((v) => (idp = v)),
       startTestUpstream().then((v) => (upstream = v)),
       launchBrowser().then((v) => (browser = v)),
-    ]);
-    for (const s of started) if (s.status === 'rejected') throw s.reason;
+    );
     await idp!.registerSp({
       entityId: `${origin}/.gatehouse/saml/${CONNECTION}/metadata`,
       acsUrl: `${origin}/.gatehouse/saml/${CONNECTION}/acs`,

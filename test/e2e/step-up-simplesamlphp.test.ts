@@ -17,6 +17,7 @@ import { freePort } from '../helpers/free-port.js';
 import { startGatehouse, type RunningGatehouse } from '../helpers/gatehouse.js';
 import { simpleSamlPhpAvailable, startSimpleSamlPhp, type RunningIdp } from '../helpers/simplesamlphp.js';
 import { startTestUpstream, type TestUpstream } from '../helpers/upstream.js';
+import { startTogether } from '../helpers/start-together.js';
 
 const skipReason = e2eSkipReason(simpleSamlPhpAvailable());
 
@@ -49,12 +50,11 @@ describe('step-up through SimpleSAMLphp in Chromium', { timeout: 180_000 }, () =
     const port = await freePort();
     const origin = `http://127.0.0.1:${port}`;
     acsUrl = `${origin}/.gatehouse/saml/${CONNECTION}/acs`;
-    const started = await Promise.allSettled([
+    await startTogether(
       startSimpleSamlPhp().then((v) => (idp = v)),
       startTestUpstream().then((v) => (upstream = v)),
       launchBrowser().then((v) => (browser = v)),
-    ]);
-    for (const s of started) if (s.status === 'rejected') throw s.reason;
+    );
     assert.ok(idp && upstream);
     await idp.registerSp({ entityId: `${origin}/.gatehouse/saml/${CONNECTION}/metadata`, acsUrl });
     gh = await startGatehouse({
