@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { CLAIM_NAME, duration, headerName, httpUrl } from './fields.js';
 import { buildTrustList } from '../server/trusted-proxies.js';
 import { CLASS_URI } from '../saml/authn-classes.js';
+import { FORWARDING } from '../forward/header-hygiene.js';
 
 // Each repetition starts with its own `/`, so a refused character costs linear time (the form
 // `(?:seg\/?)*` backtracks exponentially on a long segment followed by a bad character).
@@ -99,8 +100,13 @@ function publicUnderNot(rule: RuleConfig): boolean {
  * would be stripped on every route (the strip set is shared), breaking the requests of all.
  */
 const CLIENT_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'content-type', 'content-length', 'content-encoding', 'transfer-encoding', 'host', 'connection', 'upgrade', 'te', 'trailer', 'keep-alive', 'accept', 'accept-encoding', 'accept-language', 'user-agent', 'origin', 'referer', 'range', 'if-match', 'if-none-match', 'if-modified-since', 'cache-control', 'expect']);
+/** Headers Gatehouse sets itself: an identity or claim value under one of these names would pose as Gatehouse's own. */
+const OWN_HEADERS = new Set(FORWARDING);
 const identityHeader = (fallback: string) =>
-  headerName.refine((h) => !CLIENT_HEADERS.has(h.toLowerCase()), 'a header clients send themselves cannot carry identity (it would be stripped from every request)').default(fallback);
+  headerName
+    .refine((h) => !CLIENT_HEADERS.has(h.toLowerCase()), 'a header clients send themselves cannot carry identity (it would be stripped from every request)')
+    .refine((h) => !OWN_HEADERS.has(h.toLowerCase().replaceAll('_', '-')), 'a forwarding header Gatehouse sets itself (X-Forwarded-For, X-Request-Id, ...) cannot carry identity')
+    .default(fallback);
 
 /**
  * Extra claims (a connection's `claims:`) sent upstream: claim name -> header name. Values are

@@ -174,7 +174,7 @@ const connectionSchema = z.strictObject({
   /**
    * Extra SAML attributes kept in the session: name -> attribute name, e.g.
    * `department: http://schemas.xmlsoap.org/ws/2005/05/identity/claims/department`.
-   * Shown by /.gatehouse/userinfo; not forwarded upstream.
+   * Shown by /.gatehouse/userinfo; sent upstream only by routes that name them in `forward_claims`.
    */
   claims: z.record(z.string().regex(CLAIM_NAME, 'lower-case letters, digits, _ and - (max 64), starting with a letter'), z.string().min(1).max(1024))
     .refine((r) => Object.keys(r).length <= 32, 'at most 32 claims')

@@ -145,6 +145,7 @@ export interface RawPolicyFile {
 export function checkPolicySemantics(files: RawPolicyFile[], connectionIds: ReadonlySet<string>, problems: ConfigProblem[], claimNames?: ReadonlySet<string>): void {
   const names = new Map<string, string>();
   const places = new Map<string, { at: string; methods: Set<string> | undefined }[]>();
+  const headerRoles = new Map<string, { role: string; at: string }>();
   for (const f of files) {
     f.routes.forEach((item, i) => {
       const route = obj(item);
@@ -159,6 +160,7 @@ export function checkPolicySemantics(files: RawPolicyFile[], connectionIds: Read
       const same = places.get(place)?.find((p) => overlap(p.methods, methods));
       if (same) problems.push({ file: f.file, line, key, message: `same host, path and method(s) as the route at ${same.at}; this one could never match` });
       places.set(place, [...(places.get(place) ?? []), { at: `${f.file}:${line}`, methods }]);
+      checkHeaderRoles(route, key, `${f.file}:${line}`, headerRoles, (k, message) => problems.push({ file: f.file, line, key: k, message }));
       // A claim no connection keeps would never reach the upstream: a typo, not a choice.
       for (const claim of Object.keys(obj(route.forward_claims))) {
         if (claimNames && !claimNames.has(claim)) problems.push({ file: f.file, line, key: `${key}.forward_claims.${claim}`, message: `no connection keeps a claim "${claim}" (set it under a connection's claims:)` });
@@ -171,6 +173,33 @@ export function checkPolicySemantics(files: RawPolicyFile[], connectionIds: Read
         });
       }
     });
+  }
+}
+
+/**
+ * One header, one meaning: the user, email, groups and each forwarded claim of a route use
+ * different headers, and a header name means the same thing on every route. Otherwise a claim
+ * value (often a profile field users edit) could arrive as the user name of another route's
+ * upstream, or beside it as a second copy.
+ */
+function checkHeaderRoles(route: Obj, key: string, at: string, roles: Map<string, { role: string; at: string }>, problem: (key: string, message: string) => void): void {
+  const h = obj(route.headers);
+  const named: [role: string, header: unknown, path: string][] = [
+    ['the user', h.user ?? 'X-Forwarded-User', `${key}.headers.user`],
+    ['the email', h.email ?? 'X-Forwarded-Email', `${key}.headers.email`],
+    ['the groups', h.groups ?? 'X-Forwarded-Groups', `${key}.headers.groups`],
+    ...Object.entries(obj(route.forward_claims)).map(([c, header]): [string, unknown, string] => [`claim "${c}"`, header, `${key}.forward_claims.${c}`]),
+  ];
+  const here = new Map<string, string>();
+  for (const [role, header, path] of named) {
+    if (typeof header !== 'string') continue;
+    const fold = header.toLowerCase().replaceAll('_', '-');
+    const mine = here.get(fold);
+    if (mine !== undefined) problem(path, `${header} already carries ${mine} on this route`);
+    here.set(fold, role);
+    const prior = roles.get(fold);
+    if (prior && prior.role !== role) problem(path, `${header} carries ${role} here but ${prior.role} at ${prior.at}: one header, one meaning`);
+    if (!prior) roles.set(fold, { role, at });
   }
 }
 

@@ -21,7 +21,8 @@ const HOP_BY_HOP = new Set([
 ]);
 
 /** Client-sent forwarding headers are never trusted: Gatehouse is the edge and sets its own. */
-const FORWARDING = ['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-prefix', 'x-real-ip', 'x-original-url', 'x-rewrite-url', 'x-forwarded-uri', 'x-request-id'];
+/** Forwarding headers Gatehouse sets itself (client copies dropped unless from a trusted proxy). */
+export const FORWARDING = ['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-prefix', 'x-real-ip', 'x-original-url', 'x-rewrite-url', 'x-forwarded-uri', 'x-request-id'];
 
 /** The names one strips for, built once at startup. */
 export interface StripSet {

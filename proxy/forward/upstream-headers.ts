@@ -42,8 +42,9 @@ export function upstreamHeaders(req: IncomingMessage, route: CompiledRoute, iden
     const groups = groupsHeaderFor(identity, route.forwardGroups);
     if (groups !== undefined) h.push(route.headers.groups, groups);
     for (const [claim, header] of route.forwardClaims) {
-      const values = identity.claims?.[claim];
-      if (values && values.length > 0) h.push(header, claimHeaderValue(identity, claim, values));
+      // Own properties only: a claim named like an Object.prototype member must not read one.
+      const values = identity.claims && Object.hasOwn(identity.claims, claim) ? identity.claims[claim] : undefined;
+      if (Array.isArray(values) && values.length > 0) h.push(header, claimHeaderValue(identity, claim, values));
     }
   }
   return h;

@@ -76,9 +76,11 @@ async function signedInAs(jar: CookieJar): Promise<string | undefined> {
   return res.status === 200 ? ((await res.json()) as { user: string }).user : undefined;
 }
 
-/** Reads the AuthnRequest a restart sent the browser to the IdP with. */
-function restartedLogin(res: Response, jar: CookieJar, connection: string): StartedLogin {
-  const location = new URL(res.headers.get('location')!);
+/** Follows a restart through our login endpoint and reads the AuthnRequest it sent the browser to the IdP with. */
+async function restartedLogin(res: Response, jar: CookieJar, connection: string): Promise<StartedLogin> {
+  const hop = await jarFetch(jar, new URL(res.headers.get('location')!, gh.url).href);
+  assert.equal(hop.status, 302, await hop.text());
+  const location = new URL(hop.headers.get('location')!);
   const xml = inflateRawSync(Buffer.from(location.searchParams.get('SAMLRequest')!, 'base64')).toString('utf8');
   return {
     jar,
@@ -116,9 +118,10 @@ describe('idp_initiated: restart', () => {
     assert.equal(res.status, 303, await res.text());
     assert.ok(!sessionCookie(res), 'no session cookie');
     assert.equal(await signedInAs(jar), undefined, 'the victim is not signed in as the attacker');
-    const location = new URL(res.headers.get('location')!);
-    assert.equal(`${location.origin}${location.pathname}`, TEST_IDP.ssoUrl, 'sent to the IdP');
-    assert.ok(location.searchParams.get('SAMLRequest'), 'with a new AuthnRequest');
+    const hop = new URL(res.headers.get('location')!, gh.url);
+    assert.equal(`${hop.origin}${hop.pathname}`, `${gh.url}/.gatehouse/saml/restart/login`, 'through our own login endpoint (a same-site GET)');
+    const login = await restartedLogin(res, jar, 'restart');
+    assert.ok(login.requestId && login.relayState, 'sent to the IdP with a new AuthnRequest');
     assert.ok(jar.get('gatehouse_login'), 'bound to this browser by the login cookie');
     assert.equal(logLine(res)[0]!.event, 'login-restarted');
     const before = upstream.seen.length;
@@ -129,7 +132,7 @@ describe('idp_initiated: restart', () => {
   test('the restarted login signs the victim in as themselves and lands on the RelayState route', async () => {
     const jar = new CookieJar();
     const res = await victimPosts('restart', plantedResponse('restart'), '/ml/notebook?x=1', jar);
-    const login = restartedLogin(res, jar, 'restart');
+    const login = await restartedLogin(res, jar, 'restart');
     const done = await postResponse(login, genuineResponseXml(login, 'victim@example.com'));
     assert.equal(done.status, 303, await done.text());
     assert.equal(done.headers.get('location'), '/ml/notebook?x=1');
@@ -138,14 +141,14 @@ describe('idp_initiated: restart', () => {
 
   test('a RelayState that is not one of our routes lands on default_redirect', async () => {
     const jar = new CookieJar();
-    const login = restartedLogin(await victimPosts('restart', plantedResponse('restart'), 'https://evil.example/', jar), jar, 'restart');
+    const login = await restartedLogin(await victimPosts('restart', plantedResponse('restart'), 'https://evil.example/', jar), jar, 'restart');
     const done = await postResponse(login, genuineResponseXml(login, 'victim@example.com'));
     assert.equal(done.headers.get('location'), '/ml/home');
   });
 
   test('the attacker cannot finish the restarted login in their own browser (it is bound to the victim\'s)', async () => {
     const victim = new CookieJar();
-    const login = restartedLogin(await victimPosts('restart', plantedResponse('restart'), '/ml/x', victim), victim, 'restart');
+    const login = await restartedLogin(await victimPosts('restart', plantedResponse('restart'), '/ml/x', victim), victim, 'restart');
     await assertRefused(await postResponse(login, genuineResponseXml(login, 'mallory@example.com'), { jar: new CookieJar() }), 'login-started-in-another-browser');
   });
 

@@ -80,6 +80,24 @@ describe('SP-initiated login with a response signed by the IdP key', () => {
     await assertSignedIn(elsewhere.jar);
   });
 
+  test('two tabs signing in again from one session: only the session the browser keeps survives (no orphan behind an overwritten cookie)', async () => {
+    const first = await startSpLogin(gh.url, 'lab');
+    assert.equal((await postResponse(first, genuineResponseXml(first, 'alice@example.com'))).status, 303);
+    const tabA = await startSpLogin(gh.url, 'lab', { jar: first.jar });
+    const tabB = await startSpLogin(gh.url, 'other', { jar: first.jar });
+    const copy = (jar: CookieJar) => {
+      const c = new CookieJar();
+      c.set('gatehouse_session', jar.get('gatehouse_session')!);
+      return c;
+    };
+    assert.equal((await postResponse(tabA, genuineResponseXml(tabA, 'alice@example.com'))).status, 303);
+    const afterA = copy(first.jar);
+    assert.equal((await postResponse(tabB, genuineResponseXml(tabB, 'alice@example.com'))).status, 303);
+    await assertSignedIn(first.jar);
+    const res = await jarFetch(afterA, `${gh.url}/ml/x`, { headers: { accept: 'application/json' } });
+    assert.equal(res.status, 401, 'the session tab A made was ended when tab B replaced the same session');
+  });
+
   test('a forged session cookie (a known id with a wrong key) at login start ends nobody\'s session', async () => {
     const victim = await startSpLogin(gh.url, 'lab');
     assert.equal((await postResponse(victim, genuineResponseXml(victim, 'bob@example.com'))).status, 303);

@@ -16,11 +16,11 @@ const SECRET = 'test-only-4f9c1e7a2b8d6350a1c9e2f7b4d8a6c3';
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-function write(forwardClaims: string): string {
+function write(forwardClaims: string, otherRoute = ''): string {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-fc-'));
   dirs.push(dir);
   mkdirSync(join(dir, 'policies'));
-  writeFileSync(join(dir, 'policies', 'r.yaml'), `routes:\n  - name: app\n    path: /\n    upstream: "http://127.0.0.1:9"\n    allow: [ { authenticated: true } ]\n    forward_claims: ${forwardClaims}\n`);
+  writeFileSync(join(dir, 'policies', 'r.yaml'), `routes:\n  - name: app\n    path: /\n    upstream: "http://127.0.0.1:9"\n    allow: [ { authenticated: true } ]\n    forward_claims: ${forwardClaims}\n${otherRoute}`);
   writeFileSync(
     join(dir, 'gatehouse.yaml'),
     `server:\n  public_url: http://127.0.0.1:4180\nsession:\n  secret: \${SECRET}\nsaml:\n  connections:\n    - id: lab\n      idp_metadata_url: https://idp.example.com/metadata\n      claims: { department: "urn:oid:2.5.4.11" }\npolicies: ["policies/*.yaml"]\n`,
@@ -33,6 +33,13 @@ function problems(file: string): ConfigProblem[] {
 }
 
 describe('route forward_claims', () => {
+  test("a claim posing as the user of another route's upstream (same header, another meaning) is refused at the claim", () => {
+    const other = '  - name: legacy\n    path: /legacy\n    upstream: "http://127.0.0.1:9"\n    allow: [ { authenticated: true } ]\n    headers: { user: X-Remote-User }\n';
+    const found = problems(write('{ department: X-Remote-User }', other));
+    assert.ok(found.some((p) => p.key === 'routes[1].headers.user' && /X-Remote-User carries the user here but claim "department" at/.test(p.message)), JSON.stringify(found));
+    assert.equal(problems(write('{ department: X-Dept }', other)).length, 0, 'control: distinct headers load');
+  });
+
   test('a kept claim to its own header loads, compiled in order', () => {
     const loaded = loadConfig(write('{ department: X-Forwarded-Department }'), { SECRET });
     assert.deepEqual(loaded.policies[0]!.policy.routes[0]!.forward_claims, { department: 'X-Forwarded-Department' });
@@ -50,6 +57,9 @@ describe('route forward_claims', () => {
     ['a header clients send themselves (Authorization)', '{ department: Authorization }', /clients send themselves/],
     ['two claims to one header', '{ department: X-Dept, team: x-dept }', /its own header/],
     ['a header name with a space', '{ department: "X Dept" }', /letters, digits and dashes/],
+    ['a claim posing as the client address (X-Forwarded-For)', '{ department: X-Forwarded-For }', /forwarding header Gatehouse sets itself/],
+    ['a claim posing as the request id (x_request_id)', '{ department: x_request_id }', /forwarding header Gatehouse sets itself/],
+    ['a claim posing as the user on the same route (X-Forwarded-User)', '{ department: X-Forwarded-User }', /already carries the user on this route/],
   ] as const) {
     test(`refused: ${name}`, () => {
       const found = problems(write(yaml));

@@ -228,6 +228,15 @@ describe('upstreamHeaders', () => {
     assert.deepEqual(values(h, 'x_request_id'), []);
   });
 
+  it('forward_claims: a claim named like an Object.prototype member reads no inherited value (no crash, no header)', () => {
+    const route = { ...ROUTE, forwardClaims: [['constructor', 'X-Claim-Constructor'], ['department', 'X-Dept']] as const };
+    const req = fakeRequest(['Host', 'nb.example.com'], '203.0.113.9');
+    const h = upstreamHeaders(req, route, { ...ALICE, claims: { department: ['ML'] } }, STRIP, FACTS);
+    assert.deepEqual(values(h, 'x-claim-constructor'), []);
+    assert.deepEqual(values(h, 'x-dept'), ['ML']);
+    assert.deepEqual(values(upstreamHeaders(req, route, ALICE, STRIP, FACTS), 'x-claim-constructor'), [], 'no claims at all');
+  });
+
   it('sends no identity headers without an identity, even when the client sent some', () => {
     const req = fakeRequest(['Host', 'nb.example.com', ...SPOOFED], '203.0.113.9');
     const h = upstreamHeaders(req, ROUTE, undefined, STRIP, FACTS);

@@ -7,6 +7,7 @@ import { EVENTS, F } from '../../log.js';
 import type { AppContext, RequestScope } from '../context.js';
 import { loginCookie, readCookie, sessionCookie } from '../cookies.js';
 import { readForm } from '../form-body.js';
+import { samlPaths } from './paths.js';
 import { parseToken } from '../../session/session-keys.js';
 import type { RequestTarget } from '../../path.js';
 import { redirect } from '../respond.js';
@@ -72,11 +73,10 @@ async function currentSessionId(req: IncomingMessage, ctx: AppContext): Promise<
 async function restartLogin(req: IncomingMessage, res: ServerResponse, ctx: AppContext, scope: RequestScope, id: string, relayState: string | undefined): Promise<void> {
   const sp = ctx.connections.get(id)!;
   const returnTo = checkReturnTo(relayState, ctx.publicUrl, ctx.routeHosts) ?? sp.conn.default_redirect;
-  const existing = readCookie(req.headers.cookie, ctx.cookies.login);
-  const nonce = existing && NONCE.test(existing) ? existing : randomBytes(32).toString('base64url');
-  const url = await sp.startLogin(returnTo, nonce);
   ctx.log.info({ [F.event]: EVENTS.loginRestarted, [F.requestId]: scope.id, [F.connection]: id }, 'unsolicited response: fresh SP-initiated login started');
-  redirect(res, url, 303, { 'set-cookie': loginCookie(ctx.cookies, nonce) });
+  // Through our own login endpoint, a same-site GET: the browser's (Lax) session cookie comes
+  // along there, so the fresh login binds to this browser and replaces its session like any other.
+  redirect(res, `${samlPaths(id).login}?rd=${encodeURIComponent(returnTo)}`, 303);
 }
 
 /**
@@ -111,6 +111,20 @@ async function consumeResponse(req: IncomingMessage, res: ServerResponse, ctx: A
   // A restart (`idp_initiated: restart`) verified the response but signed nobody in.
   if (!result) ctx.samlAudit.record({ ...audit, ...messageOf(req, seen), verdict: 'accepted', reason: 'login-restarted' });
   else ctx.samlAudit.record({ ...audit, ...messageOf(req, seen), verdict: 'accepted', reason: 'login', claims: verifiedClaims(result) });
+}
+
+/**
+ * The browser signed in again (another connection, a step-up): its earlier session ends now, on
+ * every instance, instead of lingering behind a replaced cookie. Two logins started from the same
+ * session (two tabs, a double click) both name it: the one finishing second also ends the session
+ * the first made in its place, so only the session whose cookie the browser keeps survives.
+ */
+async function endReplaced(ctx: AppContext, old: string, made: string): Promise<void> {
+  const key = `replaced:${old}`;
+  const earlier = await ctx.stores.logins.get(key);
+  await ctx.sessionAdmin.revokeId(old);
+  if (earlier && earlier !== made) await ctx.sessionAdmin.revokeId(earlier);
+  await ctx.stores.logins.put(key, made, ctx.config.saml.login_timeout);
 }
 
 /** The message for the audit: as received, or (a body never read) only its announced size. */
@@ -153,9 +167,9 @@ async function verifyAndSignIn(req: IncomingMessage, res: ServerResponse, ctx: A
     await ctx.sessions.destroy(token);
     throw fail('SAML_LOGIN_FAILED', 'user-deactivated');
   }
-  // The browser signed in again (another connection, a step-up): its earlier session ends now,
-  // on every instance, instead of lingering until it expires behind a replaced cookie.
-  if (result.replaces) await ctx.sessionAdmin.revokeId(result.replaces).catch((err: unknown) => ctx.log.warn({ [F.requestId]: scope.id, err }, 'could not end the session this login replaces'));
+  if (result.replaces) {
+    await endReplaced(ctx, result.replaces, parseToken(token)!.id).catch((err: unknown) => ctx.log.warn({ [F.requestId]: scope.id, err }, 'could not end the session this login replaces'));
+  }
   scope.user = result.identity.user;
   ctx.log.info(
     { [F.event]: EVENTS.login, [F.requestId]: scope.id, [F.user]: result.identity.user, [F.connection]: id, groups: result.identity.groups.length, [F.spKey]: result.decryptedWith },
