@@ -1,4 +1,6 @@
+import assert from 'node:assert/strict';
 import { inflateRawSync } from 'node:zlib';
+import type { LogCapture } from './log-capture.js';
 import { buildSignedResponseXml, encodeResponse, type ResponseOptions } from './saml-idp-signer.js';
 import { CookieJar, jarFetch } from './cookie-jar.js';
 
@@ -19,7 +21,12 @@ export async function startSpLogin(baseUrl: string, connection: string, opts: { 
   const jar = opts.jar ?? new CookieJar();
   const res = await jarFetch(jar, `${baseUrl}/.gatehouse/saml/${connection}/login?rd=${encodeURIComponent(opts.rd ?? '/')}`);
   if (res.status !== 302) throw new Error(`login start answered ${res.status}: ${await res.text()}`);
-  const location = new URL(res.headers.get('location')!);
+  return loginFromIdpRedirect(res.headers.get('location')!, jar, baseUrl, connection);
+}
+
+/** The login in flight that a redirect to the IdP (with its SAMLRequest) stands for. */
+export function loginFromIdpRedirect(idpUrl: string, jar: CookieJar, baseUrl: string, connection: string): StartedLogin {
+  const location = new URL(idpUrl);
   const xml = inflateRawSync(Buffer.from(location.searchParams.get('SAMLRequest')!, 'base64')).toString('utf8');
   return {
     jar,
@@ -28,6 +35,21 @@ export async function startSpLogin(baseUrl: string, connection: string, opts: { 
     acsUrl: `${baseUrl}/.gatehouse/saml/${connection}/acs`,
     spEntityId: `${baseUrl}/.gatehouse/saml/${connection}/metadata`,
   };
+}
+
+/**
+ * Asserts an ACS refusal: 403 SAML_LOGIN_FAILED, no session cookie, exactly one `login-failed`
+ * line for this request with this reason. @returns the body
+ */
+export async function assertLoginRefused(res: Response, logs: LogCapture, reason: string): Promise<string> {
+  const body = await res.text();
+  assert.equal(res.status, 403, body);
+  assert.match(body, /SAML_LOGIN_FAILED/);
+  assert.ok(!res.headers.getSetCookie().some((c) => c.startsWith('gatehouse_session=')), 'no session cookie');
+  const lines = logs.find((l) => l.event === 'login-failed' && l.req_id === res.headers.get('x-request-id'));
+  assert.equal(lines.length, 1, `one login-failed line for ${res.headers.get('x-request-id')}`);
+  assert.equal(lines[0]!.reason, reason);
+  return body;
 }
 
 /** The genuine response the test IdP would send for this login (XML, unsigned parts editable). */

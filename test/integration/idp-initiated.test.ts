@@ -10,13 +10,12 @@
  * victim ends up signed in as themselves, or not at all.
  */
 import assert from 'node:assert/strict';
-import { inflateRawSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { CookieJar, jarFetch } from '../helpers/cookie-jar.js';
 import { idpMetadataXml, startGatehouse, type RunningGatehouse } from '../helpers/gatehouse.js';
 import { buildSignedResponseXml } from '../helpers/saml-idp-signer.js';
 import { replaceNameId } from '../helpers/saml-tamper.js';
-import { genuineResponseXml, postResponse, startSpLogin, TEST_IDP, type StartedLogin } from '../helpers/sp-login.js';
+import { genuineResponseXml, loginFromIdpRedirect, postResponse, startSpLogin, TEST_IDP, type StartedLogin } from '../helpers/sp-login.js';
 import { IDP_KEYS } from '../helpers/test-keys.js';
 import { startTestUpstream, type TestUpstream } from '../helpers/upstream.js';
 
@@ -80,15 +79,7 @@ async function signedInAs(jar: CookieJar): Promise<string | undefined> {
 async function restartedLogin(res: Response, jar: CookieJar, connection: string): Promise<StartedLogin> {
   const hop = await jarFetch(jar, new URL(res.headers.get('location')!, gh.url).href);
   assert.equal(hop.status, 302, await hop.text());
-  const location = new URL(hop.headers.get('location')!);
-  const xml = inflateRawSync(Buffer.from(location.searchParams.get('SAMLRequest')!, 'base64')).toString('utf8');
-  return {
-    jar,
-    requestId: /\sID="([^"]+)"/.exec(xml)![1]!,
-    relayState: location.searchParams.get('RelayState')!,
-    acsUrl: `${gh.url}/.gatehouse/saml/${connection}/acs`,
-    spEntityId: `${gh.url}/.gatehouse/saml/${connection}/metadata`,
-  };
+  return loginFromIdpRedirect(hop.headers.get('location')!, jar, gh.url, connection);
 }
 
 describe('idp_initiated: refuse (the default)', () => {
