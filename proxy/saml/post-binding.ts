@@ -1,7 +1,7 @@
 import { getVerifiedXml } from '@node-saml/node-saml/lib/xml.js';
 import { SignedXml } from 'xml-crypto';
 import { fail } from '../errors.js';
-import { DIGEST_ALGORITHMS, SIGNATURE_ALGORITHMS } from './response-guard.js';
+import { refuseWeakAlgorithms } from './response-guard.js';
 import type { SpKey } from './sp-keys.js';
 import { children, descendants, NS, parseStrictXml } from './xml.js';
 
@@ -15,7 +15,8 @@ const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
  * referenced element after the enveloped-signature transform): nothing outside the signature
  * is ever read. node-saml's `getVerifiedXml` does the XML-DSig work (one Signature, a direct
  * child of the root, one Reference to the root's unique ID, at most two transforms); before it,
- * the signature and digest algorithms must be SHA-256 or better.
+ * the signature and digest algorithms must be SHA-256 or better and the transforms enveloped-
+ * signature or canonicalization only.
  * @throws GatehouseError SAML_LOGOUT_FAILED `post-unsigned`, `post-signature-invalid`, ...
  */
 export function verifyPosted(field: string, certs: readonly string[]): string {
@@ -28,12 +29,8 @@ export function verifyPosted(field: string, certs: readonly string[]): string {
   const signatures = children(root, NS.dsig, 'Signature');
   if (signatures.length === 0) throw fail('SAML_LOGOUT_FAILED', 'post-unsigned');
   if (signatures.length > 1 || descendants(root, NS.dsig, 'Signature').length > 1) throw fail('SAML_LOGOUT_FAILED', 'post-several-signatures');
-  for (const m of descendants(root, NS.dsig, 'SignatureMethod')) {
-    if (!SIGNATURE_ALGORITHMS.has(m.getAttribute('Algorithm') ?? '')) throw fail('SAML_LOGOUT_FAILED', 'weak-signature-algorithm');
-  }
-  for (const m of descendants(root, NS.dsig, 'DigestMethod')) {
-    if (!DIGEST_ALGORITHMS.has(m.getAttribute('Algorithm') ?? '')) throw fail('SAML_LOGOUT_FAILED', 'weak-digest-algorithm');
-  }
+  // The same algorithm and transform allowlists as responses at the ACS (no SHA-1, no XSLT/XPath).
+  refuseWeakAlgorithms(root, 'SAML_LOGOUT_FAILED');
   let signed: string | null;
   try {
     signed = getVerifiedXml(xml, root, [...certs]);

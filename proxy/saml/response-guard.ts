@@ -151,18 +151,18 @@ export const TRANSFORM_ALGORITHMS = new Set([
   'http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments',
 ]);
 
-function refuseWeakAlgorithms(root: Element): void {
+export function refuseWeakAlgorithms(root: Element, code: 'SAML_LOGIN_FAILED' | 'SAML_LOGOUT_FAILED' = 'SAML_LOGIN_FAILED'): void {
   for (const t of descendants(root, NS.dsig, 'Transform')) {
-    if (!TRANSFORM_ALGORITHMS.has(t.getAttribute('Algorithm') ?? '')) throw fail('SAML_LOGIN_FAILED', 'signature-transform-not-allowed');
+    if (!TRANSFORM_ALGORITHMS.has(t.getAttribute('Algorithm') ?? '')) throw fail(code, 'signature-transform-not-allowed');
   }
   for (const m of descendants(root, NS.dsig, 'SignatureMethod')) {
-    if (!SIGNATURE_ALGORITHMS.has(m.getAttribute('Algorithm') ?? '')) throw fail('SAML_LOGIN_FAILED', 'weak-signature-algorithm');
+    if (!SIGNATURE_ALGORITHMS.has(m.getAttribute('Algorithm') ?? '')) throw fail(code, 'weak-signature-algorithm');
   }
   for (const m of descendants(root, NS.dsig, 'DigestMethod')) {
     // RSA-OAEP's digest (xmlenc-core 5.4.2) is checked with the encryption algorithms.
     const parent = m.parentNode as Element | null;
     if (parent?.namespaceURI === NS.xenc && parent.localName === 'EncryptionMethod') continue;
-    if (!DIGEST_ALGORITHMS.has(m.getAttribute('Algorithm') ?? '')) throw fail('SAML_LOGIN_FAILED', 'weak-digest-algorithm');
+    if (!DIGEST_ALGORITHMS.has(m.getAttribute('Algorithm') ?? '')) throw fail(code, 'weak-digest-algorithm');
   }
 }
 

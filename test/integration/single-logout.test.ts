@@ -240,6 +240,14 @@ describe('IdP-initiated LogoutRequest', () => {
     await assertRefused(() => viaPost(postField(genuine('victim11@example.com').xml, { alg: 'sha1' })), 'weak-signature-algorithm', victim.jar);
   });
 
+  test('XSLT transform in the XML signature (POST) is refused before any signature work', async () => {
+    const victim = await signIn('victim-xslt@example.com');
+    const signed = Buffer.from(postField(genuine('victim-xslt@example.com').xml), 'base64').toString('utf8');
+    const xslt = signed.replace('<ds:Transforms>', '<ds:Transforms><ds:Transform Algorithm="http://www.w3.org/TR/1999/REC-xslt-19991116"/>');
+    assert.notEqual(xslt, signed, 'the transform went in');
+    await assertRefused(() => viaPost(Buffer.from(xslt).toString('base64')), 'signature-transform-not-allowed', victim.jar);
+  });
+
   test("a LogoutRequest for connection A sent to B's endpoint is refused", async () => {
     const victim = await signIn('victim12@example.com', 'other');
     const xml = genuine('victim12@example.com', {}, 'lab').xml;
