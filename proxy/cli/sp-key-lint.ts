@@ -1,7 +1,7 @@
 import type { LoadedConfig } from '../config/load.js';
 import type { ConfigProblem } from '../config/problems.js';
 import { locate } from '../config/yaml-source.js';
-import { readSpKeys } from '../saml/sp-keys.js';
+import { readSpKeys } from '../config/sp-keys.js';
 
 /** Warn this long before an SP certificate expires: time to roll a new key in (docs/saml-keys.md). */
 export const SP_CERT_WARN_MS = 30 * 86_400_000;

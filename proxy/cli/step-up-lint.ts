@@ -1,7 +1,7 @@
 import type { LoadedConfig } from '../config/load.js';
 import type { RuleConfig } from '../config/policy-schema.js';
 import type { ConfigProblem } from '../config/problems.js';
-import { classSatisfies } from '../saml/authn-classes.js';
+import { classSatisfies } from '../config/authn-classes.js';
 
 /**
  * `check` warnings for step-up requirements no login can meet: a route's

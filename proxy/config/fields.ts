@@ -78,3 +78,6 @@ export const slug = z
 export const CLAIM_NAME = /^[a-z][a-z0-9_-]{0,63}$/;
 
 export const headerName = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'use letters, digits and dashes');
+
+/** Forwarding headers Gatehouse sets itself (client copies dropped unless from a trusted proxy). */
+export const FORWARDING = ['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-prefix', 'x-real-ip', 'x-original-url', 'x-rewrite-url', 'x-forwarded-uri', 'x-request-id'];

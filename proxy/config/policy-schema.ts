@@ -1,8 +1,7 @@
 import { z } from 'zod';
-import { CLAIM_NAME, duration, headerName, httpUrl } from './fields.js';
+import { CLAIM_NAME, duration, FORWARDING, headerName, httpUrl } from './fields.js';
 import { buildTrustList } from '../server/trusted-proxies.js';
-import { CLASS_URI } from '../saml/authn-classes.js';
-import { FORWARDING } from '../forward/header-hygiene.js';
+import { CLASS_URI } from './authn-classes.js';
 
 // Each repetition starts with its own `/`, so a refused character costs linear time (the form
 // `(?:seg\/?)*` backtracks exponentially on a long segment followed by a bad character).

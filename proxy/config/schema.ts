@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { duration, durationOrOff, hostPort, httpUrl, listenAddress, redisUrl, slug, CLAIM_NAME } from './fields.js';
 import { LOG_LEVELS } from '../log.js';
-import { CLASS_URI, COMPARISONS, rankOf } from '../saml/authn-classes.js';
+import { CLASS_URI, COMPARISONS, rankOf } from './authn-classes.js';
 
 /**
  * The Gatehouse configuration file: the one source of its types, defaults and docs.

@@ -4,7 +4,7 @@ import { checkEmailDomains } from './email-domain-rules.js';
 import type { ConfigProblem } from './problems.js';
 import { locate, type YamlSource } from './yaml-source.js';
 import { buildTrustList } from '../server/trusted-proxies.js';
-import { readSpKey } from '../saml/sp-keys.js';
+import { readSpKey } from './sp-keys.js';
 
 /**
  * Rules that span several keys. They read the raw parsed YAML (not the validated config) so

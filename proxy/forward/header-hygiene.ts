@@ -1,3 +1,4 @@
+import { FORWARDING } from '../config/fields.js';
 /**
  * Header hygiene between client and upstream: first strip, then add ours.
  * Works on Node's rawHeaders (flat [name, value, ...]) so duplicates and every spelling are seen.
@@ -21,8 +22,6 @@ const HOP_BY_HOP = new Set([
 ]);
 
 /** Client-sent forwarding headers are never trusted: Gatehouse is the edge and sets its own. */
-/** Forwarding headers Gatehouse sets itself (client copies dropped unless from a trusted proxy). */
-export const FORWARDING = ['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-prefix', 'x-real-ip', 'x-original-url', 'x-rewrite-url', 'x-forwarded-uri', 'x-request-id'];
 
 /** The names one strips for, built once at startup. */
 export interface StripSet {

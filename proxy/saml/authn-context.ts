@@ -1,7 +1,7 @@
 import type { SamlConfig } from '@node-saml/node-saml';
 import type { ConnectionConfig } from '../config/schema.js';
 import { fail } from '../errors.js';
-import { classSatisfies, type Comparison } from './authn-classes.js';
+import { classSatisfies, type Comparison } from '../config/authn-classes.js';
 import { NS, onlyChild, textOf } from './xml.js';
 
 /**

@@ -1,6 +1,6 @@
 import { constants, createDecipheriv, privateDecrypt } from 'node:crypto';
 import { fail } from '../errors.js';
-import type { SpKey } from './sp-keys.js';
+import type { SpKey } from '../config/sp-keys.js';
 import { ExclusiveCanonicalization } from 'xml-crypto';
 import { children, NS, parseStrictXml } from './xml.js';
 

@@ -2,7 +2,7 @@ import { getVerifiedXml } from '@node-saml/node-saml/lib/xml.js';
 import { SignedXml } from 'xml-crypto';
 import { fail } from '../errors.js';
 import { refuseWeakAlgorithms } from './response-guard.js';
-import type { SpKey } from './sp-keys.js';
+import type { SpKey } from '../config/sp-keys.js';
 import { children, descendants, NS, parseStrictXml } from './xml.js';
 
 /** A logout message posted as a form field is a few KiB: more is refused before decoding. */

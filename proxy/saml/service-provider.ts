@@ -16,7 +16,7 @@ import { attributeNames, type AttributeNames } from './provider-presets.js';
 import { classifyNodeSamlError } from './node-saml-errors.js';
 import type { ReplayCache } from './replay-cache.js';
 import { openEncryptedAssertion, sameAssertion, type OpenedAssertion } from './encrypted-assertion.js';
-import type { SpKey, SpKeys } from './sp-keys.js';
+import type { SpKey, SpKeys } from '../config/sp-keys.js';
 import { buildSpMetadata } from './sp-metadata.js';
 import { inspectDecryptedAssertion, inspectResponse, type ResponseEnvelope } from './response-guard.js';
 

@@ -8,7 +8,7 @@ import type { LogoutTracker } from './logout-tracker.js';
 import { signForPost, verifyPosted } from './post-binding.js';
 import { signedRedirectUrl, verifyRedirect } from './redirect-binding.js';
 import type { ReplayCache } from './replay-cache.js';
-import type { SpKey } from './sp-keys.js';
+import type { SpKey } from '../config/sp-keys.js';
 
 /** A logout message as it arrived at `/.gatehouse/saml/<id>/slo`. */
 export type SloInput = { binding: 'redirect'; rawQuery: string } | { binding: 'post'; form: URLSearchParams };

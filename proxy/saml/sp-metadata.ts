@@ -1,5 +1,5 @@
 import { dataAlgorithms, KEY_TRANSPORT_ALGORITHMS, type EncryptionPolicy } from './encrypted-assertion.js';
-import type { SpKey } from './sp-keys.js';
+import type { SpKey } from '../config/sp-keys.js';
 
 /** What one connection's SP metadata says. */
 export interface SpMetadataInput {

@@ -15,7 +15,7 @@ import { LogoutTracker } from '../saml/logout-tracker.js';
 import { ReplayCache } from '../saml/replay-cache.js';
 import { SingleLogout } from '../saml/single-logout.js';
 import { ServiceProvider, type SpUrls } from '../saml/service-provider.js';
-import { readSpKeys } from '../saml/sp-keys.js';
+import { readSpKeys } from '../config/sp-keys.js';
 import { checkPublishedEntityIds } from '../saml/published-entity-ids.js';
 import { SessionAdmin } from '../session/session-admin.js';
 import { SessionManager } from '../session/session-manager.js';

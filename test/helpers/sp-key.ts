@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readSpKey, type SpKey } from '../../proxy/saml/sp-keys.js';
+import { readSpKey, type SpKey } from '../../proxy/config/sp-keys.js';
 import type { TestKeyPair } from './test-keys.js';
 
 /** A test key pair as Gatehouse reads `saml.sp_keys` (through the same files and checks). */

@@ -11,7 +11,7 @@ import { after, describe, test } from 'node:test';
 import { loadConfig } from '../../proxy/config/load.js';
 import type { ConfigProblem } from '../../proxy/config/problems.js';
 import { configProblems } from '../helpers/config-problems.js';
-import { readSpKeys } from '../../proxy/saml/sp-keys.js';
+import { readSpKeys } from '../../proxy/config/sp-keys.js';
 import { makeTestKeyPair } from '../helpers/test-keys.js';
 
 const SECRET = 'test-only-4f9c1e7a2b8d6350a1c9e2f7b4d8a6c3';

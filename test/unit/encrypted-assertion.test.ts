@@ -8,7 +8,7 @@ import { before, describe, test } from 'node:test';
 import { encrypt } from 'xml-encryption';
 import { isGatehouseError } from '../../proxy/errors.js';
 import { openEncryptedAssertion, sameAssertion, XENC_ALGORITHMS, type EncryptionPolicy } from '../../proxy/saml/encrypted-assertion.js';
-import type { SpKey } from '../../proxy/saml/sp-keys.js';
+import type { SpKey } from '../../proxy/config/sp-keys.js';
 import { parseStrictXml } from '../../proxy/saml/xml.js';
 import { spKeyOf } from '../helpers/sp-key.js';
 import { makeTestKeyPair, SP_KEYS, type TestKeyPair } from '../helpers/test-keys.js';

@@ -15,7 +15,7 @@ import { ConfigError } from '../../proxy/config/problems.js';
 import { isGatehouseError } from '../../proxy/errors.js';
 import { parseLogoutMessage } from '../../proxy/saml/logout-messages.js';
 import { signedRedirectUrl, verifyRedirect } from '../../proxy/saml/redirect-binding.js';
-import { readSpKeys } from '../../proxy/saml/sp-keys.js';
+import { readSpKeys } from '../../proxy/config/sp-keys.js';
 import { logoutRequestXml, readRedirect, redirectQuery } from '../helpers/saml-logout-idp.js';
 import { ATTACKER_KEYS, IDP_KEYS, SP_KEYS } from '../helpers/test-keys.js';
 

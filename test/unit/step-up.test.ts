@@ -15,7 +15,7 @@ import { policyFileSchema } from '../../proxy/config/policy-schema.js';
 import { isGatehouseError } from '../../proxy/errors.js';
 import { compileRoutes } from '../../proxy/policy/compile.js';
 import { stepUpNeeded } from '../../proxy/policy/step-up.js';
-import { classSatisfies } from '../../proxy/saml/authn-classes.js';
+import { classSatisfies } from '../../proxy/config/authn-classes.js';
 import { askFor, authnRequestOptions, checkAuthn, classRefOf } from '../../proxy/saml/authn-context.js';
 import { parseStrictXml } from '../../proxy/saml/xml.js';
 
