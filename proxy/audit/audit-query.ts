@@ -1,8 +1,8 @@
 import { parseDuration } from '../config/duration.js';
 import { AUDIT_KINDS, type AuditEntry, type AuditKind, type AuditQuery, type AuditVerdict } from './saml-audit-types.js';
 
-export const DEFAULT_LIMIT = 100;
-export const MAX_LIMIT = 1_000;
+const DEFAULT_LIMIT = 100;
+const MAX_LIMIT = 1_000;
 
 /** Raw filters as typed on the command line or in a query string. */
 export interface AuditFilters {

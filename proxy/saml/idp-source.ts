@@ -189,7 +189,7 @@ export class IdpSource {
  * earlier, or absent while the current copy has one. Equal validUntil (the same copy read again)
  * is not older. Without validUntil in the current copy nothing can be compared.
  */
-export function olderThan(fresh: Pick<IdpMetadata, 'validUntil'>, current: Pick<IdpMetadata, 'validUntil'>): boolean {
+function olderThan(fresh: Pick<IdpMetadata, 'validUntil'>, current: Pick<IdpMetadata, 'validUntil'>): boolean {
   if (current.validUntil === undefined) return false;
   return fresh.validUntil === undefined || fresh.validUntil < current.validUntil;
 }

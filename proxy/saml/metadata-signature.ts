@@ -90,14 +90,9 @@ function candidateCerts(sig: Element, pin: MetadataSignaturePin): string[] {
 }
 
 /** `aa:bb..`, `AABB..` -> `AA:BB:..` (the form Node and `openssl x509 -fingerprint` print). */
-export function normalizeFingerprint(text: string): string {
+function normalizeFingerprint(text: string): string {
   const hex = text.replace(/[:\s]/g, '').toUpperCase();
   return hex.match(/../g)?.join(':') ?? '';
-}
-
-/** True for a SHA-256 fingerprint written as 32 hex bytes, with or without colons. */
-export function isSha256Fingerprint(text: string): boolean {
-  return /^(?:[0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$/.test(text.trim());
 }
 
 /**

@@ -52,7 +52,6 @@ export interface LoginResult {
   saml: Session['saml'];
   /** Where the user wanted to go (for IdP-initiated: RelayState, unchecked; the caller checks it). */
   returnTo: string | undefined;
-  authnInstant?: number;
   /** Fingerprint of the SP key that decrypted the assertion (absent: it came unencrypted). */
   decryptedWith?: string;
   /** The session this login replaces (see PendingLogin.replaces): the caller ends it. */
@@ -213,7 +212,6 @@ export class ServiceProvider {
         authnInstant: authn.instant,
       },
       returnTo,
-      authnInstant: checked.authnInstant,
       decryptedWith: opened?.key.fingerprint256,
       ...(replaces ? { replaces } : {}),
     };

@@ -5,7 +5,7 @@ import { evaluate } from '../policy/evaluate.js';
 import { grantingGroups } from '../policy/granting-groups.js';
 import { stepUpNeeded, type StepUpNeed } from '../policy/step-up.js';
 import type { RequestFacts } from '../policy/types.js';
-import { clientAddress } from './trusted-proxies.js';
+import { requestClientIp } from './trusted-proxies.js';
 import type { Session } from '../session/types.js';
 import type { AppContext, RequestScope } from './context.js';
 import { readCookie } from './cookies.js';
@@ -78,7 +78,7 @@ export async function authorize(req: IncomingMessage, target: RequestTarget, ctx
   const session = token ? await ctx.sessions.open(token) : undefined;
   if (session) scope.user = session.identity.user;
   const f = ctx.forwarding;
-  const facts: RequestFacts = { method, path: target.path, clientIp: clientAddress(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for'], f.trustedProxies, f.anyTrustedProxy) };
+  const facts: RequestFacts = { method, path: target.path, clientIp: requestClientIp(req, f) };
   const decision = evaluate(route, session?.identity, facts);
   const stepUp = decision.allow && route.stepUp ? stepUpFor(route, session, ctx.clock.now()) : undefined;
   const allow = decision.allow && !stepUp;

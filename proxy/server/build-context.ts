@@ -81,7 +81,7 @@ async function buildWithStores(loaded: LoadedConfig, log: Logger, clock: Clock, 
     }
     sources.set(conn.id, source);
     connections.set(conn.id, new ServiceProvider(conn, urls, source, deps));
-    singleLogout.set(conn.id, new SingleLogout(conn, { entityId: urls.entityId, sloUrl: `${publicUrl.origin}${samlPaths(conn.id).slo}` }, source, sloDeps));
+    singleLogout.set(conn.id, new SingleLogout(conn, { entityId: urls.entityId, sloUrl: urls.sloUrl }, source, sloDeps));
   }
   await checkPublishedEntityIds(stores.records, [...connections.values()].map((sp) => ({ connection: sp.conn.id, entityId: sp.urls.entityId })), log);
   const metadataAnnouncer = await listenForMetadataRefresh(stores.announcements, sources, log, clock).catch((err: unknown) => {

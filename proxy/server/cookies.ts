@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { parse, serialize, type SerializeOptions } from 'cookie';
 
 /** Our cookie names and attributes, derived once from public_url and session settings. */
@@ -57,4 +58,15 @@ export function clearCookie(p: CookiePolicy, name: string): string {
 
 function base(p: CookiePolicy, extra: SerializeOptions): SerializeOptions {
   return { httpOnly: true, secure: p.secure, path: '/', ...extra };
+}
+
+const NONCE = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * The nonce that binds logins and logouts in flight to this browser: the one its login cookie
+ * already holds (so parallel logins in two tabs all stay valid), else a new random one.
+ */
+export function loginNonce(cookieHeader: string | undefined, p: CookiePolicy): string {
+  const existing = readCookie(cookieHeader, p.login);
+  return existing && NONCE.test(existing) ? existing : randomBytes(32).toString('base64url');
 }

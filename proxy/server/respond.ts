@@ -11,6 +11,11 @@ export const PAGE_HEADERS = {
   'referrer-policy': 'no-referrer',
 } as const;
 
+/** The page CSP with `form-action` set to these sources (a form or its redirect must reach an IdP). */
+export function cspWithFormAction(sources: string): string {
+  return PAGE_HEADERS['content-security-policy'].replace("form-action 'self'", `form-action ${sources}`);
+}
+
 const requestIds = new WeakMap<ServerResponse, string>();
 
 /**

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { BlockList, isIP } from 'node:net';
 
 /**
@@ -54,4 +55,9 @@ function hopAddress(entry: string): string {
   if (bracket) hop = bracket[1]!;
   else if (/^\d{1,3}(?:\.\d{1,3}){3}:\d{1,5}$/.test(hop)) hop = hop.slice(0, hop.lastIndexOf(':'));
   return isIP(hop.startsWith('::ffff:') ? hop.slice(7) : hop) ? hop : '';
+}
+
+/** The client address of a request, as `source_ip` rules, logs and the SAML audit trail see it. */
+export function requestClientIp(req: IncomingMessage, f: { trustedProxies: BlockList; anyTrustedProxy: boolean }): string {
+  return clientAddress(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for'], f.trustedProxies, f.anyTrustedProxy);
 }

@@ -1,12 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fail } from '../../errors.js';
 import { EVENTS, F } from '../../log.js';
 import type { AppContext, RequestScope } from '../context.js';
-import { clearCookie, loginCookie, readCookie } from '../cookies.js';
+import { clearCookie, loginCookie, loginNonce, readCookie } from '../cookies.js';
 import { readForm } from '../form-body.js';
 import { esc, page } from '../html.js';
-import { PAGE_HEADERS, redirect, sendHtml, sendJson } from '../respond.js';
+import { cspWithFormAction, redirect, sendHtml, sendJson } from '../respond.js';
 import type { Session } from '../../session/types.js';
 
 /**
@@ -33,10 +32,13 @@ export async function handleLogout(req: IncomingMessage, res: ServerResponse, ct
     return redirect(res, idpUrl.url, 303, headers);
   }
   if (!req.headers.accept?.includes('text/html')) return sendJson(res, 200, { signed_out: true }, clear);
-  sendHtml(res, 200, page('Signed out', '<h1>You are signed out</h1><p>Your Gatehouse session has ended.</p><p><a class="button" href="/">Sign in again</a></p>'), clear);
+  signedOutPage(res, 'Your Gatehouse session has ended.', clear);
 }
 
-const NONCE = /^[A-Za-z0-9_-]{43}$/;
+/** The "signed out" page, with what happened (`text`, escaped). */
+export function signedOutPage(res: ServerResponse, text: string, headers: Record<string, string | string[]> = {}): void {
+  sendHtml(res, 200, page('Signed out', `<h1>You are signed out</h1><p>${esc(text)}</p><p><a class="button" href="/">Sign in again</a></p>`), headers);
+}
 
 /**
  * SP-initiated Single Logout: the signed LogoutRequest URL, bound to this browser's login nonce.
@@ -45,8 +47,7 @@ const NONCE = /^[A-Za-z0-9_-]{43}$/;
 async function continueAtIdp(req: IncomingMessage, ctx: AppContext, scope: RequestScope, session: Session): Promise<{ url: string; nonce: string } | undefined> {
   const slo = ctx.singleLogout.get(session.identity.connection);
   if (!slo?.canStart(session.saml)) return undefined;
-  const existing = readCookie(req.headers.cookie, ctx.cookies.login);
-  const nonce = existing && NONCE.test(existing) ? existing : randomBytes(32).toString('base64url');
+  const nonce = loginNonce(req.headers.cookie, ctx.cookies);
   try {
     return { url: await slo.startLogout(session.saml, nonce), nonce };
   } catch (err) {
@@ -63,7 +64,7 @@ async function confirmPage(res: ServerResponse, ctx: AppContext, token: string |
   const csrf = token ? `<input type="hidden" name="csrf" value="${esc(ctx.sessions.csrfToken(token))}">` : '';
   const session = token ? await ctx.sessions.open(token) : undefined;
   const idpOrigin = session ? ctx.singleLogout.get(session.identity.connection)?.idpLogoutOrigin(session.saml) : undefined;
-  const headers: Record<string, string> = idpOrigin ? { 'content-security-policy': PAGE_HEADERS['content-security-policy'].replace("form-action 'self'", `form-action 'self' ${idpOrigin}`) } : {};
+  const headers: Record<string, string> = idpOrigin ? { 'content-security-policy': cspWithFormAction(`'self' ${idpOrigin}`) } : {};
   sendHtml(res, 200, page('Sign out', `<h1>Sign out of Gatehouse?</h1><form method="post" action="/.gatehouse/logout">${csrf}<button type="submit">Sign out</button></form>`), headers);
 }
 

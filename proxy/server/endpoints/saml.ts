@@ -1,11 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuditClaims, AuditRecordInput } from '../../audit/saml-audit-types.js';
 import { fail, isGatehouseError } from '../../errors.js';
 import type { LoginResult } from '../../saml/service-provider.js';
 import { EVENTS, F } from '../../log.js';
 import type { AppContext, RequestScope } from '../context.js';
-import { loginCookie, readCookie, sessionCookie } from '../cookies.js';
+import { loginCookie, loginNonce, readCookie, sessionCookie } from '../cookies.js';
 import { readForm } from '../form-body.js';
 import { samlPaths } from './paths.js';
 import { parseToken } from '../../session/session-keys.js';
@@ -13,10 +12,9 @@ import type { RequestTarget } from '../../path.js';
 import { redirect } from '../respond.js';
 import { checkReturnTo } from '../return-to.js';
 import type { StepUpAsk } from '../../saml/authn-context.js';
-import { clientAddress } from '../trusted-proxies.js';
+import { requestClientIp } from '../trusted-proxies.js';
 import { handleSlo } from './slo.js';
 
-const NONCE = /^[A-Za-z0-9_-]{43}$/;
 
 /** `/.gatehouse/saml/<id>/(metadata|login|acs|slo)`. */
 export async function handleSaml(req: IncomingMessage, res: ServerResponse, ctx: AppContext, scope: RequestScope, target: RequestTarget): Promise<void> {
@@ -47,8 +45,7 @@ async function startLogin(req: IncomingMessage, res: ServerResponse, ctx: AppCon
   const rd = query.get('rd') ?? '/';
   const returnTo = checkReturnTo(rd, ctx.publicUrl, ctx.routeHosts);
   if (!returnTo) throw fail('BAD_REDIRECT', 'return-to-not-ours');
-  const existing = readCookie(req.headers.cookie, ctx.cookies.login);
-  const nonce = existing && NONCE.test(existing) ? existing : randomBytes(32).toString('base64url');
+  const nonce = loginNonce(req.headers.cookie, ctx.cookies);
   const url = await ctx.connections.get(id)!.startLogin(returnTo, nonce, stepUpAsk(ctx, query), await currentSessionId(req, ctx));
   redirect(res, url, 302, { 'set-cookie': loginCookie(ctx.cookies, nonce) });
 }
@@ -70,7 +67,7 @@ async function currentSessionId(req: IncomingMessage, ctx: AppContext): Promise<
  * through a fresh SP-initiated login bound to it, so a response planted by someone else (login
  * CSRF) at worst makes the victim sign in as themselves.
  */
-async function restartLogin(req: IncomingMessage, res: ServerResponse, ctx: AppContext, scope: RequestScope, id: string, relayState: string | undefined): Promise<void> {
+async function restartLogin(res: ServerResponse, ctx: AppContext, scope: RequestScope, id: string, relayState: string | undefined): Promise<void> {
   const sp = ctx.connections.get(id)!;
   const returnTo = checkReturnTo(relayState, ctx.publicUrl, ctx.routeHosts) ?? sp.conn.default_redirect;
   ctx.log.info({ [F.event]: EVENTS.loginRestarted, [F.requestId]: scope.id, [F.connection]: id }, 'unsolicited response: fresh SP-initiated login started');
@@ -99,7 +96,7 @@ function stepUpAsk(ctx: AppContext, query: URLSearchParams): StepUpAsk | undefin
 async function consumeResponse(req: IncomingMessage, res: ServerResponse, ctx: AppContext, scope: RequestScope, id: string): Promise<void> {
   if (req.method !== 'POST') throw fail('METHOD_NOT_ALLOWED', 'acs-method');
   const seen: { samlResponse?: string } = {};
-  const audit = { kind: 'response', connection: id, clientIp: clientIpOf(req, ctx), reqId: scope.id } as const;
+  const audit = { kind: 'response', connection: id, clientIp: requestClientIp(req, ctx.forwarding), reqId: scope.id } as const;
   let result: LoginResult | undefined;
   try {
     result = await verifyAndSignIn(req, res, ctx, scope, id, seen);
@@ -139,11 +136,6 @@ function verifiedClaims(r: LoginResult): AuditClaims {
   return { user: r.identity.user, email: r.identity.email, groups: [...r.identity.groups], name_id: r.saml.nameId, name_id_format: r.saml.nameIdFormat, session_index: r.saml.sessionIndex, issuer: r.saml.issuer };
 }
 
-/** The client address recorded in the audit trail (after `server.trusted_proxies`, as `source_ip` rules see it). */
-export function clientIpOf(req: IncomingMessage, ctx: AppContext): string {
-  return clientAddress(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for'], ctx.forwarding.trustedProxies, ctx.forwarding.anyTrustedProxy);
-}
-
 async function verifyAndSignIn(req: IncomingMessage, res: ServerResponse, ctx: AppContext, scope: RequestScope, id: string, seen: { samlResponse?: string }): Promise<LoginResult | undefined> {
   const sp = ctx.connections.get(id)!;
   const form = await readForm(req, ctx.config.saml.max_response_bytes + 8192);
@@ -155,7 +147,7 @@ async function verifyAndSignIn(req: IncomingMessage, res: ServerResponse, ctx: A
   const nonce = readCookie(req.headers.cookie, ctx.cookies.login);
   const result = await sp.finishLogin(samlResponse, form.get('RelayState') ?? undefined, nonce);
   if ('restart' in result) {
-    await restartLogin(req, res, ctx, scope, id, result.returnTo);
+    await restartLogin(res, ctx, scope, id, result.returnTo);
     return undefined;
   }
   // The IdP deprovisioned this user over SCIM: an assertion still in flight must not sign them in.

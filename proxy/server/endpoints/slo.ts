@@ -11,8 +11,9 @@ import type { AppContext, RequestScope } from '../context.js';
 import { clearCookie, readCookie } from '../cookies.js';
 import { readForm } from '../form-body.js';
 import { esc, page } from '../html.js';
-import { clientIpOf } from './saml.js';
-import { PAGE_HEADERS, redirect, sendHtml } from '../respond.js';
+import { requestClientIp } from '../trusted-proxies.js';
+import { cspWithFormAction, redirect, sendHtml } from '../respond.js';
+import { signedOutPage } from './logout.js';
 
 /**
  * `/.gatehouse/saml/<id>/slo`: the connection's SingleLogoutService, HTTP-Redirect (GET) and
@@ -119,7 +120,7 @@ function recordLogoutMessage(trail: Trail, v: VerifiedLogout | undefined, verdic
   ctx.samlAudit.record({
     kind: isRequest ? 'logout-request' : 'logout-response',
     connection: slo.conn.id,
-    clientIp: clientIpOf(req, ctx),
+    clientIp: requestClientIp(req, ctx.forwarding),
     reqId: scope.id,
     encoded: { value, binding: input.binding },
     verdict: reason === undefined ? 'accepted' : 'refused',
@@ -146,10 +147,6 @@ function send(res: ServerResponse, out: Outgoing, headers: Record<string, string
   const nonce = randomBytes(16).toString('base64');
   const fields = Object.entries(out.fields).map(([k, val]) => `<input type="hidden" name="${esc(k)}" value="${esc(val)}">`).join('');
   const body = `<h1>Signing you out…</h1><form id="f" method="post" action="${esc(out.url)}">${fields}<noscript><button type="submit">Continue</button></noscript></form><script nonce="${nonce}">document.getElementById('f').submit()</script>`;
-  const csp = PAGE_HEADERS['content-security-policy'].replace("form-action 'self'", `form-action ${new URL(out.url).origin}`);
+  const csp = cspWithFormAction(new URL(out.url).origin);
   sendHtml(res, 200, page('Signing out', body), { ...headers, 'content-security-policy': `${csp}; script-src 'nonce-${nonce}'` });
-}
-
-function signedOutPage(res: ServerResponse, text: string, headers: Record<string, string> = {}): void {
-  sendHtml(res, 200, page('Signed out', `<h1>You are signed out</h1><p>${esc(text)}</p><p><a class="button" href="/">Sign in again</a></p>`), headers);
 }
