@@ -42,13 +42,15 @@ export class DemoIdp {
 
   /** The metadata our SP trusts: this IdP's entity ID, SSO URL and certificate. */
   metadata(): IdpMetadata {
+    const cert = new X509Certificate(this.keys.certPem);
     return {
       entityId: this.entityId,
       sso: { redirect: this.ssoUrl },
       slo: {},
       signingCerts: [this.keys.certPem],
-      certsExpireAt: [Date.parse(new X509Certificate(this.keys.certPem).validTo)],
-      certFingerprints: [new X509Certificate(this.keys.certPem).fingerprint256],
+      certsExpireAt: [Date.parse(cert.validTo)],
+      certFingerprints: [cert.fingerprint256],
+      signingKeys: [cert.publicKey],
     };
   }
 

@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, type KeyObject } from 'node:crypto';
 import { fail } from '../errors.js';
 import { readValidity, type MetadataValidity } from './metadata-validity.js';
 import { children, descendants, NS, parseStrictXml, textOf } from './xml.js';
@@ -17,6 +17,8 @@ export interface IdpMetadata extends MetadataValidity {
   certsExpireAt: number[];
   /** SHA-256 fingerprint of each signing certificate (`AA:BB:..`, same order). */
   certFingerprints: string[];
+  /** The signing certificates' public keys, parsed once here (Redirect-binding signatures use them). */
+  signingKeys: KeyObject[];
 }
 
 const BINDINGS = {
@@ -49,6 +51,7 @@ export function parseIdpMetadata(xml: string): IdpMetadata {
     signingCerts: signingCerts.map((c) => c.toString()),
     certsExpireAt: signingCerts.map((c) => Date.parse(c.validTo)),
     certFingerprints: signingCerts.map((c) => c.fingerprint256),
+    signingKeys: signingCerts.map((c) => c.publicKey),
     ...readValidity([idp, ...ancestors(idp)]),
   };
 }

@@ -1,4 +1,4 @@
-import { createVerify, sign, X509Certificate, type KeyObject } from 'node:crypto';
+import { createVerify, sign, type KeyObject } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { fail } from '../errors.js';
 
@@ -53,12 +53,13 @@ export function signedRedirectUrl(location: string, kind: RedirectKind, xml: str
 }
 
 /**
- * Verifies a received query against the IdP's signing certificates and returns the message.
+ * Verifies a received query against the IdP's signing keys (parsed once with its metadata) and
+ * returns the message.
  * Unsigned, duplicated parameters, an unknown or weak SigAlg, or a signature no certificate
  * verifies: refused with SAML_LOGOUT_FAILED and a reason.
  * @param rawQuery the query string as received, without the leading `?`
  */
-export function verifyRedirect(rawQuery: string, certs: readonly string[]): RedirectMessage {
+export function verifyRedirect(rawQuery: string, keys: readonly KeyObject[]): RedirectMessage {
   if (rawQuery.length > MAX_QUERY) throw fail('SAML_LOGOUT_FAILED', 'redirect-query-too-large');
   const raw = rawParams(rawQuery);
   const request = raw.get('SAMLRequest');
@@ -76,7 +77,7 @@ export function verifyRedirect(rawQuery: string, certs: readonly string[]): Redi
   if (relayRaw !== undefined) signed += `&RelayState=${relayRaw}`;
   signed += `&SigAlg=${sigAlgRaw}`;
   const signature = Buffer.from(decode(signatureRaw), 'base64');
-  if (!certs.some((pem) => verifyWith(hash, signed, signature, pem))) throw fail('SAML_LOGOUT_FAILED', 'redirect-signature-invalid');
+  if (!keys.some((key) => verifyWith(hash, signed, signature, key))) throw fail('SAML_LOGOUT_FAILED', 'redirect-signature-invalid');
   return { kind, xml: inflate(decode(request ?? response!)), ...(relayRaw !== undefined ? { relayState: decode(relayRaw) } : {}) };
 }
 
@@ -102,9 +103,9 @@ function decode(value: string): string {
   }
 }
 
-function verifyWith(hash: string, signed: string, signature: Buffer, pem: string): boolean {
+function verifyWith(hash: string, signed: string, signature: Buffer, key: KeyObject): boolean {
   try {
-    return createVerify(hash).update(signed, 'utf8').verify(new X509Certificate(pem).publicKey, signature);
+    return createVerify(hash).update(signed, 'utf8').verify(key, signature);
   } catch {
     return false;
   }

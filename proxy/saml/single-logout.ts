@@ -107,7 +107,7 @@ export class SingleLogout {
     let param: 'SAMLRequest' | 'SAMLResponse';
     let relayState: string | undefined;
     if (input.binding === 'redirect') {
-      const m = verifyRedirect(input.rawQuery, certs);
+      const m = verifyRedirect(input.rawQuery, this.idp.current.signingKeys);
       ({ xml, kind: param } = m);
       relayState = m.relayState;
     } else {

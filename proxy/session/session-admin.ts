@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { SamlSubject, SessionKeys } from './session-keys.js';
 import { isSessionId } from './session-keys.js';
+import type { StateStore } from '../store/state-store.js';
 import type { SessionMeta, SessionStore } from './types.js';
 
 /** One session as administrators see it. */
@@ -51,6 +52,21 @@ export class SessionAdmin {
     const [value] = await this.store.getMany([id]);
     if (value === undefined) return { revoked: [] };
     return this.end([id]);
+  }
+
+  /**
+   * A browser signed in again (another connection, a step-up): the session `old` it held ends, on
+   * every instance, instead of lingering behind a replaced cookie. Two logins started from the
+   * same session (two tabs, a double click) both name it: the one finishing second also ends the
+   * session the first made in its place (remembered in `memo` for `ttlMs`, the login timeout), so
+   * only the session whose cookie the browser keeps survives.
+   */
+  async endReplaced(old: string, made: string, memo: StateStore, ttlMs: number): Promise<void> {
+    const key = `replaced:${old}`;
+    const earlier = await memo.get(key);
+    await this.revokeId(old);
+    if (earlier && earlier !== made) await this.revokeId(earlier);
+    await memo.put(key, made, ttlMs);
   }
 
   /** Ends every session of a user (email or user name, any case), however many, page by page. */

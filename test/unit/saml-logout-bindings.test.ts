@@ -3,6 +3,7 @@
  * without a server: signatures are checked over the parameters exactly as received, and every
  * shape an attacker could use to slip an unsigned or re-signed message through is refused.
  */
+import { X509Certificate } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { createPrivateKey, sign } from 'node:crypto';
 import { constants, deflateRawSync } from 'node:zlib';
@@ -19,7 +20,7 @@ import { readSpKeys } from '../../proxy/config/sp-keys.js';
 import { logoutRequestXml, readRedirect, redirectQuery } from '../helpers/saml-logout-idp.js';
 import { ATTACKER_KEYS, IDP_KEYS, SP_KEYS } from '../helpers/test-keys.js';
 
-const CERTS = [IDP_KEYS.certPem];
+const CERTS = [new X509Certificate(IDP_KEYS.certPem).publicKey];
 const xml = logoutRequestXml({ issuer: 'https://idp.example/', destination: 'https://gh.example/slo', nameId: 'alice@example.com' }).xml;
 
 function refused(fn: () => unknown, reason: string): void {

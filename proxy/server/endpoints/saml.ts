@@ -110,20 +110,6 @@ async function consumeResponse(req: IncomingMessage, res: ServerResponse, ctx: A
   else ctx.samlAudit.record({ ...audit, ...messageOf(req, seen), verdict: 'accepted', reason: 'login', claims: verifiedClaims(result) });
 }
 
-/**
- * The browser signed in again (another connection, a step-up): its earlier session ends now, on
- * every instance, instead of lingering behind a replaced cookie. Two logins started from the same
- * session (two tabs, a double click) both name it: the one finishing second also ends the session
- * the first made in its place, so only the session whose cookie the browser keeps survives.
- */
-async function endReplaced(ctx: AppContext, old: string, made: string): Promise<void> {
-  const key = `replaced:${old}`;
-  const earlier = await ctx.stores.logins.get(key);
-  await ctx.sessionAdmin.revokeId(old);
-  if (earlier && earlier !== made) await ctx.sessionAdmin.revokeId(earlier);
-  await ctx.stores.logins.put(key, made, ctx.config.saml.login_timeout);
-}
-
 /** The message for the audit: as received, or (a body never read) only its announced size. */
 function messageOf(req: IncomingMessage, seen: { samlResponse?: string }): Pick<AuditRecordInput, 'encoded' | 'unreadBytes'> {
   if (seen.samlResponse !== undefined) return { encoded: { value: seen.samlResponse, binding: 'post' } };
@@ -160,7 +146,7 @@ async function verifyAndSignIn(req: IncomingMessage, res: ServerResponse, ctx: A
     throw fail('SAML_LOGIN_FAILED', 'user-deactivated');
   }
   if (result.replaces) {
-    await endReplaced(ctx, result.replaces, parseToken(token)!.id).catch((err: unknown) => ctx.log.warn({ [F.requestId]: scope.id, err }, 'could not end the session this login replaces'));
+    await ctx.sessionAdmin.endReplaced(result.replaces, parseToken(token)!.id, ctx.stores.logins, ctx.config.saml.login_timeout).catch((err: unknown) => ctx.log.warn({ [F.requestId]: scope.id, err }, 'could not end the session this login replaces'));
   }
   scope.user = result.identity.user;
   ctx.log.info(
