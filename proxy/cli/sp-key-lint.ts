@@ -2,9 +2,10 @@ import type { LoadedConfig } from '../config/load.js';
 import type { ConfigProblem } from '../config/problems.js';
 import { locate } from '../config/yaml-source.js';
 import { readSpKeys } from '../config/sp-keys.js';
+import { EXPIRY_WARNING_DAYS } from '../saml/cert-expiry.js';
 
-/** Warn this long before an SP certificate expires: time to roll a new key in (docs/saml-keys.md). */
-export const SP_CERT_WARN_MS = 30 * 86_400_000;
+/** Warn this long before an SP certificate expires (as for IdP certificates): time to roll a new key in (docs/saml-keys.md). */
+const SP_CERT_WARN_MS = EXPIRY_WARNING_DAYS * 86_400_000;
 
 /**
  * `check` warnings for `saml.sp_keys` certificates that expire within 30 days (or have expired).

@@ -33,12 +33,6 @@ export function checkConfigSemantics(raw: unknown, src: YamlSource, dir: string,
   checkSpKeys(list(obj(root.saml).sp_keys), dir, at);
   checkEmailDomains(list(obj(root.saml).connections), at);
   checkKeyUse(list(obj(root.saml).connections), list(obj(root.saml).sp_keys).length > 0, at);
-  const hasSpKeys = list(obj(root.saml).sp_keys).length > 0;
-  list(obj(root.saml).connections).forEach((c, i) => {
-    if (obj(c).single_logout === true && !hasSpKeys) {
-      at(['saml', 'connections', i, 'single_logout'], `saml.connections[${i}].single_logout`, 'needs saml.sp_keys: logout messages must be signed');
-    }
-  });
   if (root.demo_upstream !== undefined && !demo) at(['demo_upstream'], 'demo_upstream', 'the demo upstream refuses to run unless `demo: true` is set');
   const session = obj(root.session);
   const secret = str(session.secret);
@@ -119,7 +113,7 @@ function checkSpKeys(entries: unknown[], dir: string, at: (p: PropertyKey[], k: 
   });
 }
 
-/** Signing requests and requiring encryption both need Gatehouse's own keys. */
+/** Signing requests, requiring encryption and Single Logout all need Gatehouse's own keys. */
 function checkKeyUse(connections: unknown[], haveKeys: boolean, at: (p: PropertyKey[], k: string, m: string) => void): void {
   if (haveKeys) return;
   connections.forEach((item, i) => {
@@ -127,6 +121,7 @@ function checkKeyUse(connections: unknown[], haveKeys: boolean, at: (p: Property
     const base = ['saml', 'connections', i];
     if (c.sign_requests === true) at([...base, 'sign_requests'], `saml.connections[${i}].sign_requests`, 'needs saml.sp_keys (the key that signs)');
     if (obj(c.encryption).require === true) at([...base, 'encryption', 'require'], `saml.connections[${i}].encryption.require`, 'needs saml.sp_keys (the keys that decrypt)');
+    if (c.single_logout === true) at([...base, 'single_logout'], `saml.connections[${i}].single_logout`, 'needs saml.sp_keys: logout messages must be signed');
   });
 }
 

@@ -90,6 +90,9 @@ export class ServiceProvider {
   private readonly names: AttributeNames;
   /** AuthnRequest writers for asks other than the connection's own (step-up), by askKey. */
   private readonly requesters = new Map<string, SAML>();
+  /** What this connection's own AuthnRequests ask (force_authn, authn_context), and its key. */
+  private readonly ownAsk: AuthnAsk;
+  private readonly ownAskKey: string;
 
   constructor(
     readonly conn: ConnectionConfig,
@@ -105,6 +108,8 @@ export class ServiceProvider {
     this.requester = this.build(false, { signWith: this.signRequests ? deps.spKeys!.signing : undefined });
     this.metadata = buildSpMetadata({ entityId: urls.entityId, acsUrl: urls.acsUrl, sloUrl: urls.sloUrl, singleLogout: conn.single_logout !== false, keys, signRequests: this.signRequests, encryption: conn.encryption });
     this.names = attributeNames(conn);
+    this.ownAsk = askFor(conn);
+    this.ownAskKey = askKey(this.ownAsk);
   }
 
   /** The IdP's entity ID as currently published. */
@@ -146,7 +151,7 @@ export class ServiceProvider {
    */
   private requesterFor(ask: AuthnAsk): SAML {
     const key = askKey(ask);
-    if (key === askKey(askFor(this.conn))) return this.requester;
+    if (key === this.ownAskKey) return this.requester;
     let saml = this.requesters.get(key);
     if (!saml) {
       if (this.requesters.size >= 64) this.requesters.clear();
@@ -240,11 +245,11 @@ export class ServiceProvider {
       if (!relayState) throw fail('SAML_LOGIN_FAILED', 'relay-state-missing');
       const login = await this.deps.tracker.find(relayState, nonce, this.conn.id);
       if (login.requestId !== env.inResponseTo) throw fail('SAML_LOGIN_FAILED', 'in-response-to-mismatch');
-      return { requestId: login.requestId, returnTo: login.returnTo, ask: login.ask ?? askFor(this.conn), startedAt: login.createdAt, replaces: login.replaces };
+      return { requestId: login.requestId, returnTo: login.returnTo, ask: login.ask ?? this.ownAsk, startedAt: login.createdAt, replaces: login.replaces };
     }
     if (this.conn.idp_initiated === 'refuse') throw fail('SAML_LOGIN_FAILED', 'unsolicited-response');
     // Nothing was requested: the connection's classes still apply; ForceAuthn cannot (no start).
-    return { requestId: undefined, returnTo: relayState, ask: askFor(this.conn), startedAt: undefined, replaces: undefined };
+    return { requestId: undefined, returnTo: relayState, ask: this.ownAsk, startedAt: undefined, replaces: undefined };
   }
 
   /** SAML bindings 3.5.5.2: Destination must be our ACS (and present when the response is signed). */
