@@ -13,3 +13,9 @@ export function normalizeDomain(domain: string): string | undefined {
   if (!ascii || !/^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$/.test(ascii)) return undefined;
   return ascii;
 }
+
+/** The domain itself, then each parent with at least two labels: a.b.corp.example -> …, corp.example. */
+export function selfAndParents(domain: string): string[] {
+  const labels = domain.split('.');
+  return labels.slice(0, -1).map((_l, i) => labels.slice(i).join('.'));
+}

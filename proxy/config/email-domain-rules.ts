@@ -1,4 +1,4 @@
-import { normalizeDomain } from './domain-name.js';
+import { normalizeDomain, selfAndParents } from './domain-name.js';
 
 type At = (path: PropertyKey[], key: string, message: string) => void;
 type Obj = Record<string, unknown>;
@@ -30,11 +30,10 @@ export function checkEmailDomains(connections: unknown[], at: At): void {
     });
   });
   for (const { domain, index, j } of claimed) {
-    const labels = domain.split('.');
-    for (let k = 1; k < labels.length - 1; k++) {
-      const parent = owners.get(labels.slice(k).join('.'));
+    for (const above of selfAndParents(domain).slice(1)) {
+      const parent = owners.get(above);
       if (parent && parent.enforce && parent.index !== index) {
-        at(['saml', 'connections', index, 'email_domains', j], `saml.connections[${index}].email_domains[${j}]`, `"${domain}" is under "${labels.slice(k).join('.')}", which connection "${parent.id}" enforces: its users could never sign in here`);
+        at(['saml', 'connections', index, 'email_domains', j], `saml.connections[${index}].email_domains[${j}]`, `"${domain}" is under "${above}", which connection "${parent.id}" enforces: its users could never sign in here`);
       }
     }
   }

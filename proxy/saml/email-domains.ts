@@ -1,15 +1,9 @@
-import { normalizeDomain } from '../config/domain-name.js';
+import { normalizeDomain, selfAndParents } from '../config/domain-name.js';
 
 /** The normalized domain of an address (after its last `@`), or undefined. */
 export function domainOfAddress(address: string): string | undefined {
   const at = address.lastIndexOf('@');
   return at > 0 && at < address.length - 1 ? normalizeDomain(address.slice(at + 1)) : undefined;
-}
-
-/** The domain itself, then each parent with at least two labels: a.b.corp.example -> …, corp.example. */
-function selfAndParents(domain: string): string[] {
-  const labels = domain.split('.');
-  return labels.slice(0, -1).map((_l, i) => labels.slice(i).join('.'));
 }
 
 /** What a connection says about email domains. */
