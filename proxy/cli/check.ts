@@ -1,6 +1,8 @@
 import { systemClock } from '../clock.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { ConfigError, formatProblem, type ConfigProblem } from '../config/problems.js';
+import { compileRoutes } from '../policy/compile.js';
+import { resolveCredentials } from '../server/upstream-credentials.js';
 import { lintGroupNames } from './group-lint.js';
 import { checkMetadata } from './metadata-check.js';
 import { lintShadowedRoutes } from './shadow-lint.js';
@@ -39,7 +41,7 @@ export async function runCheck(
   try {
     loaded = loadConfig(file);
     const md = await checkMetadata(loaded, systemClock.now(), { offline: opts.offline === true, timeoutMs: opts.fetchTimeoutMs });
-    problems = md.problems;
+    problems = [...md.problems, ...credentialProblems(loaded)];
     metadataWarnings = md.warnings;
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
@@ -62,4 +64,15 @@ export async function runCheck(
   for (const p of problems) err.write(`${formatProblem(p)}\n`);
   err.write(`${problems.length} problem(s) found\n`);
   return 1;
+}
+
+/** `upstream_auth` secrets must be readable where `check` runs (as `serve` would read them). */
+function credentialProblems(loaded: LoadedConfig): ConfigProblem[] {
+  try {
+    resolveCredentials(compileRoutes(loaded.policies));
+    return [];
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
 }

@@ -122,6 +122,34 @@ const headersSchema = z.strictObject({
   groups: identityHeader('X-Forwarded-Groups'),
 });
 
+/**
+ * Where an upstream secret comes from: an environment variable or a file (relative to the policy
+ * file; trailing newline dropped). Never inline: policy files are reviewed and committed.
+ */
+const secretRef = z
+  .strictObject({
+    env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'an environment variable name').optional(),
+    file: z.string().min(1).optional(),
+  })
+  .refine((s) => (s.env === undefined) !== (s.file === undefined), 'set exactly one of env, file');
+
+/**
+ * Credentials Gatehouse adds for the upstream once a request is authorized; the client's copy of
+ * that header is removed first. Exactly one kind.
+ */
+const upstreamAuthSchema = z
+  .strictObject({
+    /** `Authorization: Bearer <secret>`. */
+    bearer: secretRef.optional(),
+    /** `Authorization: Basic base64(username:password)`. */
+    basic: z.strictObject({ username: z.string().min(1).max(256).regex(/^[^:\r\n]+$/, 'no colon or line break'), password: secretRef }).optional(),
+    /** A named header, e.g. `X-Api-Key`. */
+    header: z.strictObject({ name: headerName, value: secretRef }).optional(),
+  })
+  .refine((a) => [a.bearer, a.basic, a.header].filter((x) => x !== undefined).length === 1, 'set exactly one of bearer, basic, header');
+
+export type UpstreamAuthConfig = z.output<typeof upstreamAuthSchema>;
+
 const HOST = /^(?:\*\.)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
 
 const routeSchema = z
@@ -165,8 +193,17 @@ const routeSchema = z
     require_authn_context: z.array(z.string().regex(CLASS_URI, 'a class URI such as urn:oasis:names:tc:SAML:2.0:ac:classes:X509')).min(1).optional(),
     /** Step-up: the session's AuthnInstant may be at most this old, else the user signs in again with ForceAuthn. */
     max_authn_age: duration.optional(),
+    /**
+     * Credentials for the upstream (Databricks-style token, Prefect API key...), added only
+     * after authorization; users never see them. From an environment variable or a file.
+     */
+    upstream_auth: upstreamAuthSchema.optional(),
   })
   .refine((r) => r.path === undefined || r.path_exact === undefined, { message: 'set `path` or `path_exact`, not both', path: ['path_exact'] })
+  .refine((r) => r.upstream_auth === undefined || !r.allow.some(hasPublic), {
+    message: 'a route with upstream_auth needs a signed-in user: `public` would hand its credentials to anyone',
+    path: ['upstream_auth'],
+  })
   .refine((r) => (r.require_authn_context === undefined && r.max_authn_age === undefined) || !r.allow.some(hasPublic), {
     message: 'a route with require_authn_context or max_authn_age needs a signed-in user: `public` would let anyone in without it',
     path: ['allow'],

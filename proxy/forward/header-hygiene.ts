@@ -117,7 +117,7 @@ export function dropCookies(header: string, names: readonly string[]): string {
 const folded = new Map<string, string>();
 
 /** Lowercase with `_` as `-`; memoized, since clients send the same few spellings again and again. */
-function fold(name: string): string {
+export function fold(name: string): string {
   let f = folded.get(name);
   if (f === undefined) {
     const lower = name.toLowerCase();

@@ -3,7 +3,7 @@ import type { BlockList } from 'node:net';
 import type { CompiledRoute } from '../policy/compile.js';
 import type { Identity } from '../policy/types.js';
 import { isTrusted } from '../server/trusted-proxies.js';
-import { cleanRequestHeaders, type StripSet } from './header-hygiene.js';
+import { cleanRequestHeaders, type StripSet, fold } from './header-hygiene.js';
 import { claimHeaderValue, encodeIdentity, groupsHeaderFor } from './identity-headers.js';
 
 /** Facts about the client connection needed for forwarding headers. */
@@ -21,12 +21,17 @@ export interface ClientFacts {
  * Host, X-Forwarded-For/Proto/Host, X-Request-Id, and the identity headers when signed in.
  * X-Forwarded-For keeps the client's chain only when the peer is a trusted proxy.
  */
-export function upstreamHeaders(req: IncomingMessage, route: CompiledRoute, identity: Identity | undefined, strip: StripSet, c: ClientFacts, upgrade = false): string[] {
+export function upstreamHeaders(req: IncomingMessage, route: CompiledRoute, identity: Identity | undefined, strip: StripSet, c: ClientFacts, upgrade = false, credential?: readonly [string, string]): string[] {
   const peer = req.socket.remoteAddress ?? '';
   const trusted = c.anyTrustedProxy && isTrusted(c.trustedProxies, peer);
   const priorFor = trusted ? req.headers['x-forwarded-for'] : undefined;
   const priorProto = trusted ? req.headers['x-forwarded-proto'] : undefined;
-  const h = cleanRequestHeaders(req.rawHeaders, strip, upgrade);
+  let h = cleanRequestHeaders(req.rawHeaders, strip, upgrade);
+  if (credential) {
+    // `upstream_auth`: the client's copy of that header (any case, `_` for `-`) never reaches the upstream.
+    const name = fold(credential[0]);
+    h = h.filter((_v, i, all) => fold(all[i - (i % 2)]!) !== name);
+  }
   h.push(
     'host', route.preserveHost ? c.host : route.upstreamHost,
     'x-forwarded-for', priorFor ? `${priorFor}, ${peer}` : peer,
@@ -35,6 +40,7 @@ export function upstreamHeaders(req: IncomingMessage, route: CompiledRoute, iden
     'x-request-id', c.requestId,
   );
   if (upgrade) h.push('connection', 'Upgrade');
+  if (credential) h.push(credential[0], credential[1]);
   if (identity) {
     const enc = encodeIdentity(identity);
     h.push(route.headers.user, enc.user);

@@ -1,4 +1,5 @@
-import type { RouteConfig } from '../config/policy-schema.js';
+import { dirname } from 'node:path';
+import type { RouteConfig, UpstreamAuthConfig } from '../config/policy-schema.js';
 import type { LoadedPolicyFile } from '../config/load.js';
 import type { RouteRules } from './evaluate.js';
 import { compilePathPattern, type PathPattern } from './path-pattern.js';
@@ -49,15 +50,17 @@ export interface CompiledRoute extends RouteRules {
   source: string;
   /** `require_authn_context` / `max_authn_age`, when set (see step-up.ts). */
   stepUp?: StepUpRequirement;
+  /** `upstream_auth` as written, with the policy file's directory (secrets are read by the server). */
+  upstreamAuth?: { spec: UpstreamAuthConfig; dir: string };
 }
 
 /** Compiles every route of every file. */
 export function compileRoutes(files: readonly LoadedPolicyFile[]): CompiledRoute[] {
   let order = 0;
-  return files.flatMap((f) => f.policy.routes.map((r, i) => compileRoute(r, `${f.file}:${f.routeLines[i] ?? 0}`, order++)));
+  return files.flatMap((f) => f.policy.routes.map((r, i) => compileRoute(r, `${f.file}:${f.routeLines[i] ?? 0}`, order++, dirname(f.file))));
 }
 
-function compileRoute(r: RouteConfig, source: string, order: number): CompiledRoute {
+function compileRoute(r: RouteConfig, source: string, order: number, dir: string): CompiledRoute {
   const allow = r.allow.map((rule, i) => ({ label: `allow[${i}]`, node: compileRule(rule) }));
   const deny = r.deny.map((rule, i) => ({ label: `deny[${i}]`, node: compileRule(rule) }));
   const upstream = new URL(r.upstream);
@@ -91,5 +94,6 @@ function compileRoute(r: RouteConfig, source: string, order: number): CompiledRo
     usesSourceIp: [...allow, ...deny].some((r) => usesSourceIp(r.node)),
     source,
     stepUp: compileStepUp(r),
+    ...(r.upstream_auth ? { upstreamAuth: { spec: r.upstream_auth, dir } } : {}),
   });
 }

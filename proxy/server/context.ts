@@ -4,6 +4,7 @@ import type { GatehouseConfig } from '../config/schema.js';
 import type { StripSet } from '../forward/header-hygiene.js';
 import type { UpstreamPools } from '../forward/upstream-pools.js';
 import type { ClientFacts } from '../forward/upstream-headers.js';
+import type { Credentials } from './upstream-credentials.js';
 import type { Logger } from '../log.js';
 import type { RequestLog } from '../request-log.js';
 import type { RouteTable } from '../policy/route-table.js';
@@ -52,6 +53,8 @@ export interface AppContext {
   routeHosts: ReadonlySet<string>;
   pools: UpstreamPools;
   strip: StripSet;
+  /** `upstream_auth` credential header per route (policy-state.ts). */
+  credentials: Credentials;
   /** Generation and health of the serving policy (a failed reload makes it `stale`). */
   policy: PolicyStatus;
   /** The request-independent part of the forwarding headers, derived once from the config. */

@@ -4,6 +4,7 @@ import { buildStripSet, type StripSet } from '../forward/header-hygiene.js';
 import { compileRoutes } from '../policy/compile.js';
 import { RouteTable } from '../policy/route-table.js';
 import type { CookiePolicy } from './cookies.js';
+import { resolveCredentials, type Credentials } from './upstream-credentials.js';
 
 /** The part of the context derived from the policy files: rebuilt whole on every reload. */
 export interface PolicyParts {
@@ -12,6 +13,8 @@ export interface PolicyParts {
   routeHosts: ReadonlySet<string>;
   /** Identity headers of every route and our cookies, stripped from client requests. */
   strip: StripSet;
+  /** Each `upstream_auth` route's credential header, read at build time (upstream-credentials.ts). */
+  credentials: Credentials;
 }
 
 /** Which policy serves, for readiness: a failed reload leaves the last good one `stale`. */
@@ -39,6 +42,7 @@ export function buildPolicyParts(loaded: LoadedConfig, cookies: Pick<CookiePolic
     routes,
     routeHosts: new Set(routes.routes.flatMap((r) => (r.host ? [r.host] : []))),
     strip: buildStripSet([...DEFAULT_IDENTITY_HEADERS, ...headerNames], [cookies.session, cookies.login]),
+    credentials: resolveCredentials(routes.routes),
   };
 }
 
