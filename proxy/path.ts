@@ -8,9 +8,12 @@ export interface RequestTarget {
   query: string;
 }
 
-/** True for Gatehouse's own paths (`/.gatehouse/...`): served here, never routed or forwarded. */
+/**
+ * True for Gatehouse's own paths (`/.gatehouse/...` and `/.well-known/gatehouse/...`, the public
+ * discovery documents): served here, never routed or forwarded.
+ */
 export function isReserved(path: string): boolean {
-  return path.startsWith('/.gatehouse/') || path === '/.gatehouse';
+  return path.startsWith('/.gatehouse/') || path === '/.gatehouse' || path.startsWith('/.well-known/gatehouse/') || path === '/.well-known/gatehouse';
 }
 
 /** Characters allowed raw in a path (RFC 3986 pchar minus `;`, plus `/`). */

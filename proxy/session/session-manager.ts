@@ -3,7 +3,7 @@ import { isGatehouseError } from '../errors.js';
 import type { Identity } from '../policy/types.js';
 import { SessionCache, type CachedSession } from './session-cache.js';
 import { newToken, parseToken, SessionKeys, type TokenParts } from './session-keys.js';
-import type { Session, SessionMeta, SessionStore } from './types.js';
+import type { Session, SessionClient, SessionMeta, SessionStore } from './types.js';
 
 /** Settings the manager needs, from `session:` in the config. */
 export interface SessionSettings {
@@ -53,11 +53,15 @@ export class SessionManager {
     store.onEnded((ids) => this.cache.evict(ids));
   }
 
-  /** Starts a session (always with a fresh id and key: no fixation) and returns its cookie token. */
-  async create(identity: Identity, saml: Session['saml']): Promise<{ token: string; session: Session }> {
+  /**
+   * Starts a session (always with a fresh id and key: no fixation) and returns its token (the
+   * cookie of a browser; the credential behind a CLI's or a service account's tokens).
+   * `lifetimeMs` shortens or sets the absolute lifetime (default `max_lifetime`).
+   */
+  async create(identity: Identity, saml: Session['saml'], opts: { client?: SessionClient; lifetimeMs?: number } = {}): Promise<{ token: string; session: Session }> {
     const parts = newToken();
     const now = this.clock.now();
-    const session: Session = { identity, createdAt: now, lastSeenAt: now, expiresAt: now + this.settings.maxLifetimeMs, saml };
+    const session: Session = { identity, createdAt: now, lastSeenAt: now, expiresAt: now + (opts.lifetimeMs ?? this.settings.maxLifetimeMs), saml, ...(opts.client ? { client: opts.client } : {}) };
     await this.store.create(parts.id, this.valueOf(session, parts), this.ttl(session, now), session.expiresAt, this.keys.indexKeysOf(session));
     this.remember(parts.token, parts, session, now, this.cache.changes);
     return { token: parts.token, session };
@@ -112,7 +116,7 @@ export class SessionManager {
 
   /** Checks the live session: lifetimes, and activity written back at most every `touchEveryMs`. */
   private async live(token: string, parts: TokenParts, session: Session, now: number): Promise<Session | undefined> {
-    if (now >= session.expiresAt || now - session.lastSeenAt >= this.settings.idleTimeoutMs) {
+    if (now >= session.expiresAt || this.idle(session, now)) {
       this.cache.delete(token);
       await this.store.delete([parts.id]).catch(() => {});
       return undefined;
@@ -161,9 +165,14 @@ export class SessionManager {
     // Only entries read since announcements last resumed: an older one may have missed a revocation.
     if (!hit || hit.generation !== this.cache.generation || now - this.outageSince >= this.settings.outageGraceMs) return undefined;
     const s = hit.session;
-    if (now >= s.expiresAt || now - s.lastSeenAt >= this.settings.idleTimeoutMs) return undefined;
+    if (now >= s.expiresAt || this.idle(s, now)) return undefined;
     this.onGrace(hit.id);
     return s;
+  }
+
+  /** Idle past `idle_timeout` (service-account sessions have none: they end at their own end). */
+  private idle(s: Session, now: number): boolean {
+    return s.client !== 'service' && now - s.lastSeenAt >= this.settings.idleTimeoutMs;
   }
 
   private remember(token: string, parts: TokenParts, session: Session, now: number, changesBefore: number): void {
@@ -174,11 +183,11 @@ export class SessionManager {
 
   private valueOf(session: Session, parts: TokenParts): string {
     const { identity } = session;
-    const meta: SessionMeta = { user: identity.user, connection: identity.connection, createdAt: session.createdAt, lastSeenAt: session.lastSeenAt, expiresAt: session.expiresAt, ...(identity.email ? { email: identity.email } : {}) };
+    const meta: SessionMeta = { user: identity.user, connection: identity.connection, ...(session.client ? { client: session.client } : {}), createdAt: session.createdAt, lastSeenAt: session.lastSeenAt, expiresAt: session.expiresAt, ...(identity.email ? { email: identity.email } : {}) };
     return this.keys.sealMeta(meta, parts.id) + SEP + this.keys.seal(session, parts);
   }
 
   private ttl(s: Session, now: number): number {
-    return Math.max(1, Math.min(this.settings.idleTimeoutMs, s.expiresAt - now));
+    return Math.max(1, s.client === 'service' ? s.expiresAt - now : Math.min(this.settings.idleTimeoutMs, s.expiresAt - now));
   }
 }

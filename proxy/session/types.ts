@@ -12,14 +12,25 @@ export interface Session {
    * What the IdP said about the login, kept for logout, audits and step-up: the signed
    * assertion's AuthnContextClassRef and AuthnInstant (epoch ms), when it carried them.
    */
+  /**
+   * Who holds the credential: absent for a browser (the cookie); `cli` for a session made by
+   * `gatehouse login` (its access tokens open it); `service` for a service-account token (no idle
+   * timeout: it lives until its own end or its revocation).
+   */
+  client?: SessionClient;
   saml: { nameId: string; nameIdFormat?: string; nameQualifier?: string; spNameQualifier?: string; sessionIndex?: string; issuer?: string; authnContextClassRef?: string; authnInstant?: number };
 }
+
+/** The kinds of non-browser sessions (see Session.client). */
+export type SessionClient = 'cli' | 'service';
 
 /** What administrators see of a session (sealed under the secret, never under the cookie key). */
 export interface SessionMeta {
   user: string;
   email?: string;
   connection: string;
+  /** Absent for a browser session. */
+  client?: SessionClient;
   createdAt: number;
   lastSeenAt: number;
   expiresAt: number;

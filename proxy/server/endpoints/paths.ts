@@ -1,6 +1,6 @@
 /**
- * Every path Gatehouse reserves for itself, in one place. Nothing under `/.gatehouse/` is ever
- * forwarded, whatever the routes say.
+ * Every path Gatehouse reserves for itself, in one place. Nothing under `/.gatehouse/` or
+ * `/.well-known/gatehouse/` is ever forwarded, whatever the routes say.
  */
 export const RESERVED_PREFIX = '/.gatehouse/';
 
@@ -16,6 +16,10 @@ export const PATHS = {
   demoIdp: '/.gatehouse/demo-idp/',
   admin: '/.gatehouse/admin/',
   scim: '/.gatehouse/scim/v2/',
+  /** The CLI login and token endpoints (`gatehouse login`; docs/cli.md). */
+  cli: '/.gatehouse/cli/',
+  /** Public discovery documents (JWKS, CLI endpoints), also never forwarded. */
+  wellKnown: '/.well-known/gatehouse/',
 } as const;
 
 /** The SAML endpoints of one connection. */
