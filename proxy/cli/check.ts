@@ -2,6 +2,7 @@ import { systemClock } from '../clock.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { ConfigError, formatProblem, type ConfigProblem } from '../config/problems.js';
 import { compileRoutes } from '../policy/compile.js';
+import { buildIdentityJwt } from '../server/policy-state.js';
 import { resolveCredentials } from '../server/upstream-credentials.js';
 import { lintGroupNames } from './group-lint.js';
 import { checkMetadata } from './metadata-check.js';
@@ -41,7 +42,7 @@ export async function runCheck(
   try {
     loaded = loadConfig(file);
     const md = await checkMetadata(loaded, systemClock.now(), { offline: opts.offline === true, timeoutMs: opts.fetchTimeoutMs });
-    problems = [...md.problems, ...credentialProblems(loaded)];
+    problems = [...md.problems, ...credentialProblems(loaded), ...identityJwtProblems(loaded)];
     metadataWarnings = md.warnings;
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
@@ -70,6 +71,17 @@ export async function runCheck(
 function credentialProblems(loaded: LoadedConfig): ConfigProblem[] {
   try {
     resolveCredentials(compileRoutes(loaded.policies));
+    return [];
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+}
+
+/** `identity_jwt` key files must read as EC P-256 keys, and a Redis store needs them (as `serve` checks). */
+function identityJwtProblems(loaded: LoadedConfig): ConfigProblem[] {
+  try {
+    buildIdentityJwt(loaded, compileRoutes(loaded.policies), systemClock);
     return [];
   } catch (e) {
     if (e instanceof ConfigError) return e.problems;

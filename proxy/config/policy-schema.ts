@@ -198,6 +198,11 @@ const routeSchema = z
      * after authorization; users never see them. From an environment variable or a file.
      */
     upstream_auth: upstreamAuthSchema.optional(),
+    /**
+     * Send the upstream a signed JWT of the identity (`X-Gatehouse-Jwt-Assertion`, ES256,
+     * `aud` = this route's name) it can verify against the JWKS (docs/identity-jwt.md).
+     */
+    identity_jwt: z.boolean().default(false),
   })
   .refine((r) => r.path === undefined || r.path_exact === undefined, { message: 'set `path` or `path_exact`, not both', path: ['path_exact'] })
   .refine((r) => r.upstream_auth === undefined || !r.allow.some(hasPublic), {

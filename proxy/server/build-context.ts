@@ -27,7 +27,7 @@ import type { AppContext } from './context.js';
 import { cookiePolicy } from './cookies.js';
 import { PATHS, samlPaths } from './endpoints/paths.js';
 import { listenForMetadataRefresh } from './metadata-announce.js';
-import { buildPolicyParts, initialPolicyStatus } from './policy-state.js';
+import { buildIdentityJwt, buildPolicyParts, initialPolicyStatus, logEphemeralKey } from './policy-state.js';
 import { buildTrustList } from './trusted-proxies.js';
 
 /** Things to close when the context is retired. */
@@ -96,6 +96,8 @@ async function buildWithStores(loaded: LoadedConfig, log: Logger, clock: Clock, 
     loginMaxAgeMs: config.saml.login_timeout,
   });
   const parts = buildPolicyParts(loaded, cookies);
+  const identityJwt = buildIdentityJwt(loaded, parts.routes.routes, clock);
+  logEphemeralKey(log, identityJwt);
   // Demo mode makes a random secret per start; sessions and the audit trail share it.
   const secrets = [config.session.secret ?? randomBytes(48).toString('base64'), ...config.session.previous_secrets];
   const sessions = newSessionManager(config, secrets, stores, clock, log);
@@ -118,6 +120,7 @@ async function buildWithStores(loaded: LoadedConfig, log: Logger, clock: Clock, 
     metadataAnnouncer,
     singleLogout,
     ...parts,
+    identityJwt,
     policy: initialPolicyStatus(clock.now()),
     pools,
     forwarding: {

@@ -1,0 +1,120 @@
+import { randomUUID, sign } from 'node:crypto';
+import type { Clock } from '../clock.js';
+import type { JwtKey, PublicJwk } from '../config/jwt-keys.js';
+import type { CompiledRoute, GroupFilter } from '../policy/compile.js';
+import type { Identity } from '../policy/types.js';
+
+/** The request header carrying the identity JWT; any client copy is stripped on every route. */
+export const JWT_HEADER = 'X-Gatehouse-Jwt-Assertion';
+
+/** The claims of one identity JWT (docs/identity-jwt.md). */
+export interface IdentityClaims {
+  iss: string;
+  /** The route's name: a JWT for one route is refused by an upstream expecting another. */
+  aud: string;
+  sub: string;
+  email?: string;
+  /** Minimized as X-Forwarded-Groups is (the route's `forward_groups`); absent with `none`. */
+  groups?: string[];
+  connection: string;
+  iat: number;
+  nbf: number;
+  exp: number;
+  jti: string;
+}
+
+export interface IdentityJwtOptions {
+  /** Signing key first; every key is published. */
+  keys: readonly JwtKey[];
+  /** Whole seconds, in ms. */
+  ttlMs: number;
+  /** `iss`: the public_url origin. */
+  issuer: string;
+  clock: Clock;
+  /** True when the key was made at startup (no `signing_keys`). */
+  ephemeral: boolean;
+}
+
+interface Cached {
+  token: string;
+  /** Epoch ms: reused from `issuedAt` until `reuseUntil` (half the lifetime), never to `exp`. */
+  issuedAt: number;
+  reuseUntil: number;
+}
+
+/**
+ * Signs identity JWTs (RFC 7519, ES256 per RFC 7518 3.4) for upstreams. A token is reused for
+ * the same identity and route during the first half of its lifetime, so upstreams always get
+ * one with at least half its lifetime left and Gatehouse signs once per session, route and
+ * half-ttl. Built whole with the policies (a reload makes a new signer and an empty cache).
+ */
+export class IdentityJwt {
+  /** The JWKS document (RFC 7517 5): every key's public half. */
+  readonly jwks: Readonly<{ keys: readonly PublicJwk[] }>;
+  readonly ephemeral: boolean;
+  readonly keys: readonly JwtKey[];
+  private readonly signing: JwtKey;
+  private readonly headerPart: string;
+  private readonly ttlSec: number;
+  /** Weak on the identity: entries go with the session objects that hold them. */
+  private readonly cache = new WeakMap<Identity, Map<string, Cached>>();
+
+  constructor(private readonly opts: IdentityJwtOptions) {
+    if (opts.keys.length === 0) throw new Error('identity JWT needs a signing key');
+    this.keys = opts.keys;
+    this.signing = opts.keys[0]!;
+    this.ephemeral = opts.ephemeral;
+    this.ttlSec = Math.floor(opts.ttlMs / 1000);
+    this.headerPart = b64(JSON.stringify({ alg: 'ES256', kid: this.signing.kid, typ: 'JWT' }));
+    this.jwks = Object.freeze({ keys: Object.freeze(opts.keys.map((k) => k.jwk)) });
+  }
+
+  /** The JWT for this identity on this route: a cached one with half its lifetime left, or a new one. */
+  assertion(identity: Identity, route: Pick<CompiledRoute, 'name' | 'forwardGroups'>): string {
+    const now = this.opts.clock.now();
+    let byRoute = this.cache.get(identity);
+    const hit = byRoute?.get(route.name);
+    // A clock stepped back before `iat` would send a token not yet valid (`nbf`): sign again.
+    if (hit && now >= hit.issuedAt && now < hit.reuseUntil) return hit.token;
+    const iat = Math.floor(now / 1000);
+    const token = this.sign(claimsFor(identity, route, this.opts.issuer, iat, this.ttlSec));
+    if (!byRoute) this.cache.set(identity, (byRoute = new Map()));
+    // Bounded by the routes: one entry per route name per identity.
+    byRoute.set(route.name, { token, issuedAt: iat * 1000, reuseUntil: (iat + this.ttlSec / 2) * 1000 });
+    return token;
+  }
+
+  /** Signs claims with the first key: `header.payload.signature`, the signature as R || S (RFC 7518 3.4). */
+  sign(claims: IdentityClaims): string {
+    const input = `${this.headerPart}.${b64(JSON.stringify(claims))}`;
+    const sig = sign('sha256', Buffer.from(input), { key: this.signing.privateKey, dsaEncoding: 'ieee-p1363' });
+    return `${input}.${sig.toString('base64url')}`;
+  }
+}
+
+/** The claims for one identity and route at `iat` (seconds). */
+export function claimsFor(identity: Identity, route: Pick<CompiledRoute, 'name' | 'forwardGroups'>, issuer: string, iat: number, ttlSec: number): IdentityClaims {
+  const groups = groupsClaim(identity.groups, route.forwardGroups);
+  return {
+    iss: issuer,
+    aud: route.name,
+    sub: identity.user,
+    ...(identity.email ? { email: identity.email } : {}),
+    ...(groups ? { groups } : {}),
+    connection: identity.connection,
+    iat,
+    nbf: iat,
+    exp: iat + ttlSec,
+    jti: randomUUID(),
+  };
+}
+
+/** The groups X-Forwarded-Groups would carry on the route, as a list (undefined: none sent). */
+function groupsClaim(groups: readonly string[], filter: GroupFilter): string[] | undefined {
+  if (filter === 'none') return undefined;
+  return filter === 'all' ? [...groups] : groups.filter((g) => filter.has(g));
+}
+
+function b64(text: string): string {
+  return Buffer.from(text, 'utf8').toString('base64url');
+}
