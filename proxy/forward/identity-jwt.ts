@@ -35,6 +35,9 @@ export interface IdentityJwtOptions {
   ephemeral: boolean;
 }
 
+/** Tokens kept at most (about 1 KB each): 10 000 active people x routes. */
+const MAX_CACHED = 10_000;
+
 interface Cached {
   token: string;
   /** Epoch ms: reused from `issuedAt` until `reuseUntil` (half the lifetime), never to `exp`. */
@@ -45,8 +48,9 @@ interface Cached {
 /**
  * Signs identity JWTs (RFC 7519, ES256 per RFC 7518 3.4) for upstreams. A token is reused for
  * the same identity and route during the first half of its lifetime, so upstreams always get
- * one with at least half its lifetime left and Gatehouse signs once per session, route and
- * half-ttl. Built whole with the policies (a reload makes a new signer and an empty cache).
+ * one with at least half its lifetime left and Gatehouse signs once per person, route and
+ * half-ttl (an ES256 signature costs ~100 µs, more than the rest of a request: bench/identity-jwt.ts).
+ * Built whole with the policies (a reload makes a new signer and an empty cache).
  */
 export class IdentityJwt {
   /** The JWKS document (RFC 7517 5): every key's public half. */
@@ -56,8 +60,13 @@ export class IdentityJwt {
   private readonly signing: JwtKey;
   private readonly headerPart: string;
   private readonly ttlSec: number;
-  /** Weak on the identity: entries go with the session objects that hold them. */
-  private readonly cache = new WeakMap<Identity, Map<string, Cached>>();
+  /**
+   * By identity content and route: a session read again from Redis (a new object, same person)
+   * finds its token. Insertion-ordered and capped: the oldest entry goes first.
+   */
+  private readonly cache = new Map<string, Cached>();
+  /** Each identity object's content key, computed once (weak: goes with the session objects). */
+  private readonly contentKeys = new WeakMap<Identity, string>();
 
   constructor(private readonly opts: IdentityJwtOptions) {
     if (opts.keys.length === 0) throw new Error('identity JWT needs a signing key');
@@ -72,16 +81,26 @@ export class IdentityJwt {
   /** The JWT for this identity on this route: a cached one with half its lifetime left, or a new one. */
   assertion(identity: Identity, route: Pick<CompiledRoute, 'name' | 'forwardGroups'>): string {
     const now = this.opts.clock.now();
-    let byRoute = this.cache.get(identity);
-    const hit = byRoute?.get(route.name);
+    const key = `${this.contentKey(identity)}\n${route.name}`;
+    const hit = this.cache.get(key);
     // A clock stepped back before `iat` would send a token not yet valid (`nbf`): sign again.
     if (hit && now >= hit.issuedAt && now < hit.reuseUntil) return hit.token;
     const iat = Math.floor(now / 1000);
     const token = this.sign(claimsFor(identity, route, this.opts.issuer, iat, this.ttlSec));
-    if (!byRoute) this.cache.set(identity, (byRoute = new Map()));
-    // Bounded by the routes: one entry per route name per identity.
-    byRoute.set(route.name, { token, issuedAt: iat * 1000, reuseUntil: (iat + this.ttlSec / 2) * 1000 });
+    if (hit) this.cache.delete(key);
+    else if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(key, { token, issuedAt: iat * 1000, reuseUntil: (iat + this.ttlSec / 2) * 1000 });
     return token;
+  }
+
+  /** Everything the claims are made of, unambiguously (JSON): equal keys, equal claims. */
+  private contentKey(identity: Identity): string {
+    let key = this.contentKeys.get(identity);
+    if (key === undefined) {
+      key = JSON.stringify([identity.user, identity.email ?? null, identity.connection, identity.groups]);
+      this.contentKeys.set(identity, key);
+    }
+    return key;
   }
 
   /** Signs claims with the first key: `header.payload.signature`, the signature as R || S (RFC 7518 3.4). */

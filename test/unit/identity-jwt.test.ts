@@ -104,9 +104,20 @@ describe('identity JWT cache', () => {
     clock.advance(29_000);
     assert.equal(s.assertion(alice, route), first);
     assert.notEqual(s.assertion(alice, { ...route, name: 'other' }), first, 'per route');
-    assert.notEqual(s.assertion({ ...alice }, route), first, 'per identity (session)');
+    assert.equal(s.assertion({ ...alice }, route), first, 'the same person read again (a new object from Redis)');
+    assert.notEqual(s.assertion({ ...alice, groups: ['ml-engineers', 'staff'] }, route), first, 'other claims, other token');
+    assert.notEqual(s.assertion({ ...alice, user: 'alice2' }, route), first);
     clock.advance(1_000);
     assert.notEqual(s.assertion(alice, route), first);
+  });
+
+  test('bounded: past 10 000 people x routes the oldest entry is dropped first', () => {
+    const s = signer(new ManualClock());
+    const first = s.assertion(alice, route);
+    for (let i = 0; i < 9_999; i++) s.assertion({ user: `u${i}`, groups: [], connection: 'lab' }, route);
+    assert.equal(s.assertion(alice, route), first, 'still cached at 10 000 entries');
+    s.assertion({ user: 'one-more', groups: [], connection: 'lab' }, route);
+    assert.notEqual(s.assertion(alice, route), first, 'evicted once the cap was passed');
   });
 
   test('expired token replay: the cache never serves a token past (or near) its exp, whatever the clock does', async () => {
