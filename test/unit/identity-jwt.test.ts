@@ -202,6 +202,13 @@ describe('identity_jwt config', () => {
     });
   }
 
+  test('a claim or identity header posing as the JWT header is refused (one header, one meaning)', () => {
+    for (const route of ['    forward_claims: { department: X_Gatehouse_Jwt_Assertion }\n', '    headers: { user: x-gatehouse-jwt-assertion }\n']) {
+      const found = configProblems(write(undefined, route), { SECRET });
+      assert.ok(found.some((p) => /X-Gatehouse-Jwt-Assertion/.test(p.message)), JSON.stringify(found));
+    }
+  });
+
   test('no identity_jwt and no route asking for it: no signer, nothing generated', () => {
     assert.equal(build(write(undefined)), undefined);
   });
