@@ -22,7 +22,8 @@ export interface CheckOptions {
 /**
  * `gatehouse check --config FILE`: validates the config, every policy file and every IdP's
  * metadata (files read, URLs fetched with a timeout unless `offline`, pinned signatures
- * verified: metadata-check.ts), printing every problem at once as `file:line key: message`.
+ * verified: metadata-check.ts), `upstream_auth` secrets and `identity_jwt` keys (as `serve`
+ * reads them), printing every problem at once as `file:line key: message`.
  * Exit 0 when clean, 1 otherwise. A config that validates then gets the group-name lint
  * (group-lint.ts), the shadowed-route lint (shadow-lint.ts), step-up requirements no connection
  * can meet (step-up-lint.ts), SP certificates expiring within 30 days (sp-key-lint.ts) and the

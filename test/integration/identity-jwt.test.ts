@@ -9,10 +9,12 @@
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
+import { execFile, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import { generateKeyPair, SignJWT } from 'jose';
 import { WebSocket } from 'ws';
 import { parse, stringify } from 'yaml';
@@ -30,6 +32,14 @@ const HEADER = 'x-gatehouse-jwt-assertion';
 const connections = [{ id: 'lab', idp_metadata_file: 'idp.xml' }];
 const idpFiles = { 'idp.xml': idpMetadataXml({ ...TEST_IDP, certBase64s: [IDP_KEYS.certBase64] }) };
 const p256Pem = () => generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
+
+const execFileP = promisify(execFile);
+/** Debian's python3 (apt python3-jwt python3-cryptography), for the docs' PyJWT example. */
+const PYTHON = '/usr/bin/python3';
+function pyjwtSkipReason(): string | undefined {
+  const probe = spawnSync(PYTHON, ['-c', 'import jwt, cryptography'], { encoding: 'utf8' });
+  return probe.status === 0 ? undefined : 'PyJWT is not installed for /usr/bin/python3 (apt-get install python3-jwt python3-cryptography)';
+}
 
 /** Every value of a header (any case, `_` for `-`) in a raw header list. */
 function valuesOf(raw: readonly string[], name: string): string[] {
@@ -188,6 +198,28 @@ describe('identity JWT verified by upstreams (memory store, ephemeral key)', { t
     } finally {
       ws.terminate();
     }
+  });
+
+  test('the Python example in docs/identity-jwt.md (PyJWT PyJWKClient) verifies the token, and refuses it for another route', { skip: pyjwtSkipReason() }, async () => {
+    assert.equal((await jarFetch(alice, `${gh.url}/models/py`)).status, 200);
+    const token = valuesOf(models.seen.at(-1)!.rawHeaders, HEADER)[0]!;
+    const doc = readFileSync(new URL('../../docs/identity-jwt.md', import.meta.url), 'utf8');
+    const snippet = /```python\n([\s\S]*?)```/.exec(doc)![1]!.replace('https://gatehouse.example.com', gh.url);
+    const run = async (audience: string) => {
+      const code = `${snippet.replace('audience="models"', `audience="${audience}"`)}\nimport json, sys\nprint(json.dumps(identity({"X-Gatehouse-Jwt-Assertion": sys.argv[1]})))\n`;
+      return execFileP(PYTHON, ['-c', code, token], { timeout: 20_000 }).then(
+        (r) => ({ ok: true, out: r.stdout }),
+        (e: { stderr?: string }) => ({ ok: false, out: e.stderr ?? '' }),
+      );
+    };
+    const good = await run('models');
+    assert.ok(good.ok, good.out);
+    const claims = JSON.parse(good.out) as Record<string, unknown>;
+    assert.equal(claims.sub, 'alice@example.com');
+    assert.deepEqual(claims.groups, ['ml-engineers']);
+    const replay = await run('billing');
+    assert.equal(replay.ok, false);
+    assert.match(replay.out, /InvalidAudienceError/);
   });
 
   test('tokens never reach the logs; the ephemeral key is logged by kid', async () => {
