@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -207,6 +207,24 @@ describe('identity_jwt config', () => {
       const found = configProblems(write(undefined, route), { SECRET });
       assert.ok(found.some((p) => /X-Gatehouse-Jwt-Assertion/.test(p.message)), JSON.stringify(found));
     }
+  });
+
+  test('the commented identity_jwt block of config.example.yaml loads once uncommented, with a real key file', () => {
+    const root = (p: string) => new URL(`../../${p}`, import.meta.url).pathname;
+    const lines = readFileSync(root('config.example.yaml'), 'utf8').split('\n');
+    const from = lines.indexOf('# identity_jwt:');
+    assert.ok(from > 0, 'the example shows identity_jwt');
+    for (let i = from; lines[i]?.startsWith('#'); i++) lines[i] = lines[i]!.slice(2);
+    const d = mkdtempSync(join(tmpdir(), 'gatehouse-jwt-example-'));
+    dirs.push(d);
+    writeFileSync(join(d, 'jwt.pem'), generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'pem', type: 'pkcs8' }) as string);
+    const text = lines.join('\n').replace('/run/secrets/gatehouse-jwt.pem', join(d, 'jwt.pem')).replace('"policies/*.yaml"', JSON.stringify(root('policies/*.yaml')));
+    writeFileSync(join(d, 'gatehouse.yaml'), text);
+    const loaded = loadConfig(join(d, 'gatehouse.yaml'), { GATEHOUSE_SESSION_SECRET: 'x9Kq2v7Lm4Rt8Wz1Yb5Nc3Hd6Jf0Gs2Pq' });
+    assert.deepEqual(loaded.config.identity_jwt, { signing_keys: [join(d, 'jwt.pem')], ttl: 60_000 });
+    const jwt = buildIdentityJwt(loaded, compileRoutes(loaded.policies), new ManualClock())!;
+    assert.equal(jwt.ephemeral, false);
+    assert.equal(jwt.jwks.keys.length, 1);
   });
 
   test('no identity_jwt and no route asking for it: no signer, nothing generated', () => {
