@@ -104,7 +104,7 @@ export class IdentityJwt {
   }
 
   /** Signs claims with the first key: `header.payload.signature`, the signature as R || S (RFC 7518 3.4). */
-  sign(claims: IdentityClaims): string {
+  private sign(claims: IdentityClaims): string {
     const input = `${this.headerPart}.${b64(JSON.stringify(claims))}`;
     const sig = sign('sha256', Buffer.from(input), { key: this.signing.privateKey, dsaEncoding: 'ieee-p1363' });
     return `${input}.${sig.toString('base64url')}`;
