@@ -76,6 +76,7 @@ describe('identity JWT verified by upstreams (memory store, ephemeral key)', { t
         { name: 'billing', path: '/billing', upstream: billing.url, allow: [{ groups: ['ml-engineers', 'finance'] }], identity_jwt: true, forward_groups: 'all' },
         { name: 'plain', path: '/plain', upstream: plain.url, allow: [{ authenticated: true }] },
         { name: 'open', path: '/open', upstream: plain.url, allow: [{ public: true }] },
+        { name: 'lobby', path: '/lobby', upstream: plain.url, allow: [{ public: true }], identity_jwt: true },
       ],
     });
     alice = await signIn(gh.url, 'lab', 'alice@example.com', ['ml-engineers', 'staff']);
@@ -146,6 +147,14 @@ describe('identity JWT verified by upstreams (memory store, ephemeral key)', { t
     assert.deepEqual(valuesOf(plain.seen.at(-1)!.rawHeaders, HEADER), []);
     assert.equal((await fetch(`${gh.url}/open/x`, { headers: spoof })).status, 200);
     assert.deepEqual(valuesOf(plain.seen.at(-1)!.rawHeaders, HEADER), []);
+    // A public route with identity_jwt: anonymous callers get no JWT (and their copy is gone);
+    // a signed-in user gets Gatehouse's.
+    assert.equal((await fetch(`${gh.url}/lobby/x`, { headers: spoof })).status, 200);
+    assert.deepEqual(valuesOf(plain.seen.at(-1)!.rawHeaders, HEADER), []);
+    assert.equal((await jarFetch(alice, `${gh.url}/lobby/x`, { headers: spoof })).status, 200);
+    const lobby = valuesOf(plain.seen.at(-1)!.rawHeaders, HEADER);
+    assert.equal(lobby.length, 1);
+    assert.notEqual(lobby[0], forged);
     // The forged token itself would not verify either (unknown key): stripping is the first wall.
     assert.equal((await models.verify(forged)).status, 401);
   });
