@@ -49,7 +49,7 @@ interface Cached {
  * Signs identity JWTs (RFC 7519, ES256 per RFC 7518 3.4) for upstreams. A token is reused for
  * the same identity and route during the first half of its lifetime, so upstreams always get
  * one with at least half its lifetime left and Gatehouse signs once per person, route and
- * half-ttl (an ES256 signature costs ~100 µs, more than the rest of a request: bench/identity-jwt.ts).
+ * half-ttl (an ES256 signature costs about as much CPU as the rest of a request: bench/identity-jwt.ts).
  * Built whole with the policies (a reload makes a new signer and an empty cache).
  */
 export class IdentityJwt {
