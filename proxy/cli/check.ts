@@ -2,6 +2,7 @@ import { systemClock } from '../clock.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { ConfigError, formatProblem, type ConfigProblem } from '../config/problems.js';
 import { compileRoutes } from '../policy/compile.js';
+import { buildIdentityJwt } from '../server/policy-state.js';
 import { resolveCredentials } from '../server/upstream-credentials.js';
 import { lintGroupNames } from './group-lint.js';
 import { checkMetadata } from './metadata-check.js';
@@ -21,7 +22,8 @@ export interface CheckOptions {
 /**
  * `gatehouse check --config FILE`: validates the config, every policy file and every IdP's
  * metadata (files read, URLs fetched with a timeout unless `offline`, pinned signatures
- * verified: metadata-check.ts), printing every problem at once as `file:line key: message`.
+ * verified: metadata-check.ts), `upstream_auth` secrets and `identity_jwt` keys (as `serve`
+ * reads them), printing every problem at once as `file:line key: message`.
  * Exit 0 when clean, 1 otherwise. A config that validates then gets the group-name lint
  * (group-lint.ts), the shadowed-route lint (shadow-lint.ts), step-up requirements no connection
  * can meet (step-up-lint.ts), SP certificates expiring within 30 days (sp-key-lint.ts) and the
@@ -41,7 +43,7 @@ export async function runCheck(
   try {
     loaded = loadConfig(file);
     const md = await checkMetadata(loaded, systemClock.now(), { offline: opts.offline === true, timeoutMs: opts.fetchTimeoutMs });
-    problems = [...md.problems, ...credentialProblems(loaded)];
+    problems = [...md.problems, ...credentialProblems(loaded), ...identityJwtProblems(loaded)];
     metadataWarnings = md.warnings;
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
@@ -70,6 +72,17 @@ export async function runCheck(
 function credentialProblems(loaded: LoadedConfig): ConfigProblem[] {
   try {
     resolveCredentials(compileRoutes(loaded.policies));
+    return [];
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+}
+
+/** `identity_jwt` key files must read as EC P-256 keys, and a Redis store needs them (as `serve` checks). */
+function identityJwtProblems(loaded: LoadedConfig): ConfigProblem[] {
+  try {
+    buildIdentityJwt(loaded, compileRoutes(loaded.policies), systemClock);
     return [];
   } catch (e) {
     if (e instanceof ConfigError) return e.problems;

@@ -100,11 +100,11 @@ function publicUnderNot(rule: RuleConfig): boolean {
  */
 const CLIENT_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'content-type', 'content-length', 'content-encoding', 'transfer-encoding', 'host', 'connection', 'upgrade', 'te', 'trailer', 'keep-alive', 'accept', 'accept-encoding', 'accept-language', 'user-agent', 'origin', 'referer', 'range', 'if-match', 'if-none-match', 'if-modified-since', 'cache-control', 'expect']);
 /** Headers Gatehouse sets itself: an identity or claim value under one of these names would pose as Gatehouse's own. */
-const OWN_HEADERS = new Set(FORWARDING);
+const OWN_HEADERS = new Set([...FORWARDING, 'x-gatehouse-jwt-assertion']);
 const identityHeader = (fallback: string) =>
   headerName
     .refine((h) => !CLIENT_HEADERS.has(h.toLowerCase()), 'a header clients send themselves cannot carry identity (it would be stripped from every request)')
-    .refine((h) => !OWN_HEADERS.has(h.toLowerCase().replaceAll('_', '-')), 'a forwarding header Gatehouse sets itself (X-Forwarded-For, X-Request-Id, ...) cannot carry identity')
+    .refine((h) => !OWN_HEADERS.has(h.toLowerCase().replaceAll('_', '-')), 'a forwarding header Gatehouse sets itself (X-Forwarded-For, X-Request-Id, X-Gatehouse-Jwt-Assertion, ...) cannot carry identity')
     .default(fallback);
 
 /**
@@ -198,6 +198,11 @@ const routeSchema = z
      * after authorization; users never see them. From an environment variable or a file.
      */
     upstream_auth: upstreamAuthSchema.optional(),
+    /**
+     * Send the upstream a signed JWT of the identity (`X-Gatehouse-Jwt-Assertion`, ES256,
+     * `aud` = this route's name) it can verify against the JWKS (docs/identity-jwt.md).
+     */
+    identity_jwt: z.boolean().default(false),
   })
   .refine((r) => r.path === undefined || r.path_exact === undefined, { message: 'set `path` or `path_exact`, not both', path: ['path_exact'] })
   .refine((r) => r.upstream_auth === undefined || !r.allow.some(hasPublic), {

@@ -135,6 +135,24 @@ const logSchema = z.strictObject({
   decisions: z.enum(['all', 'deny', 'none']).default('all'),
 });
 
+/**
+ * The identity JWT sent to routes with `identity_jwt: true` (docs/identity-jwt.md). Absent or
+ * without `signing_keys`: with the memory store one key is made at each start (upstreams fetch
+ * the JWKS again after a restart); with a Redis store that is an error (instances would sign
+ * with different keys). Reloaded with the policies (SIGHUP): that is how keys rotate.
+ */
+const identityJwtSchema = z.strictObject({
+  /**
+   * EC P-256 private keys (PEM files, relative to the config file). The first signs; every one
+   * is published in the JWKS. Rotate: add the new key second, move it first, then drop the old.
+   */
+  signing_keys: z.array(z.string().min(1)).max(3, 'at most three keys (the signing one, the next, and the last one rolling out)').default([]),
+  /** Lifetime of each JWT: short, since upstreams cannot revoke it (whole seconds, 10s to 10m). */
+  ttl: duration
+    .refine((ms) => ms % 1000 === 0 && ms >= 10_000 && ms <= 600_000, 'whole seconds from 10s to 10m')
+    .default(60_000),
+});
+
 export { CLAIM_NAME } from './fields.js';
 export { PROVIDERS, type DemoUser } from './saml-schema.js';
 
@@ -146,6 +164,8 @@ export const configSchema = z.strictObject({
   session: sessionSchema,
   admin: adminSchema.default({ groups: [] }),
   saml: samlSchema,
+  /** Signed identity for upstreams: keys and lifetime (routes opt in with `identity_jwt: true`). */
+  identity_jwt: identityJwtSchema.optional(),
   /** Policy file globs, relative to the config file. */
   policies: z.array(z.string().min(1)).min(1),
   /** Demo echo upstream, started in-process when `demo: true`. */

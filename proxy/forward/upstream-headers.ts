@@ -5,6 +5,7 @@ import type { Identity } from '../policy/types.js';
 import { isTrusted } from '../server/trusted-proxies.js';
 import { cleanRequestHeaders, type StripSet, fold } from './header-hygiene.js';
 import { claimHeaderValue, encodeIdentity, groupsHeaderFor } from './identity-headers.js';
+import { JWT_HEADER, type IdentityJwt } from './identity-jwt.js';
 
 /** Facts about the client connection needed for forwarding headers. */
 export interface ClientFacts {
@@ -20,8 +21,9 @@ export interface ClientFacts {
  * The headers sent upstream: the client's, cleaned (see header-hygiene), then ours:
  * Host, X-Forwarded-For/Proto/Host, X-Request-Id, and the identity headers when signed in.
  * X-Forwarded-For keeps the client's chain only when the peer is a trusted proxy.
+ * On `identity_jwt` routes, a signed-in identity also gets X-Gatehouse-Jwt-Assertion from `jwt`.
  */
-export function upstreamHeaders(req: IncomingMessage, route: CompiledRoute, identity: Identity | undefined, strip: StripSet, c: ClientFacts, upgrade = false, credential?: readonly [string, string]): string[] {
+export function upstreamHeaders(req: IncomingMessage, route: CompiledRoute, identity: Identity | undefined, strip: StripSet, c: ClientFacts, upgrade = false, credential?: readonly [string, string], jwt?: IdentityJwt): string[] {
   const peer = req.socket.remoteAddress ?? '';
   const trusted = c.anyTrustedProxy && isTrusted(c.trustedProxies, peer);
   const priorFor = trusted ? req.headers['x-forwarded-for'] : undefined;
@@ -52,6 +54,7 @@ export function upstreamHeaders(req: IncomingMessage, route: CompiledRoute, iden
       const values = identity.claims && Object.hasOwn(identity.claims, claim) ? identity.claims[claim] : undefined;
       if (Array.isArray(values) && values.length > 0) h.push(header, claimHeaderValue(identity, claim, values));
     }
+    if (route.identityJwt && jwt) h.push(JWT_HEADER, jwt.assertion(identity, route));
   }
   return h;
 }

@@ -52,6 +52,8 @@ export interface CompiledRoute extends RouteRules {
   stepUp?: StepUpRequirement;
   /** `upstream_auth` as written, with the policy file's directory (secrets are read by the server). */
   upstreamAuth?: { spec: UpstreamAuthConfig; dir: string };
+  /** `identity_jwt`: allowed requests carry a signed identity JWT (forward/identity-jwt.ts). */
+  identityJwt: boolean;
 }
 
 /** Compiles every route of every file. */
@@ -94,6 +96,7 @@ function compileRoute(r: RouteConfig, source: string, order: number, dir: string
     usesSourceIp: [...allow, ...deny].some((r) => usesSourceIp(r.node)),
     source,
     stepUp: compileStepUp(r),
+    identityJwt: r.identity_jwt,
     ...(r.upstream_auth ? { upstreamAuth: { spec: r.upstream_auth, dir } } : {}),
   });
 }

@@ -4,6 +4,7 @@ import { SamlAudit } from '../audit/saml-audit.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { Clock } from '../clock.js';
 import { DemoIdp } from '../demo/demo-idp.js';
+import type { IdentityJwt } from '../forward/identity-jwt.js';
 import { UpstreamPools } from '../forward/upstream-pools.js';
 import type { Logger } from '../log.js';
 import { RequestLog } from '../request-log.js';
@@ -19,6 +20,7 @@ import { readSpKeys } from '../config/sp-keys.js';
 import { checkPublishedEntityIds } from '../saml/published-entity-ids.js';
 import { SessionAdmin } from '../session/session-admin.js';
 import { SessionManager } from '../session/session-manager.js';
+import { compileRoutes } from '../policy/compile.js';
 import { openStores } from '../store/open-stores.js';
 import { EVENTS, F } from '../log.js';
 import type { Stores } from '../store/open-stores.js';
@@ -27,7 +29,7 @@ import type { AppContext } from './context.js';
 import { cookiePolicy } from './cookies.js';
 import { PATHS, samlPaths } from './endpoints/paths.js';
 import { listenForMetadataRefresh } from './metadata-announce.js';
-import { buildPolicyParts, initialPolicyStatus } from './policy-state.js';
+import { buildIdentityJwt, buildPolicyParts, initialPolicyStatus, logEphemeralKey } from './policy-state.js';
 import { buildTrustList } from './trusted-proxies.js';
 
 /** Things to close when the context is retired. */
@@ -43,15 +45,17 @@ export interface Closers {
 export async function buildContext(loaded: LoadedConfig, log: Logger, clock: Clock): Promise<{ ctx: AppContext; closers: Closers }> {
   const { config } = loaded;
   const publicUrl = new URL(config.server.public_url);
+  // Key files and the Redis rule are config problems: reported before any store is opened.
+  const identityJwt = buildIdentityJwt(loaded, compileRoutes(loaded.policies), clock);
   const stores = await openStores(config, loaded.dir, log, clock);
-  const built = await buildWithStores(loaded, log, clock, publicUrl, stores).catch(async (err: unknown) => {
+  const built = await buildWithStores(loaded, log, clock, publicUrl, stores, identityJwt).catch(async (err: unknown) => {
     await stores.close();
     throw err;
   });
   return built;
 }
 
-async function buildWithStores(loaded: LoadedConfig, log: Logger, clock: Clock, publicUrl: URL, stores: Stores): Promise<{ ctx: AppContext; closers: Closers }> {
+async function buildWithStores(loaded: LoadedConfig, log: Logger, clock: Clock, publicUrl: URL, stores: Stores, identityJwt: IdentityJwt | undefined): Promise<{ ctx: AppContext; closers: Closers }> {
   const { config } = loaded;
   const tracker = new LoginTracker(stores.logins, config.saml.login_timeout, clock);
   const replay = new ReplayCache(stores.replay, clock);
@@ -96,6 +100,7 @@ async function buildWithStores(loaded: LoadedConfig, log: Logger, clock: Clock, 
     loginMaxAgeMs: config.saml.login_timeout,
   });
   const parts = buildPolicyParts(loaded, cookies);
+  logEphemeralKey(log, identityJwt);
   // Demo mode makes a random secret per start; sessions and the audit trail share it.
   const secrets = [config.session.secret ?? randomBytes(48).toString('base64'), ...config.session.previous_secrets];
   const sessions = newSessionManager(config, secrets, stores, clock, log);
@@ -118,6 +123,7 @@ async function buildWithStores(loaded: LoadedConfig, log: Logger, clock: Clock, 
     metadataAnnouncer,
     singleLogout,
     ...parts,
+    identityJwt,
     policy: initialPolicyStatus(clock.now()),
     pools,
     forwarding: {

@@ -2,6 +2,7 @@ import type { SamlAudit } from '../audit/saml-audit.js';
 import type { Clock } from '../clock.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import type { StripSet } from '../forward/header-hygiene.js';
+import type { IdentityJwt } from '../forward/identity-jwt.js';
 import type { UpstreamPools } from '../forward/upstream-pools.js';
 import type { ClientFacts } from '../forward/upstream-headers.js';
 import type { Credentials } from './upstream-credentials.js';
@@ -55,6 +56,8 @@ export interface AppContext {
   strip: StripSet;
   /** `upstream_auth` credential header per route (policy-state.ts). */
   credentials: Credentials;
+  /** Signs the identity JWT and serves the JWKS; rebuilt on reload (policy-state.ts buildIdentityJwt). */
+  identityJwt?: IdentityJwt;
   /** Generation and health of the serving policy (a failed reload makes it `stale`). */
   policy: PolicyStatus;
   /** The request-independent part of the forwarding headers, derived once from the config. */

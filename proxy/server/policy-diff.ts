@@ -8,8 +8,8 @@ export interface RouteChanges {
   changed: string[];
 }
 
-/** Config keys a reload applies; every other top-level key needs a restart. */
-const RELOADED_KEYS: ReadonlySet<string> = new Set(['policies']);
+/** Config keys a reload applies (`identity_jwt`: key rotation); every other top-level key needs a restart. */
+const RELOADED_KEYS: ReadonlySet<string> = new Set(['policies', 'identity_jwt']);
 
 /** Compares the routes of two loads by name (names are unique across files). */
 export function routeChanges(before: LoadedConfig, after: LoadedConfig): RouteChanges {

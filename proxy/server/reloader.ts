@@ -3,7 +3,7 @@ import { ConfigError, formatProblem, type ConfigProblem } from '../config/proble
 import { F } from '../log.js';
 import type { AppContext } from './context.js';
 import { restartKeys, routeChanges } from './policy-diff.js';
-import { buildPolicyParts, type PolicyStatus } from './policy-state.js';
+import { buildIdentityJwt, buildPolicyParts, logEphemeralKey, type PolicyStatus } from './policy-state.js';
 import { DirWatcher, fingerprint, policyFiles, policyInputs } from './policy-watch.js';
 
 /** Logged with every failed reload; the old policy keeps serving (see docs/policies.md). */
@@ -196,9 +196,12 @@ export class PolicyReloader {
   private apply(next: LoadedConfig): void {
     const old = this.opts.cell.get();
     const parts = buildPolicyParts(next, old.cookies);
+    // Keys reload with the policies (rotation); broken key files keep the old state whole.
+    const identityJwt = buildIdentityJwt(next, parts.routes.routes, old.clock, old.identityJwt);
     old.pools.addMissing(parts.routes.routes.map((r) => r.upstreamOrigin));
     const policy: PolicyStatus = Object.freeze({ generation: old.policy.generation + 1, loadedAt: old.clock.now(), status: 'current' });
-    this.opts.cell.set(Object.freeze({ ...old, ...parts, policy }));
+    this.opts.cell.set(Object.freeze({ ...old, ...parts, identityJwt, policy }));
+    logEphemeralKey(old.log, identityJwt, old.identityJwt);
     const changes = routeChanges(this.loaded, next);
     this.loaded = next;
     old.log.info({ [F.event]: RELOAD_EVENTS.reloaded, generation: policy.generation, routes: parts.routes.routes.length, ...changes }, 'policy reloaded');

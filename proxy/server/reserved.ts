@@ -5,6 +5,7 @@ import { handleAdmin } from './endpoints/admin.js';
 import { handleDemoIdp } from './endpoints/demo-idp.js';
 import { handleScim } from './endpoints/scim.js';
 import { handleHealth, handleReady, handleUserinfo } from './endpoints/info.js';
+import { handleJwks, JWKS_PATH } from './endpoints/jwks.js';
 import { handleSignIn } from './endpoints/sign-in.js';
 import { handleLogout } from './endpoints/logout.js';
 import { PATHS } from './endpoints/paths.js';
@@ -37,6 +38,8 @@ export async function handleReserved(req: IncomingMessage, res: ServerResponse, 
       return getOnly(), handleReady(res, ctx);
     case PATHS.userinfo:
       return getOnly(), handleUserinfo(req, res, ctx);
+    case JWKS_PATH:
+      return getOnly(), handleJwks(res, ctx);
     case PATHS.signin:
     case PATHS.signinLegacy:
       return handleSignIn(req, res, ctx, target);
