@@ -86,8 +86,9 @@ export function sendError(res: ServerResponse, code: ErrorCode, d: ErrorDetails,
   }
   const { status, message } = ERRORS[code];
   // RFC 9110 15.5.2: a 401 carries a challenge; ours names the login URL for CLIs.
-  if (status === 401) extra = { ...extra, 'www-authenticate': challenge(d.loginUrl) };
-  if (wantsPage(res.req)) {
+  if (status === 401) extra = { ...extra, 'www-authenticate': challenge(d.loginUrl, code) };
+  // Whoever presents a bearer token is a program (or the CLI's tunnel): always JSON.
+  if (wantsPage(res.req) && code !== 'TOKEN_INVALID') {
     const link = d.loginUrl ? `<p><a class="button" href="${esc(d.loginUrl)}">Sign in</a></p>` : '';
     const reason = d.reason ? `<p class="muted">Reason: <code>${esc(d.reason)}</code></p>` : '';
     const groups = d.grantingGroups?.length
@@ -100,13 +101,23 @@ export function sendError(res: ServerResponse, code: ErrorCode, d: ErrorDetails,
   const error: Record<string, string | readonly string[]> = { code, message, request_id: d.requestId };
   if (d.reason) error.reason = d.reason;
   if (d.loginUrl) error.login_url = d.loginUrl;
+  if (code === 'TOKEN_INVALID' && d.loginUrl) error.hint = loginHint(d.loginUrl);
   if (d.grantingGroups?.length) error.granting_groups = d.grantingGroups;
   sendJson(res, status, { error }, extra);
 }
 
-/** The WWW-Authenticate challenge of a 401. */
-export function challenge(loginUrl: string | undefined): string {
-  return loginUrl ? `Gatehouse realm="gatehouse", login_url="${loginUrl.replace(/"/g, '%22')}"` : 'Gatehouse realm="gatehouse"';
+/**
+ * The WWW-Authenticate challenge of a 401; a refused Gatehouse token gets a Bearer one
+ * (RFC 6750 3.1: `error="invalid_token"`).
+ */
+export function challenge(loginUrl: string | undefined, code?: ErrorCode): string {
+  const scheme = code === 'TOKEN_INVALID' ? 'Bearer realm="gatehouse", error="invalid_token"' : 'Gatehouse realm="gatehouse"';
+  return loginUrl ? `${scheme}, login_url="${loginUrl.replace(/"/g, '%22')}"` : scheme;
+}
+
+/** What a CLI user runs to get a new token: `gatehouse login <origin>`. */
+export function loginHint(loginUrl: string): string {
+  return `gatehouse login ${new URL(loginUrl).origin}`;
 }
 
 function titleOf(status: number): string {
