@@ -146,7 +146,7 @@ describe('the whole CLI login, then curl with the token', () => {
       assert.equal(r.status, 401, 'revoked token -> 401');
       const err = (JSON.parse(r.body) as { error: Record<string, string> }).error;
       assert.equal(err.code, 'TOKEN_INVALID');
-      assert.equal(err.hint, `gatehouse login ${gh.url}`);
+      assert.equal((err.login as unknown as { cli: string }).cli, `gatehouse login ${gh.url}`);
       assert.match(err.login_url!, /^http:\/\/127\.0\.0\.1:\d+\/\.gatehouse\//);
     }
     const nav = await raw(`${gh.url}/ml/models`, { authorization: `Bearer ${fresh}`, accept: 'text/html', 'sec-fetch-mode': 'navigate' });
