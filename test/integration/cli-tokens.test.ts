@@ -451,6 +451,14 @@ describe('attacks with tokens on routes', () => {
     assert.equal(twoOfOurs.status, 401, 'two different tokens of ours are ambiguous');
   });
 
+  test('a refresh token pasted into the session cookie opens nothing (a cookie opens browser sessions only)', async () => {
+    const { tokens } = await login('dan');
+    const r = await call('/ml/x', { cookie: `gatehouse_session=${tokens.refresh_token.slice(4)}` });
+    assert.equal(r.status, 401);
+    assert.equal(codeOf(r.body), 'AUTHENTICATION_REQUIRED');
+    assert.equal(r.seen, undefined);
+  });
+
   test('a browser cookie sealed into an access token is refused (only CLI sessions)', async () => {
     const jar = await demoLogin(gh.url, 'alice');
     const [id, key] = jar.get('gatehouse_session')!.split('.') as [string, string];
