@@ -14,7 +14,8 @@ set -euo pipefail
 PACKAGES=(
   apache2 libapache2-mod-php8.2 php8.2-xml php8.2-mbstring php8.2-curl php8.2-cli simplesamlphp
   chromium
-  redis-server redis-sentinel nginx wrk openssl
+  redis-server redis-sentinel nginx wrk openssl curl
+  python3-jwt python3-cryptography
   libapache2-mod-auth-mellon
 )
 POLICY_RC_D=/usr/sbin/policy-rc.d
