@@ -36,6 +36,7 @@ function page(res: ServerResponse, status: number, title: string, text: string):
 export async function startLoopbackCallback(state: string, o: { timeoutMs: number; warn: (line: string) => void }): Promise<LoopbackCallback> {
   let settle: { resolve: (code: string) => void; reject: (e: Error) => void } | undefined;
   const code = new Promise<string>((resolve, reject) => (settle = { resolve, reject }));
+  code.catch(() => undefined); // handled by whoever awaits it; never an unhandled rejection
   let done = false;
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
@@ -78,6 +79,7 @@ export async function startLoopbackCallback(state: string, o: { timeoutMs: numbe
     close() {
       done = true;
       finish();
+      settle!.reject(new CliError('sign-in cancelled'));
     },
   };
 }
