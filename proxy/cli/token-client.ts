@@ -73,7 +73,7 @@ export async function discover(url: string): Promise<Discovery> {
   if (!res.ok) throw new CliError(`${where} answered ${res.status}: is ${origin} a Gatehouse with CLI access?`);
   const doc = (await res.json().catch(() => ({}))) as Partial<Record<keyof Discovery, unknown>>;
   const issuer = typeof doc.issuer === 'string' && URL.canParse(doc.issuer) ? new URL(doc.issuer).origin : undefined;
-  if (!issuer) throw new CliError(`${where} has no valid issuer`);
+  if (!issuer) throw new CliError(`${where} has no valid issuer: is ${origin} a Gatehouse with CLI access?`);
   requireSecureOrigin(issuer);
   const endpoint = (k: 'authorization_endpoint' | 'token_endpoint' | 'revocation_endpoint'): string => {
     const v = doc[k];

@@ -9,6 +9,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type CookieJar, jarFetch } from './cookie-jar.js';
+import { hiddenInput } from './demo-login.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -87,4 +89,21 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv, o: { input?
 /** The authorize URL a login printed (the line that starts with http). */
 export async function authorizeUrlOf(p: CliProcess): Promise<string> {
   return (await p.line(/^https?:\/\/\S+\/\.gatehouse\/cli\/authorize\?/)).trim();
+}
+
+/**
+ * The browser's part of a CLI login for the signed-in cookie `jar`: open the confirm page at
+ * `url`, post its form with Allow or Deny (as the page's buttons do). Returns the POST's answer
+ * (303 to the loopback listener, or the page showing the code).
+ */
+export async function confirmInBrowser(base: string, jar: CookieJar, url: string, decision: 'allow' | 'deny' = 'allow'): Promise<Response> {
+  const page = await jarFetch(jar, url, { headers: { accept: 'text/html' } });
+  const html = await page.text();
+  if (page.status !== 200) throw new Error(`confirm page answered ${page.status}: ${html}`);
+  const form = new URLSearchParams();
+  for (const m of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) form.set(m[1]!, hiddenInput(html, m[1]!) ?? '');
+  form.set('decision', decision);
+  const action = /<form method="post" action="([^"]+)"/.exec(html)?.[1];
+  if (!action) throw new Error('confirm page has no form');
+  return jarFetch(jar, new URL(action, base).href, { method: 'POST', body: form, headers: { accept: 'text/html', origin: base, 'sec-fetch-site': 'same-origin' } });
 }

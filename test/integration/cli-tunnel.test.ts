@@ -10,11 +10,10 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { approve } from '../helpers/cli-flow.js';
 import { demoLogin } from '../helpers/demo-login.js';
 import { freePort } from '../helpers/free-port.js';
 import { startGatehouse, type RunningGatehouse } from '../helpers/gatehouse.js';
-import { authorizeUrlOf, cliEnv, runCli, startCli, tempConfigDir, type CliProcess } from '../helpers/gatehouse-cli.js';
+import { authorizeUrlOf, cliEnv, confirmInBrowser, runCli, startCli, tempConfigDir, type CliProcess } from '../helpers/gatehouse-cli.js';
 import { startTestUpstream, type TestUpstream } from '../helpers/upstream.js';
 
 let gh: RunningGatehouse;
@@ -47,7 +46,7 @@ before(async () => {
   });
   dir = tempConfigDir();
   const login = startCli(['login', gh.url], cliEnv(dir));
-  const posted = await approve(gh.url, await demoLogin(gh.url, 'alice'), await authorizeUrlOf(login));
+  const posted = await confirmInBrowser(gh.url, await demoLogin(gh.url, 'alice'), await authorizeUrlOf(login));
   await (await fetch(posted.headers.get('location')!)).text();
   assert.equal(await login.exited, 0, login.stderr());
   const port = await freePort();
