@@ -33,6 +33,10 @@ export const EVENTS = {
   /** An unsolicited response answered with a fresh SP-initiated login (`idp_initiated: restart`). */
   loginRestarted: 'login-restarted',
   logout: 'logout',
+  /** A CLI login (`gatehouse login`) redeemed its code: a CLI session started. */
+  cliLogin: 'cli-login',
+  /** A CLI session ended through the revocation endpoint (`gatehouse logout`). */
+  cliLogout: 'cli-logout',
   logoutFailed: 'logout-failed',
   /** A verified SAML logout message (LogoutRequest or LogoutResponse) and what it did. */
   samlLogout: 'saml-logout',

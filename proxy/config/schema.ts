@@ -127,6 +127,15 @@ const adminSchema = z.strictObject({
   scim_token: z.string().min(32, 'must be at least 32 characters (openssl rand -base64 48)').optional(),
 });
 
+/** CLI tokens (`gatehouse login`; docs/cli-tokens.md). */
+const tokensSchema = z.strictObject({
+  /**
+   * Lifetime of a CLI access token (`gha_`), never past its CLI session's end. Short, since a
+   * copy of one works until it expires or its session ends; the CLI refreshes it. At most 1h.
+   */
+  access_ttl: duration.refine((ms) => ms >= 60_000 && ms <= 3_600_000, 'must be between 1m and 1h').default(15 * 60_000),
+});
+
 const logSchema = z.strictObject({
   level: z.enum(LOG_LEVELS).default('info'),
   /** One JSON access line per request. */
@@ -145,6 +154,7 @@ export const configSchema = z.strictObject({
   log: logSchema.default({ level: 'info', access: true, decisions: 'all' }),
   session: sessionSchema,
   admin: adminSchema.default({ groups: [] }),
+  tokens: tokensSchema.default({ access_ttl: 15 * 60_000 }),
   saml: samlSchema,
   /** Policy file globs, relative to the config file. */
   policies: z.array(z.string().min(1)).min(1),

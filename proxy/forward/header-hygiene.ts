@@ -1,4 +1,5 @@
 import { FORWARDING } from '../config/fields.js';
+import { carriesGatehouseToken } from '../tokens/prefixes.js';
 /**
  * Header hygiene between client and upstream: first strip, then add ours.
  * Works on Node's rawHeaders (flat [name, value, ...]) so duplicates and every spelling are seen.
@@ -48,7 +49,8 @@ function cookieBase(name: string): string {
  * Copies request headers for the upstream, dropping hop-by-hop headers, headers the client
  * named in `Connection`, every client copy of identity and forwarding headers (any case, `_`
  * for `-`, duplicates: the underscore smuggling oauth2-proxy had to fix), and our
- * own cookies. With `keepUpgrade` (websocket handshakes) the client's Upgrade is kept, and the
+ * own cookies, and an `Authorization` carrying one of our tokens. With `keepUpgrade` (websocket
+ * handshakes) the client's Upgrade is kept, and the
  * caller sends its own `Connection: Upgrade` (the client's might name our headers) and no body.
  * Returns a flat [name, value, ...] array to extend with our headers.
  */
@@ -62,6 +64,9 @@ export function cleanRequestHeaders(raw: readonly string[], strip: StripSet, kee
     if (HOP_BY_HOP.has(lower) && !(keepUpgrade && lower === 'upgrade')) continue;
     if (keepUpgrade && (lower === 'content-length')) continue;
     if (connectionListed?.has(lower) || strip.names.has(lower)) continue;
+    // Gatehouse's own tokens never reach an upstream (Proxy-Authorization is hop-by-hop above);
+    // any other Authorization is the upstream's own and passes.
+    if (lower === 'authorization' && carriesGatehouseToken(raw[i + 1]!)) continue;
     if (lower === 'cookie') {
       const kept = dropCookies(raw[i + 1]!, strip.cookies);
       if (kept) out.push(name, kept);

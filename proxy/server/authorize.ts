@@ -9,6 +9,8 @@ import { requestClientIp } from './trusted-proxies.js';
 import type { Session } from '../session/types.js';
 import type { AppContext, RequestScope } from './context.js';
 import { readCookie } from './cookies.js';
+import { parseToken } from '../session/session-keys.js';
+import { openBearer, presentedToken } from '../tokens/bearer.js';
 import { PATHS, samlPaths } from './endpoints/paths.js';
 import type { RequestTarget } from '../path.js';
 
@@ -19,6 +21,8 @@ export interface Authorized {
   session: Session | undefined;
   /** The client address the decision used (peer, or through trusted proxies). */
   clientIp: string;
+  /** The id of the session that admitted it (cookie, CLI access token or service token). */
+  sessionId?: string;
 }
 
 const HOST = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\])(?::\d{1,5})?$/;
@@ -28,7 +32,7 @@ const goodHosts = new Set<string>();
 
 /** Thrown when nobody is signed in; carries where to sign in. */
 export class LoginRequired extends GatehouseError {
-  constructor(readonly loginUrl: string, code: 'AUTHENTICATION_REQUIRED' | 'STEP_UP_REQUIRED' = 'AUTHENTICATION_REQUIRED', reason = 'user-unauthenticated') {
+  constructor(readonly loginUrl: string, code: 'AUTHENTICATION_REQUIRED' | 'STEP_UP_REQUIRED' | 'TOKEN_INVALID' = 'AUTHENTICATION_REQUIRED', reason = 'user-unauthenticated') {
     super(code, reason);
   }
 }
@@ -40,6 +44,16 @@ export class LoginRequired extends GatehouseError {
 export class StepUpRequired extends LoginRequired {
   constructor(loginUrl: string, reason: string) {
     super(loginUrl, 'STEP_UP_REQUIRED', reason);
+  }
+}
+
+/**
+ * Thrown when a request presents a Gatehouse token that opens no live session (malformed,
+ * tampered, expired, revoked, a refresh token): 401 JSON, never a redirect, never the cookie.
+ */
+export class TokenInvalid extends LoginRequired {
+  constructor(loginUrl: string, reason: string) {
+    super(loginUrl, 'TOKEN_INVALID', reason);
   }
 }
 
@@ -74,8 +88,7 @@ export async function authorize(req: IncomingMessage, target: RequestTarget, ctx
   if (!('route' in hit)) throw new MethodNotAllowed(hit.methodNotAllowed);
   const { route } = hit;
   scope.route = route.name;
-  const token = readCookie(req.headers.cookie, ctx.cookies.session);
-  const session = token ? await ctx.sessions.open(token) : undefined;
+  const { session, sessionId } = await sessionOf(req, target, ctx, host);
   if (session) scope.user = session.identity.user;
   const f = ctx.forwarding;
   const facts: RequestFacts = { method, path: target.path, clientIp: requestClientIp(req, f) };
@@ -87,7 +100,7 @@ export async function authorize(req: IncomingMessage, target: RequestTarget, ctx
     const reasons = stepUp ? [...decision.reasons, 'step-up-required', ...stepUp.reasons] : decision.reasons;
     ctx.requests.decision({ requestId: scope.id, route: route.name, user: scope.user, allow, reasons, rule: decision.rule, stepUp: stepUp?.detail });
   }
-  if (allow) return { route, host, session, clientIp: facts.clientIp };
+  if (allow) return { route, host, session, clientIp: facts.clientIp, ...(session && sessionId ? { sessionId } : {}) };
   if (stepUp) {
     if (!session) throw new LoginRequired(loginUrl(ctx, host, target));
     throw new StepUpRequired(stepUpUrl(ctx, host, target, session.identity.connection, route.name, stepUp.fresh), stepUp.reasons.join(','));
@@ -95,6 +108,25 @@ export async function authorize(req: IncomingMessage, target: RequestTarget, ctx
   if (decision.unauthenticated) throw new LoginRequired(loginUrl(ctx, host, target));
   const identity = session?.identity;
   throw new AccessDenied(decision.reasons.join(','), identity && route.explainDenial ? grantingGroups(route, identity, facts) : undefined);
+}
+
+/**
+ * The session of a request: a presented Gatehouse bearer token takes the place of the cookie
+ * (tokens/bearer.ts). A token that opens nothing is refused, never answered from the cookie: a
+ * stale token must not act as whoever's cookie happens to travel with it.
+ */
+async function sessionOf(req: IncomingMessage, target: RequestTarget, ctx: AppContext, host: string): Promise<{ session?: Session; sessionId?: string }> {
+  const bearer = presentedToken(req);
+  if (bearer !== undefined) {
+    const opened = typeof bearer === 'string' ? await openBearer(ctx, bearer) : bearer;
+    if ('reason' in opened) throw new TokenInvalid(loginUrl(ctx, host, target), opened.reason);
+    return opened;
+  }
+  const token = readCookie(req.headers.cookie, ctx.cookies.session);
+  const session = token ? await ctx.sessions.open(token) : undefined;
+  // A cookie opens browser sessions only: a CLI or service token's inner `<id>.<key>` pasted
+  // into a cookie must not skip the checks its own prefix gets (client kind, account config).
+  return session && !session.client ? { session, sessionId: parseToken(token!)?.id } : {};
 }
 
 /** Where to send someone to sign in and come back to this exact request. */

@@ -19,6 +19,7 @@ import { readSpKeys } from '../config/sp-keys.js';
 import { checkPublishedEntityIds } from '../saml/published-entity-ids.js';
 import { SessionAdmin } from '../session/session-admin.js';
 import { SessionManager } from '../session/session-manager.js';
+import { AccessTokens } from '../tokens/access-token.js';
 import { openStores } from '../store/open-stores.js';
 import { EVENTS, F } from '../log.js';
 import type { Stores } from '../store/open-stores.js';
@@ -126,6 +127,7 @@ async function buildWithStores(loaded: LoadedConfig, log: Logger, clock: Clock, 
       anyTrustedProxy: config.server.trusted_proxies.length > 0,
     },
     demoIdp,
+    accessTokens: new AccessTokens(secrets),
   };
   const closers = {
     async close() {

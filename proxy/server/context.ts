@@ -20,6 +20,7 @@ import type { DemoIdp } from '../demo/demo-idp.js';
 import type { CookiePolicy } from './cookies.js';
 import type { MetadataAnnouncer } from './metadata-announce.js';
 import type { PolicyStatus } from './policy-state.js';
+import type { AccessTokens } from '../tokens/access-token.js';
 
 /** Everything built at startup that request handling looks things up in. Immutable per state. */
 export interface AppContext {
@@ -60,6 +61,8 @@ export interface AppContext {
   /** The request-independent part of the forwarding headers, derived once from the config. */
   forwarding: Omit<ClientFacts, 'host' | 'requestId'>;
   demoIdp?: DemoIdp;
+  /** Seals and opens CLI access tokens (`gha_`), under the session secrets (docs/cli-tokens.md). */
+  accessTokens: AccessTokens;
 }
 
 /** Per-request facts gathered along the pipeline for the access line. */

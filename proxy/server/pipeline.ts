@@ -63,7 +63,8 @@ function fromError(req: IncomingMessage, res: ServerResponse, ctx: AppContext, s
     ctx.log.warn({ [F.event]: EVENTS.loginFailed, [F.requestId]: scope.id, [F.code]: known.code, [F.reason]: known.reason, [F.route]: scope.route, [F.clientIp]: req.socket.remoteAddress }, 'login failed');
   }
   drain(req, res);
-  if (known instanceof LoginRequired && isBrowserNavigation(req)) return redirect(res, known.loginUrl);
+  // A refused Gatehouse token is never redirected (TOKEN_INVALID: the client is a program).
+  if (known instanceof LoginRequired && known.code !== 'TOKEN_INVALID' && isBrowserNavigation(req)) return redirect(res, known.loginUrl);
   const signedIn = scope.user !== undefined;
   sendError(
     res,

@@ -11,8 +11,10 @@ import { PATHS } from './endpoints/paths.js';
 import { handleSaml } from './endpoints/saml.js';
 import type { RequestTarget } from '../path.js';
 import { servedHost } from './return-to.js';
+import { handleCli } from './endpoints/cli-auth.js';
+import { CONFIGURATION_PATH, handleConfiguration } from './endpoints/well-known.js';
 
-/** Dispatches `/.gatehouse/*` to its endpoint. */
+/** Dispatches `/.gatehouse/*` and `/.well-known/gatehouse/*` to their endpoints. */
 export async function handleReserved(req: IncomingMessage, res: ServerResponse, ctx: AppContext, scope: RequestScope, target: RequestTarget): Promise<void> {
   const p = target.path;
   scope.route = 'gatehouse';
@@ -25,6 +27,7 @@ export async function handleReserved(req: IncomingMessage, res: ServerResponse, 
     if (p.startsWith(PATHS.admin)) return (scope.route = 'gatehouse-admin'), handleAdmin(req, res, ctx, scope, target);
     return (scope.route = 'gatehouse-scim'), handleScim(req, res, ctx, scope, target);
   }
+  if (p.startsWith(PATHS.cli)) return (scope.route = 'gatehouse-cli'), handleCli(req, res, ctx, scope, target);
   const getOnly = () => {
     if (req.method !== 'GET' && req.method !== 'HEAD') throw fail('METHOD_NOT_ALLOWED', 'get-only');
   };
@@ -37,6 +40,8 @@ export async function handleReserved(req: IncomingMessage, res: ServerResponse, 
       return getOnly(), handleReady(res, ctx);
     case PATHS.userinfo:
       return getOnly(), handleUserinfo(req, res, ctx);
+    case CONFIGURATION_PATH:
+      return getOnly(), handleConfiguration(res, ctx);
     case PATHS.signin:
     case PATHS.signinLegacy:
       return handleSignIn(req, res, ctx, target);

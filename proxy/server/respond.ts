@@ -88,8 +88,9 @@ export function sendError(res: ServerResponse, code: ErrorCode, d: ErrorDetails,
   }
   const { status, message } = ERRORS[code];
   // RFC 9110 15.5.2: a 401 carries a challenge; ours names the login URL for CLIs.
-  if (status === 401) extra = { ...extra, 'www-authenticate': challenge(d.loginUrl) };
-  if (wantsPage(res.req)) {
+  if (status === 401) extra = { ...extra, 'www-authenticate': challenge(d.loginUrl, code) };
+  // Whoever presents a bearer token is a program (or the CLI's tunnel): always JSON.
+  if (wantsPage(res.req) && code !== 'TOKEN_INVALID') {
     const link = d.loginUrl ? `<p><a class="button" href="${esc(d.loginUrl)}">Sign in</a></p>` : '';
     const reason = d.reason ? `<p class="muted">Reason: <code>${esc(d.reason)}</code></p>` : '';
     const groups = d.grantingGroups?.length
@@ -111,8 +112,10 @@ export function sendError(res: ServerResponse, code: ErrorCode, d: ErrorDetails,
  * The WWW-Authenticate challenge of a 401 (RFC 9110 11.6.1, RFC 6750 3): Bearer, since Gatehouse
  * access tokens are bearer tokens, with the browser login URL as an extra parameter.
  */
-export function challenge(loginUrl: string | undefined): string {
-  return loginUrl ? `Bearer realm="gatehouse", login_url="${loginUrl.replace(/"/g, '%22')}"` : 'Bearer realm="gatehouse"';
+export function challenge(loginUrl: string | undefined, code?: ErrorCode): string {
+  // RFC 6750 3.1: a presented token that was refused is `invalid_token`.
+  const scheme = code === 'TOKEN_INVALID' ? 'Bearer realm="gatehouse", error="invalid_token"' : 'Bearer realm="gatehouse"';
+  return loginUrl ? `${scheme}, login_url="${loginUrl.replace(/"/g, '%22')}"` : scheme;
 }
 
 /**

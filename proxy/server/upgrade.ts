@@ -8,8 +8,6 @@ import { EVENTS, F } from '../log.js';
 import { authorize, LoginRequired } from './authorize.js';
 import type { AppContext, RequestScope } from './context.js';
 import { grantOf, type OpenUpgrades } from './open-upgrades.js';
-import { parseToken } from '../session/session-keys.js';
-import { readCookie } from './cookies.js';
 import { isReserved, parseRequestTarget } from '../path.js';
 import { challenge, loginHint } from './respond.js';
 
@@ -39,7 +37,7 @@ async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
   if (!route.websockets) throw fail('ACCESS_DENIED', 'websockets-disabled');
   checkOrigin(req.headers.origin, host, ctx);
   // Decided again on each policy reload while open (closed when the new policy refuses it).
-  open.track(socket, grantOf(req, target.path, scope, ok, parseToken(readCookie(req.headers.cookie, ctx.cookies.session) ?? '')?.id), ctx);
+  open.track(socket, grantOf(req, target.path, scope, ok, ok.sessionId), ctx);
   const headers = upstreamHeaders(req, route, session?.identity, ctx.strip, { ...ctx.forwarding, host, requestId: scope.id }, true, ctx.credentials.get(route));
   forwardUpgrade(socket, head, { upstream: route.upstream, path: upstreamPath(route, target.path, target.query), headers, timeoutMs: route.timeoutMs, ourCookies: ctx.strip.cookieBases }, (status, err) => {
     if (err) return refuse(socket, ctx, scope, req, fail('UPSTREAM_UNAVAILABLE', 'upgrade-failed', err));
@@ -68,7 +66,7 @@ function refuse(socket: Duplex, ctx: AppContext, scope: RequestScope, req: Incom
   if (loginUrl) error.login_url = loginUrl;
   if (known.status === 401) error.login = loginHint(ctx.publicUrl.origin, loginUrl);
   const body = JSON.stringify({ error });
-  const auth = known.status === 401 ? `www-authenticate: ${challenge(loginUrl)}\r\n` : '';
+  const auth = known.status === 401 ? `www-authenticate: ${challenge(loginUrl, known.code)}\r\n` : '';
   if (socket.writable) {
     socket.end(
       `HTTP/1.1 ${known.status} ${known.code}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${scope.id}\r\n${auth}connection: close\r\n\r\n${body}`,

@@ -1,0 +1,84 @@
+import { hkdfSync } from 'node:crypto';
+import { openText, sealText } from '../session/aead.js';
+import { parseToken, type TokenParts } from '../session/session-keys.js';
+import { TOKEN_PREFIX } from './prefixes.js';
+
+/**
+ * CLI access tokens: `gha_` + AES-256-GCM seal of `{ v, sid, key, iat, exp }` (epoch ms) under a
+ * key derived from the session secret with its own HKDF info string, so nothing else Gatehouse
+ * seals opens as one. The token names the CLI session it belongs to (its id and key, only
+ * readable with the secret); whoever checks it opens that session, so logout, revocation, idle
+ * and expiry end every access token at once. Rotation: new tokens use the first secret; every
+ * secret in the list still opens.
+ */
+const VERSION = 'v1.';
+const INFO = Buffer.from('gatehouse cli access token v1');
+/** Additional data: an access token cannot be passed off as any other sealed value, or back. */
+const AAD = 'gha';
+
+/** What an access token carries. */
+export interface AccessClaims {
+  v: 1;
+  /** The CLI session's id and key (`<sid>.<key>` is its refresh token without the prefix). */
+  sid: string;
+  key: string;
+  /** Issued at and expiry, epoch ms. */
+  iat: number;
+  exp: number;
+}
+
+/** Seals and opens access tokens; made once at startup from the session secrets. */
+export class AccessTokens {
+  private readonly keys: Buffer[];
+
+  /** @param secrets current secret first, then those being rotated out */
+  constructor(secrets: readonly string[]) {
+    if (secrets.length === 0) throw new Error('AccessTokens needs a secret');
+    this.keys = secrets.map((s) => Buffer.from(hkdfSync('sha256', Buffer.from(s, 'utf8'), Buffer.alloc(0), INFO, 32)));
+  }
+
+  /** A new access token for the CLI session `parts`, valid from `iat` until `exp` (epoch ms). */
+  seal(parts: TokenParts, iat: number, exp: number): string {
+    const claims: AccessClaims = { v: 1, sid: parts.id, key: parts.key, iat, exp };
+    return TOKEN_PREFIX.access + sealText(VERSION, this.keys[0]!, AAD, JSON.stringify(claims));
+  }
+
+  /**
+   * The claims of a well-formed, untampered token sealed under one of our secrets, or undefined.
+   * Expiry is the caller's to check (it holds the clock).
+   */
+  open(token: string): AccessClaims | undefined {
+    if (!token.startsWith(TOKEN_PREFIX.access) || token.length > 1024) return undefined;
+    const sealed = token.slice(TOKEN_PREFIX.access.length);
+    for (const key of this.keys) {
+      const text = openText(VERSION, key, AAD, sealed);
+      if (text !== undefined) return claimsOf(text);
+    }
+    return undefined;
+  }
+}
+
+function claimsOf(text: string): AccessClaims | undefined {
+  let c: Partial<AccessClaims>;
+  try {
+    c = JSON.parse(text) as Partial<AccessClaims>;
+  } catch {
+    return undefined;
+  }
+  if (c.v !== 1 || typeof c.sid !== 'string' || typeof c.key !== 'string' || typeof c.iat !== 'number' || typeof c.exp !== 'number') return undefined;
+  if (!parseToken(`${c.sid}.${c.key}`)) return undefined;
+  return { v: 1, sid: c.sid, key: c.key, iat: c.iat, exp: c.exp };
+}
+
+/** The refresh token of a CLI session token (`<id>.<key>`). */
+export function refreshTokenOf(sessionToken: string): string {
+  return TOKEN_PREFIX.refresh + sessionToken;
+}
+
+/** The session token inside a `ghr_` refresh token, or undefined when it is not one. */
+export function parseRefreshToken(token: string): (TokenParts & { token: string }) | undefined {
+  if (!token.startsWith(TOKEN_PREFIX.refresh)) return undefined;
+  const inner = token.slice(TOKEN_PREFIX.refresh.length);
+  const parts = parseToken(inner);
+  return parts ? { ...parts, token: inner } : undefined;
+}

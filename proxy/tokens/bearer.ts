@@ -1,0 +1,56 @@
+import type { IncomingMessage } from 'node:http';
+import type { AppContext } from '../server/context.js';
+import { parseToken } from '../session/session-keys.js';
+import type { Session } from '../session/types.js';
+import { bearerValue, isGatehouseToken, TOKEN_PREFIX } from './prefixes.js';
+import { openServiceToken } from './service-token-seam.js';
+
+/** What a presented Gatehouse token opened to, or why it opened to nothing. */
+export type BearerResult = { session: Session; sessionId: string } | { reason: string };
+
+/**
+ * The Gatehouse token a request presents, or undefined when it presents none (then the cookie
+ * decides). Ours are: any `Proxy-Authorization: Bearer` (that header is meant for Gatehouse),
+ * and an `Authorization: Bearer` with one of our prefixes; any other `Authorization` is the
+ * upstream's and left alone. Every line is read (duplicates included): a second, different
+ * token of ours makes the request ambiguous, returned as `{ reason }`.
+ */
+export function presentedToken(req: IncomingMessage): string | { reason: string } | undefined {
+  if (req.headers.authorization === undefined && req.headers['proxy-authorization'] === undefined) return undefined;
+  let found: string | undefined;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (name !== 'authorization' && name !== 'proxy-authorization') continue;
+    const token = bearerValue(raw[i + 1]!);
+    if (token === undefined || (name === 'authorization' && !isGatehouseToken(token))) continue;
+    if (found !== undefined && found !== token) return { reason: 'several-tokens' };
+    found = token;
+  }
+  return found;
+}
+
+/**
+ * Opens a presented token to its live session. Access tokens: prefix, seal, expiry, then the
+ * CLI session they name (so logout, revocation, idle and expiry end them at once). Service
+ * tokens: through the service-accounts seam. A refresh token is never a bearer on routes.
+ */
+export async function openBearer(ctx: AppContext, token: string): Promise<BearerResult> {
+  if (token.startsWith(TOKEN_PREFIX.access)) {
+    const claims = ctx.accessTokens.open(token);
+    if (!claims) return { reason: 'access-token-invalid' };
+    if (ctx.clock.now() >= claims.exp) return { reason: 'access-token-expired' };
+    const session = await ctx.sessions.open(`${claims.sid}.${claims.key}`);
+    if (!session) return { reason: 'session-ended' };
+    if (session.client !== 'cli') return { reason: 'not-a-cli-session' };
+    return { session, sessionId: claims.sid };
+  }
+  if (token.startsWith(TOKEN_PREFIX.service)) {
+    const session = await openServiceToken(ctx, token);
+    const id = parseToken(token.slice(TOKEN_PREFIX.service.length))?.id;
+    if (!session || !id || session.client !== 'service') return { reason: 'service-token-invalid' };
+    return { session, sessionId: id };
+  }
+  if (token.startsWith(TOKEN_PREFIX.refresh)) return { reason: 'refresh-token-not-bearer' };
+  return { reason: 'not-a-gatehouse-token' };
+}

@@ -1,0 +1,31 @@
+/**
+ * The prefixes that mark Gatehouse's own tokens (docs/cli-tokens.md). They are how a bearer is
+ * recognised as ours, and how header hygiene knows never to forward one upstream.
+ */
+export const TOKEN_PREFIX = {
+  /** Access token: short-lived, accepted as a bearer on routes. */
+  access: 'gha_',
+  /** Refresh token of a CLI session: only the token and revocation endpoints take it. */
+  refresh: 'ghr_',
+  /** Service-account token: accepted as a bearer on routes. */
+  service: 'ghs_',
+} as const;
+
+const BEARER = /^bearer[ \t]+/i;
+
+/** The token of a `Bearer` credential (RFC 6750 2.1), or undefined for another scheme. */
+export function bearerValue(header: string): string | undefined {
+  const m = BEARER.exec(header);
+  return m ? header.slice(m[0].length).trim() : undefined;
+}
+
+/** True when the value carries one of our prefixes (access, refresh or service token). */
+export function isGatehouseToken(token: string): boolean {
+  return token.startsWith(TOKEN_PREFIX.access) || token.startsWith(TOKEN_PREFIX.service) || token.startsWith(TOKEN_PREFIX.refresh);
+}
+
+/** True when an `Authorization` header value is a Bearer carrying one of our tokens (never forwarded). */
+export function carriesGatehouseToken(header: string): boolean {
+  const token = bearerValue(header);
+  return token !== undefined && isGatehouseToken(token);
+}

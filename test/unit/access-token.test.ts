@@ -1,0 +1,160 @@
+/**
+ * The token formats of CLI logins (docs/cli-tokens.md): sealed `gha_` access tokens, `ghr_`
+ * refresh tokens, one-time codes with PKCE S256, loopback-only redirect URIs, the bearer
+ * recognised as ours, and header hygiene that never forwards one of our tokens.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { describe, test } from 'node:test';
+import { configSchema } from '../../proxy/config/schema.js';
+import { cleanRequestHeaders, buildStripSet } from '../../proxy/forward/header-hygiene.js';
+import { newToken } from '../../proxy/session/session-keys.js';
+import { MemoryStateStore } from '../../proxy/store/state-store.js';
+import { AccessTokens, parseRefreshToken, refreshTokenOf } from '../../proxy/tokens/access-token.js';
+import { checkRedirectUri, issueCode, redeemCode, validChallenge, verifierMatches } from '../../proxy/tokens/cli-codes.js';
+import { presentedToken } from '../../proxy/tokens/bearer.js';
+import { carriesGatehouseToken } from '../../proxy/tokens/prefixes.js';
+import type { IncomingMessage } from 'node:http';
+
+const SECRET = 'unit-secret-0123456789abcdef0123456789abcdef';
+const OLD = 'unit-old-secret-0123456789abcdef0123456789ab';
+const clock = { now: () => Date.now() };
+
+describe('access tokens (gha_)', () => {
+  const tokens = new AccessTokens([SECRET]);
+  const parts = newToken();
+
+  test('seal and open round-trip the CLI session and times', () => {
+    const t = tokens.seal(parts, 1000, 2000);
+    assert.match(t, /^gha_v1\.[A-Za-z0-9_-]+$/);
+    assert.deepEqual(tokens.open(t), { v: 1, sid: parts.id, key: parts.key, iat: 1000, exp: 2000 });
+    assert.ok(!t.includes(parts.key), 'the session key is sealed, not readable');
+  });
+
+  test('forged access token: one changed character, a truncation, another prefix or another secret opens nothing', () => {
+    const t = tokens.seal(parts, 1, 2);
+    for (let i = 8; i < t.length; i += 7) {
+      const c = t[i] === 'A' ? 'B' : 'A';
+      assert.equal(tokens.open(t.slice(0, i) + c + t.slice(i + 1)), undefined, `changed at ${i}`);
+    }
+    assert.equal(tokens.open(t.slice(0, -1)), undefined);
+    assert.equal(tokens.open(`ghs_${t.slice(4)}`), undefined);
+    assert.equal(tokens.open(t.slice(4)), undefined);
+    assert.equal(new AccessTokens(['another-secret-0123456789abcdef0123456789']).open(t), undefined);
+    assert.equal(tokens.open(`gha_${'A'.repeat(2000)}`), undefined);
+  });
+
+  test('rotation: a token sealed under a secret being rotated out still opens; new ones use the first', () => {
+    const old = new AccessTokens([OLD]).seal(parts, 1, 2);
+    const rotated = new AccessTokens([SECRET, OLD]);
+    assert.equal(rotated.open(old)?.sid, parts.id);
+    assert.equal(new AccessTokens([OLD]).open(rotated.seal(parts, 1, 2)), undefined);
+  });
+
+  test('open returns the expiry for the caller to check against its clock (expired access token: see cli-tokens.test.ts)', () => {
+    const t = tokens.seal(parts, 1, 5);
+    assert.equal(tokens.open(t)?.exp, 5);
+  });
+});
+
+describe('refresh tokens (ghr_)', () => {
+  test('wrap a CLI session token and parse back; anything else is not one', () => {
+    const p = newToken();
+    const r = refreshTokenOf(p.token);
+    assert.equal(r, `ghr_${p.token}`);
+    assert.deepEqual(parseRefreshToken(r), { id: p.id, key: p.key, token: p.token });
+    for (const bad of [p.token, `gha_${p.token}`, 'ghr_', `ghr_${p.token}x`, `ghr_${p.id}`]) assert.equal(parseRefreshToken(bad), undefined, bad);
+  });
+});
+
+describe('authorization codes', () => {
+  const { verifier, challenge } = (() => {
+    const v = 'v'.repeat(20) + 'A1-._~'.repeat(5);
+    return { verifier: v, challenge: createHash('sha256').update(v).digest('base64url') };
+  })();
+
+  test('redirect_uri: loopback with an explicit port, or oob; nothing else (token theft via open redirect_uri)', () => {
+    assert.deepEqual(checkRedirectUri('http://127.0.0.1:8765/callback'), { kind: 'loopback', port: 8765 });
+    assert.deepEqual(checkRedirectUri('http://[::1]:1/'), { kind: 'loopback', port: 1 });
+    assert.deepEqual(checkRedirectUri('http://localhost:65535'), { kind: 'loopback', port: 65535 });
+    assert.deepEqual(checkRedirectUri('urn:ietf:wg:oauth:2.0:oob'), { kind: 'oob' });
+    for (const bad of [
+      'https://127.0.0.1:1/', 'http://127.0.0.1/', 'http://127.0.0.1:0/', 'http://127.0.0.1:65536/', 'http://127.0.0.2:80/',
+      'http://127.0.0.1:80/x?y=1', 'http://127.0.0.1:80/#x', 'http://127.0.0.1:80@evil.example/', 'http://evil.example:80/',
+      'http://127.0.0.1.evil.example:80/', 'http://LOCALHOST:80/', 'http://0x7f000001:80/', 'http://127.0.0.1:80/%zz', 'urn:ietf:wg:oauth:2.0:oob:auto', '', undefined, null,
+    ]) assert.equal(checkRedirectUri(bad), undefined, String(bad));
+  });
+
+  test('PKCE S256: the verifier must hash to the challenge (PKCE verifier mismatch)', () => {
+    assert.ok(validChallenge(challenge));
+    assert.ok(!validChallenge('short') && !validChallenge(null));
+    assert.ok(verifierMatches(verifier, challenge));
+    assert.ok(!verifierMatches(`${verifier}x`, challenge));
+    assert.ok(!verifierMatches(challenge, challenge), 'plain (verifier = challenge) is not accepted');
+    assert.ok(!verifierMatches('short', createHash('sha256').update('short').digest('base64url')), 'RFC 7636: at least 43 characters');
+    assert.ok(!verifierMatches(null, challenge));
+  });
+
+  test('authorization code replay: a code is taken out on first redemption; the store holds neither code nor session token', async () => {
+    const store = new MemoryStateStore(clock);
+    const seen: string[] = [];
+    const spy = { ...store, put: async (k: string, v: string, t: number) => (seen.push(k, v), store.put(k, v, t)), take: (k: string) => store.take(k) } as unknown as MemoryStateStore;
+    const pending = { challenge, redirectUri: 'http://127.0.0.1:5000/cb', browser: newToken().token };
+    const code = await issueCode(spy, pending, false);
+    assert.match(code, /^[A-Za-z0-9_-]{43}$/);
+    assert.ok(!seen.join(' ').includes(code) && !seen.join(' ').includes(pending.browser), 'a store dump yields no code and no session');
+    assert.deepEqual(await redeemCode(spy, code), pending);
+    assert.equal(await redeemCode(spy, code), undefined);
+    await store.close();
+  });
+
+  test('typed (oob) codes: grouped, any case, dashes or spaces optional; once only', async () => {
+    const store = new MemoryStateStore(clock);
+    const pending = { challenge, redirectUri: 'urn:ietf:wg:oauth:2.0:oob', browser: newToken().token };
+    const code = await issueCode(store, pending, true);
+    assert.match(code, /^[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}$/);
+    assert.deepEqual(await redeemCode(store, code.toLowerCase().replaceAll('-', ' ')), pending);
+    assert.equal(await redeemCode(store, code), undefined);
+    assert.equal(await redeemCode(store, 'x'.repeat(5000)), undefined);
+    await store.close();
+  });
+});
+
+describe('bearer recognition and hygiene', () => {
+  const req = (raw: string[]) => {
+    const headers: Record<string, string> = {};
+    for (let i = 0; i < raw.length; i += 2) headers[raw[i]!.toLowerCase()] ??= raw[i + 1]!;
+    return { rawHeaders: raw, headers } as unknown as IncomingMessage;
+  };
+
+  test('ours: any Proxy-Authorization Bearer, an Authorization Bearer with our prefix; others pass', () => {
+    assert.equal(presentedToken(req(['Authorization', 'Bearer gha_abc'])), 'gha_abc');
+    assert.equal(presentedToken(req(['authorization', 'bearer  ghs_x.y'])), 'ghs_x.y');
+    assert.equal(presentedToken(req(['Proxy-Authorization', 'Bearer anything'])), 'anything');
+    assert.equal(presentedToken(req(['Authorization', 'Bearer upstream-token'])), undefined);
+    assert.equal(presentedToken(req(['Authorization', 'Basic Z2hhXzp4'])), undefined);
+    assert.equal(presentedToken(req(['Proxy-Authorization', 'Basic eDp5'])), undefined);
+    assert.equal(presentedToken(req([])), undefined);
+    assert.equal(presentedToken(req(['Authorization', 'Bearer gha_a', 'Proxy-Authorization', 'Bearer gha_a'])), 'gha_a');
+    assert.deepEqual(presentedToken(req(['Authorization', 'Bearer upstream', 'Authorization', 'Bearer gha_a', 'Proxy-Authorization', 'Bearer gha_b'])), { reason: 'several-tokens' });
+  });
+
+  test('never forwarded: Authorization with our token dropped (every copy), Proxy-Authorization always; a foreign Authorization kept', () => {
+    const strip = buildStripSet([], ['gatehouse_session']);
+    const out = cleanRequestHeaders(['Authorization', 'Bearer gha_x', 'authorization', 'Bearer upstream', 'AUTHORIZATION', 'bearer ghr_y', 'Proxy-Authorization', 'Bearer gha_x', 'Proxy_Authorization', 'Bearer gha_x', 'X-A', '1'], strip);
+    assert.deepEqual(out, ['authorization', 'Bearer upstream', 'X-A', '1']);
+    assert.ok(carriesGatehouseToken('Bearer ghs_a.b') && !carriesGatehouseToken('Basic gha_') && !carriesGatehouseToken('Bearer x'));
+  });
+});
+
+describe('config tokens.access_ttl', () => {
+  const ttl = (v?: string) => configSchema.shape.tokens.safeParse(v === undefined ? undefined : { access_ttl: v });
+  test('defaults to 15m; 1m..1h accepted; longer or shorter refused', () => {
+    assert.deepEqual(ttl().data, { access_ttl: 900_000 });
+    assert.deepEqual(ttl('1h').data, { access_ttl: 3_600_000 });
+    assert.deepEqual(ttl('1m').data, { access_ttl: 60_000 });
+    assert.equal(ttl('61m').success, false);
+    assert.equal(ttl('30s').success, false);
+    assert.equal(configSchema.shape.tokens.safeParse({ access_ttl: '5m', refresh_ttl: '1d' }).success, false, 'unknown keys are errors');
+  });
+});
