@@ -19,12 +19,16 @@ import { startTestUpstream, type TestUpstream } from '../helpers/upstream.js';
 
 const run = promisify(execFile);
 const ADMIN_TOKEN = `admin-${'c0ffee12'.repeat(5)}`;
+const SCIM_TOKEN = `scim-${'5ca1ab1e'.repeat(5)}`;
 const users = [
   { name: 'alice', email: 'alice@example.com', groups: ['ml-engineers'] },
   { name: 'bob', email: 'bob@example.com', groups: ['ml-engineers'] },
   { name: 'carol', email: 'carol@example.com', groups: ['ml-engineers'] },
   { name: 'dan', email: 'dan@example.com', groups: ['ml-engineers'] },
   { name: 'erin', email: 'erin@example.com', groups: ['ml-engineers'] },
+  { name: 'frank', email: 'frank@example.com', groups: ['ml-engineers'] },
+  { name: 'grace', email: 'grace@example.com', groups: ['ml-engineers'] },
+  { name: 'heidi', email: 'heidi@example.com', groups: ['ml-engineers'] },
 ];
 
 let gh: RunningGatehouse;
@@ -35,7 +39,7 @@ const secrets: string[] = [];
 before(async () => {
   upstream = await startTestUpstream();
   gh = await startGatehouse({
-    config: { demo: true, admin: { token: ADMIN_TOKEN }, tokens: { access_ttl: '10m' } },
+    config: { demo: true, admin: { token: ADMIN_TOKEN, scim_token: SCIM_TOKEN }, tokens: { access_ttl: '10m' } },
     connections: [{ id: 'demo', demo_idp: { users } }],
     routes: [
       { name: 'ml', path: '/ml', upstream: upstream.url, allow: [{ groups: ['ml-engineers'] }] },
@@ -475,6 +479,38 @@ describe('attacks with tokens on routes', () => {
     assert.equal(res.status, 200);
     assert.equal((await call('/ml/x', { authorization: `Bearer ${tokens.access_token}` })).status, 401);
     assert.equal((await postForm(TOKEN_URL(), { grant_type: 'refresh_token', refresh_token: tokens.refresh_token })).body.error, 'invalid_grant');
+  });
+
+  test('SCIM deactivation ends the CLI session and its access tokens', async () => {
+    const { tokens } = await login('frank');
+    const scim = (path: string, init: RequestInit) => fetch(`${gh.url}/.gatehouse/scim/v2/${path}`, { ...init, headers: { authorization: `Bearer ${SCIM_TOKEN}`, 'content-type': 'application/scim+json' } });
+    const body = { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'frank@example.com', emails: [{ value: 'frank@example.com', primary: true }], active: true };
+    const user = (await (await scim('Users', { method: 'POST', body: JSON.stringify(body) })).json()) as { id: string };
+    assert.equal((await call('/ml/x', { authorization: `Bearer ${tokens.access_token}` })).status, 200);
+    const patch = await scim(`Users/${user.id}`, { method: 'PATCH', body: JSON.stringify({ schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'active', value: false }] }) });
+    assert.equal(patch.status, 200);
+    assert.equal((await call('/ml/x', { authorization: `Bearer ${tokens.access_token}` })).status, 401);
+    assert.equal((await postForm(TOKEN_URL(), { grant_type: 'refresh_token', refresh_token: tokens.refresh_token })).body.error, 'invalid_grant');
+  });
+
+  test('Single Logout reaches the CLI session: it is filed under the IdP NameID index the SLO endpoint revokes', async () => {
+    const { tokens } = await login('grace');
+    const ctx = gh.app.context;
+    const cli = (await ctx.sessions.open(tokens.refresh_token.slice(4)))!;
+    assert.equal(cli.client, 'cli');
+    assert.ok(cli.saml.issuer && cli.saml.nameId, 'the CLI session keeps the SAML facts of the approving login');
+    const { revoked } = await ctx.sessionAdmin.revokeSamlSubject({ connection: cli.identity.connection, issuer: cli.saml.issuer!, nameId: cli.saml.nameId });
+    assert.ok(revoked.includes(tokens.refresh_token.slice(4).split('.')[0]!), 'the CLI session is among those a LogoutRequest for this NameID ends');
+    assert.equal((await call('/ml/x', { authorization: `Bearer ${tokens.access_token}` })).status, 401);
+  });
+
+  test('a websocket opened with an access token closes when its CLI session is revoked', async () => {
+    const { tokens } = await login('heidi');
+    const ws = new WebSocket(`${gh.url.replace('http', 'ws')}/ml/ws`, { headers: { 'proxy-authorization': `Bearer ${tokens.access_token}` } });
+    await new Promise<void>((resolve, reject) => ws.once('open', () => resolve()).once('error', reject));
+    const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+    assert.deepEqual((await postForm(REVOKE_URL(), { token: tokens.refresh_token })).body, {});
+    await Promise.race([closed, new Promise((_r, reject) => setTimeout(() => reject(new Error('the websocket outlived its CLI session')), 3000))]);
   });
 
   test('tokens, codes and verifiers never appear in the logs', () => {
