@@ -99,6 +99,18 @@ describe('gatehouse login (loopback redirect)', () => {
     }
   });
 
+  test('signing in again revokes the CLI session it replaces', async () => {
+    const dir = await loginAs('alice');
+    const first = credsOf(dir)[gh.url]!.refresh_token;
+    await loginAs('alice', dir);
+    const second = credsOf(dir)[gh.url]!.refresh_token;
+    assert.notEqual(second, first);
+    const old = await postForm(`${gh.url}/.gatehouse/cli/token`, { grant_type: 'refresh_token', refresh_token: first });
+    assert.equal(old.body.error, 'invalid_grant', 'the replaced session ended');
+    const current = await postForm(`${gh.url}/.gatehouse/cli/token`, { grant_type: 'refresh_token', refresh_token: second });
+    assert.equal(current.status, 200);
+  });
+
   test('a URL on another host of the same Gatehouse: tokens stored under the issuer, that host remembered', async () => {
     const other = gh.url.replace('127.0.0.1', 'localhost');
     const dir = await loginAs('alice', newDir(), `${other}/app/somewhere`);
@@ -345,6 +357,14 @@ describe('gatehouse exec', () => {
     assert.equal(res.code, 7, res.stderr);
     assert.deepEqual(JSON.parse(res.stdout), { same: true, prefix: 'gha_', url: gh.url, status: 200, argv: ['arg one'] });
     assert.equal(header(seenAt('/app/exec')[0]!, 'x-forwarded-user'), 'alice@example.com');
+  });
+
+  test('signals sent to gatehouse exec reach the command, and its exit code comes back', async () => {
+    const dir = await loginAs('alice');
+    const cli = startCli(['exec', '--', 'sh', '-c', 'sleep 20 & pid=$!; trap "kill $pid; exit 42" TERM; echo ready; wait'], cliEnv(dir));
+    await cli.line(/^ready$/);
+    cli.child.kill('SIGTERM');
+    assert.equal(await cli.exited, 42);
   });
 
   test('a command killed by a signal: 128 + the signal number', async () => {
