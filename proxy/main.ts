@@ -45,8 +45,8 @@ commands:
                         fetch that IdP's metadata now on one instance (each instance keeps its
                         own copy); exit 1 when the refresh failed (the last good copy is kept)
 
-commands for CLI and API access (docs/cli.md; tokens in $GATEHOUSE_CONFIG_DIR or
-~/.config/gatehouse/credentials.json, mode 0600):
+commands for CLI and API access (docs/cli.md; tokens kept 0600 in
+~/.config/gatehouse/credentials.json; $XDG_CONFIG_HOME and $GATEHOUSE_CONFIG_DIR move it):
   login URL [--no-browser]
                         sign in through the browser (loopback redirect, PKCE); --no-browser (or
                         over SSH without a display): type the code the browser shows

@@ -124,12 +124,14 @@ export async function startTunnel(o: { listen: string; target: string; keeper: T
 export async function runTunnel(o: { listen?: string; url: string; env?: NodeJS.ProcessEnv; out?: NodeJS.WritableStream; err?: NodeJS.WritableStream }): Promise<number> {
   const out = o.out ?? process.stdout;
   const err = o.err ?? process.stderr;
+  const listen = o.listen ?? '127.0.0.1:8501';
+  parseListen(listen); // a usage error comes before anything else
   const s = signedIn(o.url, o.env);
   const origin = originOf(o.url);
   if (!mayReceiveToken(s.issuer, s.entry, origin)) throw new CliError(`not signed in to ${origin}: run gatehouse login ${origin}`);
   const keeper = new TokenKeeper(s);
   await keeper.get(); // fail now, not at the first request, when the session has ended
-  const tunnel = await startTunnel({ listen: o.listen ?? '127.0.0.1:8501', target: origin, keeper, warn: (l) => err.write(`${l}\n`) });
+  const tunnel = await startTunnel({ listen, target: origin, keeper, warn: (l) => err.write(`${l}\n`) });
   out.write(`${tunnel.url}\nForwarding ${tunnel.url} to ${origin} as ${s.entry.user} (Ctrl-C to stop)\n`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
