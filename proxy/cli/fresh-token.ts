@@ -18,10 +18,10 @@ export function signedIn(host?: string, env: NodeJS.ProcessEnv = process.env): S
   return { path, ...findEntry(readCredentials(path), host) };
 }
 
-/** The stored access token while it has more than a minute left. */
-function storedToken(entry: CredentialEntry, now: number): { token: string; expiresAt: number } | undefined {
+/** The stored access token while it has more than `marginMs` left. */
+function storedToken(entry: CredentialEntry, now: number, marginMs: number): { token: string; expiresAt: number } | undefined {
   const expiresAt = entry.access_expires_at ? Date.parse(entry.access_expires_at) : NaN;
-  if (!entry.access_token || !Number.isFinite(expiresAt) || expiresAt - now < REFRESH_MARGIN_MS) return undefined;
+  if (!entry.access_token || !Number.isFinite(expiresAt) || expiresAt - now < marginMs) return undefined;
   return { token: entry.access_token, expiresAt };
 }
 
@@ -30,8 +30,8 @@ function storedToken(entry: CredentialEntry, now: number): { token: string; expi
  * the next command reuses it). `s.entry` is updated in place.
  * @throws CliError the session ended (run gatehouse login) or the Gatehouse is unreachable
  */
-export async function freshAccessToken(s: SignedIn, now: () => number = Date.now): Promise<{ token: string; expiresAt: number }> {
-  const stored = storedToken(s.entry, now());
+export async function freshAccessToken(s: SignedIn, now: () => number = Date.now, marginMs = REFRESH_MARGIN_MS): Promise<{ token: string; expiresAt: number; lifetimeMs?: number }> {
+  const stored = storedToken(s.entry, now(), marginMs);
   if (stored) return stored;
   let answer;
   try {
@@ -53,27 +53,33 @@ export async function freshAccessToken(s: SignedIn, now: () => number = Date.now
       current.access_expires_at = s.entry.access_expires_at;
     }
   });
-  return { token: answer.access_token, expiresAt };
+  return { token: answer.access_token, expiresAt, lifetimeMs: answer.expires_in * 1000 };
 }
 
 /**
  * Keeps one access token fresh for a long-running command (the tunnel): refreshes before the
- * margin, one refresh at a time however many requests ask.
+ * margin, one refresh at a time however many requests ask. Once it has seen a token's lifetime,
+ * the margin is at most a quarter of it, so short tokens (`tokens.access_ttl: 1m`) are used
+ * for most of their life instead of being refreshed for every request.
  */
 export class TokenKeeper {
   private pending: Promise<string> | undefined;
+  private marginMs = REFRESH_MARGIN_MS;
 
   constructor(
     private readonly s: SignedIn,
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** A token valid for at least REFRESH_MARGIN_MS more. */
+  /** A token valid for at least the margin more. */
   get(): Promise<string> {
-    const stored = storedToken(this.s.entry, this.now());
+    const stored = storedToken(this.s.entry, this.now(), this.marginMs);
     if (stored) return Promise.resolve(stored.token);
-    this.pending ??= freshAccessToken(this.s, this.now)
-      .then((t) => t.token)
+    this.pending ??= freshAccessToken(this.s, this.now, this.marginMs)
+      .then((t) => {
+        if (t.lifetimeMs) this.marginMs = Math.min(REFRESH_MARGIN_MS, t.lifetimeMs / 4);
+        return t.token;
+      })
       .finally(() => {
         this.pending = undefined;
       });
