@@ -316,7 +316,7 @@ describe('gatehouse curl', () => {
       await new Promise((r) => setTimeout(r, 50));
     }
     const curl = cmdlines.find((c) => c.startsWith('curl '));
-    assert.match(curl ?? '', /^curl -H @\/dev\/fd\/3 -sS /, 'found the curl child');
+    assert.match(curl ?? '', /^curl -q -H @\/dev\/fd\/3 -sS /, 'found the curl child (-q: no ~/.curlrc)');
     for (const c of cmdlines) assert.ok(!c.includes(token) && !c.includes('gha_'), `no token in argv: ${c}`);
     assert.equal(await cli.exited, 0, cli.stderr());
     assert.equal(cli.stdout(), 'slow');
@@ -330,6 +330,11 @@ describe('gatehouse curl', () => {
     const res = await runCli(['curl', '--host', gh.url, '-sS', `${upstream.url}/direct`], cliEnv(dir));
     assert.equal(res.code, 2);
     assert.match(res.stderr, /sends your token only to/);
+    const guessed = await runCli(['curl', '--host', gh.url, '-sS', upstream.url.replace('http://', '')], cliEnv(dir));
+    assert.equal(guessed.code, 2, 'a URL without its scheme (curl would guess the host and http)');
+    assert.match(guessed.stderr, /not a full http\(s\) URL/);
+    const hidden = await runCli(['curl', '-sS', `${gh.url}/app/x`, '--url', `${upstream.url}/direct`], cliEnv(dir));
+    assert.equal(hidden.code, 2, 'a second URL after --url');
     const unknown = await runCli(['curl', '-sS', `${upstream.url}/direct`], cliEnv(dir));
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /not signed in to/);

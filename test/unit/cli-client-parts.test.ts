@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
-import { followsRedirects, urlArguments } from '../../proxy/cli/curl-args.js';
+import { parseCurlArgs } from '../../proxy/cli/curl-args.js';
 import { startLoopbackCallback } from '../../proxy/cli/loopback-callback.js';
 import { browserCommand, isHeadless } from '../../proxy/cli/open-browser.js';
 import { createPkce, createState, s256 } from '../../proxy/cli/pkce.js';
@@ -116,14 +116,26 @@ describe('browser opener', () => {
 
 describe('curl arguments', () => {
   it('token leak on a followed redirect: -L in any spelling is found', () => {
-    for (const args of [['-L', 'u'], ['-sSL', 'u'], ['--location', 'u'], ['--location-trusted', 'u'], ['-sL'], ['-o', 'out', '-L']]) assert.equal(followsRedirects(args), true, args.join(' '));
-    for (const args of [['-s', 'u'], ['-oL', 'u'], ['-o', '-L'], ['-H', 'X-L: 1'], ['-XPOST', 'u'], ['--data', '-L']]) {
-      if (args[0] === '--data') continue; // a long option's value is not parsed: refusing is the safe side
-      assert.equal(followsRedirects(args), false, args.join(' '));
+    for (const args of [['-L', 'u'], ['-sSL', 'u'], ['--location', 'u'], ['--location-trusted', 'u'], ['-sL'], ['-o', 'out', '-L']]) {
+      assert.equal(parseCurlArgs(args).followsRedirects, true, args.join(' '));
+    }
+    for (const args of [['-s', 'u'], ['-oL', 'u'], ['-o', '-L'], ['-H', 'X-L: 1'], ['-XPOST', 'u'], ['--data', '-L'], ['--user-agent', '-L']]) {
+      assert.equal(parseCurlArgs(args).followsRedirects, false, args.join(' '));
     }
   });
-  it('URLs are the http(s) arguments', () => {
-    assert.deepEqual(urlArguments(['-s', 'https://a.example/x', '-d', 'x=1', 'HTTP://b.example']), ['https://a.example/x', 'HTTP://b.example']);
+  it('token sent to another host: every URL is found, wherever it is written; option values are not URLs', () => {
+    assert.deepEqual(parseCurlArgs(['-sS', 'https://a.example/x', '-d', 'x=1', '-e', 'https://referer.example', 'HTTP://b.example', '--url', 'c.example/y', '-o', 'out']).urls, [
+      'https://a.example/x',
+      'HTTP://b.example',
+      'c.example/y',
+    ]);
+    assert.deepEqual(parseCurlArgs(['-Hx: y', 'evil.example', '-x', 'http://proxy:3128', '--unknown-option', 'value']).urls, ['evil.example', 'value'], 'an unknown option\'s value is checked as a URL (the safe side)');
+  });
+  it('-K/--config is noticed (a file of options cannot be checked)', () => {
+    assert.equal(parseCurlArgs(['-K', 'f', 'https://a']).readsConfig, true);
+    assert.equal(parseCurlArgs(['--config', 'f']).readsConfig, true);
+    assert.equal(parseCurlArgs(['-sK', 'f']).readsConfig, true);
+    assert.equal(parseCurlArgs(['-s', 'https://a']).readsConfig, false);
   });
 });
 
