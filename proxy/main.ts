@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { runAuditSaml } from './cli/audit.js';
 import { runCheck } from './cli/check.js';
+import { CLIENT_COMMANDS, runClientCommand } from './cli/client-commands.js';
 import { runMetadata } from './cli/metadata.js';
 import { runPolicyDiff } from './cli/policy-diff.js';
 import { runExplain } from './cli/policy-explain.js';
@@ -44,6 +45,24 @@ commands:
                         fetch that IdP's metadata now on one instance (each instance keeps its
                         own copy); exit 1 when the refresh failed (the last good copy is kept)
 
+commands for CLI and API access (docs/cli.md; tokens kept 0600 in
+~/.config/gatehouse/credentials.json; $XDG_CONFIG_HOME and $GATEHOUSE_CONFIG_DIR move it):
+  login URL [--no-browser]
+                        sign in through the browser (loopback redirect, PKCE); --no-browser (or
+                        over SSH without a display): type the code the browser shows
+  token [--host URL]    print a valid access token (refreshed when under a minute is left;
+                        exit 1 when the session ended: run gatehouse login again)
+  logout [--host URL]   revoke the CLI session and forget its tokens
+  curl [--host URL] CURL-ARGS...
+                        run curl with Proxy-Authorization: Bearer <token> (not on the command
+                        line; only to the signed-in Gatehouse's hosts; no -L); curl's exit code
+  exec [--host URL] [--env NAME]... -- CMD ARGS...
+                        run CMD with GATEHOUSE_TOKEN (and each NAME) set to an access token and
+                        GATEHOUSE_URL to the Gatehouse; CMD's exit code
+  tunnel [--listen 127.0.0.1:8501] URL
+                        a local port (loopback only) forwarding requests and websockets to URL's
+                        host with a fresh token, for clients that cannot set headers; Ctrl-C stops
+
 options:
   -c, --config FILE     config file (default: $GATEHOUSE_CONFIG or ./gatehouse.yaml)
   -h, --help            show this help
@@ -51,6 +70,7 @@ options:
 
 /** Process entry: argv -> command. */
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] !== undefined && CLIENT_COMMANDS.has(argv[0])) return runClientCommand(argv[0], argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

@@ -1,0 +1,137 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { CliError } from './cli-error.js';
+
+/** What `gatehouse login` stored for one Gatehouse (one issuer origin). */
+export interface CredentialEntry {
+  /** `ghr_…`: lives as long as the CLI session; exchanged for access tokens. */
+  refresh_token: string;
+  /** `gha_…`: short-lived bearer token. */
+  access_token?: string;
+  /** When the access token expires (ISO 8601). */
+  access_expires_at?: string;
+  /** Who signed in. */
+  user: string;
+  /** Origins this Gatehouse serves that the user named (`gatehouse login URL`); the token may be sent there. */
+  hosts: string[];
+}
+
+/** The whole file: issuer origin -> entry. */
+export type Credentials = Record<string, CredentialEntry>;
+
+const FILE = 'credentials.json';
+
+/**
+ * The directory holding credentials.json: `$GATEHOUSE_CONFIG_DIR`, else
+ * `${XDG_CONFIG_HOME:-~/.config}/gatehouse`.
+ */
+export function credentialsDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.GATEHOUSE_CONFIG_DIR) return env.GATEHOUSE_CONFIG_DIR;
+  return join(env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'gatehouse');
+}
+
+/** The credentials file path. */
+export function credentialsPath(env: NodeJS.ProcessEnv = process.env): string {
+  return join(credentialsDir(env), FILE);
+}
+
+/**
+ * Reads the file ({} when absent). Refuses a file that group or others may read or write: the
+ * refresh token in it is as good as the user's session (like ssh refusing a 0644 private key).
+ * @throws CliError mode too open, unreadable or not JSON
+ */
+export function readCredentials(path: string): Credentials {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new CliError(`cannot read ${path}: ${(e as Error).message}`);
+  }
+  try {
+    const mode = fstatSync(fd).mode & 0o777;
+    if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
+      throw new CliError(`${path} is accessible by other users (mode 0${mode.toString(8)}); it holds your tokens: run "chmod 600 ${path}" (or "gatehouse logout" and sign in again)`);
+    }
+    const parsed: unknown = JSON.parse(readFileSync(fd, 'utf8'));
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not a JSON object');
+    return parsed as Credentials;
+  } catch (e) {
+    if (e instanceof CliError) throw e;
+    throw new CliError(`${path} is not a valid credentials file (${(e as Error).message}): remove it and run gatehouse login URL`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Writes the whole file atomically: the directory is made (or set) 0700, a temp file is created
+ * 0600 with O_EXCL beside it, synced, then renamed over the old file. Readers see the old or the
+ * new file, never half of one, and the tokens are never readable by others, not even briefly.
+ */
+export function writeCredentials(path: string, creds: Credentials): void {
+  const dir = join(path, '..');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (process.platform !== 'win32') chmodSync(dir, 0o700);
+  const tmp = join(dir, `.${FILE}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const fd = openSync(tmp, 'wx', 0o600);
+  try {
+    writeSync(fd, `${JSON.stringify(creds, null, 2)}\n`);
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(tmp, path);
+  } catch (e) {
+    try {
+      closeSync(fd);
+    } catch {
+      /* already closed */
+    }
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* never written */
+    }
+    throw e;
+  }
+}
+
+/** Reads, lets `change` edit the entries, writes back. */
+export function updateCredentials(path: string, change: (creds: Credentials) => void): Credentials {
+  const creds = readCredentials(path);
+  change(creds);
+  writeCredentials(path, creds);
+  return creds;
+}
+
+/** The origin of `url` (`https://host[:port]`), or a usage error. */
+export function originOf(url: string): string {
+  if (!URL.canParse(url)) throw new CliError(`not a URL: "${url}"`, 2);
+  const u = new URL(url);
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new CliError(`not an http(s) URL: "${url}"`, 2);
+  return u.origin;
+}
+
+/**
+ * The entry for `host` (matched by issuer origin or a remembered host), or the only entry when
+ * `host` is absent.
+ * @throws CliError not signed in there; several entries and no `host` (exit 2)
+ */
+export function findEntry(creds: Credentials, host?: string): { issuer: string; entry: CredentialEntry } {
+  const issuers = Object.keys(creds);
+  if (host === undefined) {
+    if (issuers.length === 1) return { issuer: issuers[0]!, entry: creds[issuers[0]!]! };
+    if (issuers.length === 0) throw new CliError('not signed in: run gatehouse login URL');
+    throw new CliError(`signed in to several Gatehouses (${issuers.join(', ')}): pass --host URL`, 2);
+  }
+  const origin = originOf(host);
+  const issuer = issuers.find((i) => i === origin) ?? issuers.find((i) => creds[i]!.hosts?.includes(origin));
+  if (issuer === undefined) throw new CliError(`not signed in to ${origin}: run gatehouse login ${origin}`);
+  return { issuer, entry: creds[issuer]! };
+}
+
+/** True when the token may be sent to `origin`: the issuer itself or a host the user named at login. */
+export function mayReceiveToken(issuer: string, entry: CredentialEntry, origin: string): boolean {
+  return origin === issuer || (entry.hosts ?? []).includes(origin);
+}
