@@ -134,6 +134,13 @@ const tokensSchema = z.strictObject({
    * copy of one works until it expires or its session ends; the CLI refreshes it. At most 1h.
    */
   access_ttl: duration.refine((ms) => ms >= 60_000 && ms <= 3_600_000, 'must be between 1m and 1h').default(15 * 60_000),
+  /**
+   * A CLI session (`gatehouse login`) unused this long ends, like a browser's after
+   * `session.idle_timeout`; longer by default, since a terminal goes quiet over lunch and
+   * meetings. Any access-token request or refresh counts as use. It still ends at
+   * `session.max_lifetime`.
+   */
+  cli_idle_timeout: duration.refine((ms) => ms >= 60_000 && ms <= 30 * 86_400_000, 'must be between 1m and 30d').default(8 * 3_600_000),
 });
 
 const logSchema = z.strictObject({
@@ -172,7 +179,7 @@ export const configSchema = z.strictObject({
   log: logSchema.default({ level: 'info', access: true, decisions: 'all' }),
   session: sessionSchema,
   admin: adminSchema.default({ groups: [] }),
-  tokens: tokensSchema.default({ access_ttl: 15 * 60_000 }),
+  tokens: tokensSchema.default({ access_ttl: 15 * 60_000, cli_idle_timeout: 8 * 3_600_000 }),
   saml: samlSchema,
   /** Signed identity for upstreams: keys and lifetime (routes opt in with `identity_jwt: true`). */
   identity_jwt: identityJwtSchema.optional(),

@@ -156,6 +156,7 @@ function newSessionManager(config: LoadedConfig['config'], secrets: string[], st
     {
       secrets,
       idleTimeoutMs: s.idle_timeout,
+      cliIdleTimeoutMs: config.tokens.cli_idle_timeout,
       maxLifetimeMs: s.max_lifetime,
       cacheTtlMs: memory ? Number.POSITIVE_INFINITY : s.cache.ttl,
       cacheMaxEntries: memory ? 100_000 : s.cache.max_entries,

@@ -10,6 +10,8 @@ export interface SessionSettings {
   /** Current secret first, then secrets being rotated out. */
   secrets: readonly string[];
   idleTimeoutMs: number;
+  /** The idle timeout of CLI sessions (`tokens.cli_idle_timeout`); default `idleTimeoutMs`. */
+  cliIdleTimeoutMs?: number;
   maxLifetimeMs: number;
   /** How long a session read from the store is reused without asking again (0: never). */
   cacheTtlMs: number;
@@ -47,7 +49,7 @@ export class SessionManager {
     /** Told when a request is served from the cache during an outage (for one log line). */
     private readonly onGrace: (id: string) => void = () => {},
   ) {
-    this.touchEveryMs = Math.min(TOUCH_EVERY_MS, Math.floor(settings.idleTimeoutMs / 2));
+    this.touchEveryMs = Math.min(TOUCH_EVERY_MS, Math.floor(Math.min(settings.idleTimeoutMs, settings.cliIdleTimeoutMs ?? Infinity) / 2));
     this.keys = new SessionKeys(settings.secrets);
     this.cache = new SessionCache(settings.cacheMaxEntries);
     store.onEnded((ids) => this.cache.evict(ids));
@@ -170,9 +172,14 @@ export class SessionManager {
     return s;
   }
 
-  /** Idle past `idle_timeout` (service-account sessions have none: they end at their own end). */
+  /** Idle past its idle timeout (service-account sessions have none: they end at their own end). */
   private idle(s: Session, now: number): boolean {
-    return s.client !== 'service' && now - s.lastSeenAt >= this.settings.idleTimeoutMs;
+    return s.client !== 'service' && now - s.lastSeenAt >= this.idleTimeout(s);
+  }
+
+  /** `idle_timeout` for browsers, `tokens.cli_idle_timeout` for CLI sessions. */
+  private idleTimeout(s: Session): number {
+    return s.client === 'cli' ? (this.settings.cliIdleTimeoutMs ?? this.settings.idleTimeoutMs) : this.settings.idleTimeoutMs;
   }
 
   private remember(token: string, parts: TokenParts, session: Session, now: number, changesBefore: number): void {
@@ -188,6 +195,6 @@ export class SessionManager {
   }
 
   private ttl(s: Session, now: number): number {
-    return Math.max(1, s.client === 'service' ? s.expiresAt - now : Math.min(this.settings.idleTimeoutMs, s.expiresAt - now));
+    return Math.max(1, s.client === 'service' ? s.expiresAt - now : Math.min(this.idleTimeout(s), s.expiresAt - now));
   }
 }

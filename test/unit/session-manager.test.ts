@@ -175,6 +175,22 @@ describe('SessionManager: lifetimes on the injected clock', () => {
     assert.equal(await sessions.open(fresh.token), undefined);
   });
 
+  it('a CLI session idles out after tokens.cli_idle_timeout, not the browser idle_timeout; a service session never idles out', async () => {
+    const { sessions, clock, store } = setup({ ...SETTINGS, cliIdleTimeoutMs: 8 * 60 * MINUTE });
+    const browser = await sessions.create(ALICE, SAML);
+    const cli = await sessions.create(ALICE, SAML, { client: 'cli' });
+    const service = await sessions.create({ user: 'ci', groups: [], connection: 'service-account' }, { nameId: 'ci' }, { client: 'service', lifetimeMs: 24 * 60 * MINUTE });
+    assert.deepEqual(store.ops('create').map((c) => c.ttlMs), [SETTINGS.idleTimeoutMs, 8 * 60 * MINUTE, 24 * 60 * MINUTE], 'each stored for its own idle (or whole) lifetime');
+    clock.advance(SETTINGS.idleTimeoutMs);
+    assert.equal(await sessions.open(browser.token), undefined, 'the browser session idled out');
+    assert.ok(await sessions.open(cli.token), 'the CLI session lives on');
+    clock.advance(8 * 60 * MINUTE);
+    assert.equal(await sessions.open(cli.token), undefined, 'unused for cli_idle_timeout: ended');
+    assert.ok(await sessions.open(service.token), 'a service token has no idle timeout');
+    clock.advance(16 * 60 * MINUTE);
+    assert.equal(await sessions.open(service.token), undefined, 'ended at its own end');
+  });
+
   it('keeps an active session past idle_timeout, and writes the activity back', async () => {
     const { sessions, clock, store } = setup();
     const { token } = await sessions.create(ALICE, SAML);
