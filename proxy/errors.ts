@@ -9,6 +9,7 @@ export const ERRORS = {
   BAD_HOST: { status: 400, message: 'The Host header is missing or malformed.' },
   BAD_REDIRECT: { status: 400, message: 'The redirect target is not a Gatehouse route.' },
   AUTHENTICATION_REQUIRED: { status: 401, message: 'Sign-in is required.' },
+  TOKEN_INVALID: { status: 401, message: 'The bearer token is invalid, expired or revoked.' },
   STEP_UP_REQUIRED: { status: 401, message: 'This resource needs a stronger or more recent sign-in.' },
   ACCESS_DENIED: { status: 403, message: 'You do not have access to this resource.' },
   CSRF_REJECTED: { status: 403, message: 'The request did not come from a Gatehouse page.' },

@@ -11,6 +11,7 @@ import type { AppContext, RequestScope } from './context.js';
 import { readCookie } from './cookies.js';
 import { PATHS, samlPaths } from './endpoints/paths.js';
 import type { RequestTarget } from '../path.js';
+import { openServiceToken, SERVICE_TOKEN_PREFIX } from '../tokens/service-tokens.js';
 
 /** A request that may go upstream. */
 export interface Authorized {
@@ -74,8 +75,7 @@ export async function authorize(req: IncomingMessage, target: RequestTarget, ctx
   if (!('route' in hit)) throw new MethodNotAllowed(hit.methodNotAllowed);
   const { route } = hit;
   scope.route = route.name;
-  const token = readCookie(req.headers.cookie, ctx.cookies.session);
-  const session = token ? await ctx.sessions.open(token) : undefined;
+  const session = await sessionOf(req, ctx);
   if (session) scope.user = session.identity.user;
   const f = ctx.forwarding;
   const facts: RequestFacts = { method, path: target.path, clientIp: requestClientIp(req, f) };
@@ -118,4 +118,38 @@ function returnPath(ctx: AppContext, host: string, target: RequestTarget): strin
 function stepUpFor(route: CompiledRoute, session: Session | undefined, nowMs: number): StepUpNeed | undefined {
   if (!session) return { reasons: ['user-unauthenticated'], fresh: false, detail: {} };
   return stepUpNeeded(route.stepUp!, session.saml, nowMs);
+}
+
+// ---- Temporary seam (issue 6, service accounts) until tokens/bearer.ts reads every Gatehouse
+// bearer token: here only `Authorization: Bearer ghs_…`. The lead replaces this block at merge.
+
+/** `Authorization: Bearer ghs_…`: the token (whatever follows the prefix), else undefined. */
+const SERVICE_BEARER = new RegExp(`^\\s*Bearer\\s+(${SERVICE_TOKEN_PREFIX}.*?)\\s*$`, 'i');
+
+/**
+ * The session of a request. A service token, when one is presented, is the only credential: if
+ * it opens nothing the request gets 401 TOKEN_INVALID (never a fallback to the cookie), and the
+ * header is dropped so the token never reaches the upstream. A cookie opens browser sessions
+ * only: a service or CLI session's token pasted into a cookie would skip the checks above.
+ */
+async function sessionOf(req: IncomingMessage, ctx: AppContext): Promise<Session | undefined> {
+  const bearer = SERVICE_BEARER.exec(req.headers.authorization ?? '')?.[1];
+  if (bearer === undefined) {
+    const token = readCookie(req.headers.cookie, ctx.cookies.session);
+    const session = token ? await ctx.sessions.open(token) : undefined;
+    return session?.client === undefined ? session : undefined;
+  }
+  const session = await openServiceToken(ctx, bearer);
+  if (!session) throw fail('TOKEN_INVALID', 'service-token-invalid');
+  dropAuthorization(req);
+  return session;
+}
+
+/** Removes every Authorization header (raw and parsed): forwarding copies `rawHeaders`. */
+function dropAuthorization(req: IncomingMessage): void {
+  const raw = req.rawHeaders;
+  const kept: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i]!.toLowerCase() !== 'authorization') kept.push(raw[i]!, raw[i + 1]!);
+  req.rawHeaders = kept;
+  delete req.headers.authorization;
 }

@@ -5,6 +5,7 @@ import type { StripSet } from '../forward/header-hygiene.js';
 import type { UpstreamPools } from '../forward/upstream-pools.js';
 import type { ClientFacts } from '../forward/upstream-headers.js';
 import type { Credentials } from './upstream-credentials.js';
+import type { ServiceAccounts } from '../tokens/service-accounts.js';
 import type { Logger } from '../log.js';
 import type { RequestLog } from '../request-log.js';
 import type { RouteTable } from '../policy/route-table.js';
@@ -55,6 +56,8 @@ export interface AppContext {
   strip: StripSet;
   /** `upstream_auth` credential header per route (policy-state.ts). */
   credentials: Credentials;
+  /** `service_accounts:` by name, from the serving config (reloaded with the policies). */
+  serviceAccounts: ServiceAccounts;
   /** Generation and health of the serving policy (a failed reload makes it `stale`). */
   policy: PolicyStatus;
   /** The request-independent part of the forwarding headers, derived once from the config. */
