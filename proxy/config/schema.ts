@@ -165,7 +165,14 @@ export const configSchema = z.strictObject({
   /** Policy file globs, relative to the config file. */
   policies: z.array(z.string().min(1)).min(1),
   /** Service accounts by name (`^[a-z][a-z0-9-]{0,62}$`); reloaded with the policies. */
-  service_accounts: z.record(z.string().regex(SERVICE_ACCOUNT_NAME, 'a service account name is lowercase letters, digits and dashes, starting with a letter (max 63)'), serviceAccountSchema).default({}),
+  service_accounts: z
+    .record(z.string(), serviceAccountSchema)
+    .superRefine((accounts, ctx) => {
+      for (const name of Object.keys(accounts)) {
+        if (!SERVICE_ACCOUNT_NAME.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: `"${name}" is not a service account name: lowercase letters, digits and dashes, starting with a letter (max 63)` });
+      }
+    })
+    .default({}),
   /** Demo echo upstream, started in-process when `demo: true`. */
   demo_upstream: z.strictObject({ listen: listenAddress }).optional(),
 });
