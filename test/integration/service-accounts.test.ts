@@ -36,6 +36,7 @@ const routes = (upstream: string) => [
   { name: 'models', path: '/models', upstream, allow: [{ groups: ['ml-engineers'] }] },
   { name: 'data', path: '/data', upstream, allow: [{ groups: ['data'] }] },
   { name: 'finance', path: '/finance', upstream, allow: [{ groups: ['finance'] }] },
+  { name: 'fresh', path: '/fresh', upstream, allow: [{ groups: ['ml-engineers'] }], max_authn_age: '1h' },
   { name: 'ci-only', path: '/ci-only', upstream, allow: [{ connections: ['service-account'] }], forward_groups: 'all' },
 ];
 
@@ -138,6 +139,15 @@ describe('service accounts (memory store)', () => {
     assert.equal(res.status, 200);
     assert.equal(last().headers.authorization, 'Bearer upstream-own-token');
     assert.equal(last().headers['x-forwarded-user'], 'alice@example.com');
+  });
+
+  test('step-up routes refuse service tokens (no login to step up): 401 STEP_UP_REQUIRED, nothing forwarded', async () => {
+    const { token } = await mint(gh.url, 'ci-bot');
+    const before = upstream.seen.length;
+    const res = await call(gh.url, '/fresh/x', token);
+    assert.equal(res.status, 401);
+    assert.equal(res.body.error?.code, 'STEP_UP_REQUIRED');
+    assert.equal(upstream.seen.length, before);
   });
 
   test('ttl above max_ttl is refused (400 with the limit); bad ttl, unknown account and bad description refused', async () => {

@@ -1,6 +1,6 @@
 /** `service_accounts:` in the config: names, groups, max_ttl bounds, and names that would clash. */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -90,5 +90,19 @@ describe('service_accounts config', () => {
     const allow = '[ { connections: [service-account] } ]';
     assert.deepEqual(keysOf(write('  ci-bot:\n    groups: [ml]\n', { allow })), []);
     assert.ok(keysOf(write('', { allow })).some((p) => p.includes('no connection "service-account"')));
+  });
+
+  test('the commented example in config.example.yaml loads once uncommented', () => {
+    const root = (p: string) => new URL(`../../${p}`, import.meta.url).pathname;
+    const lines = readFileSync(root('config.example.yaml'), 'utf8').split('\n');
+    const from = lines.indexOf('# service_accounts:');
+    assert.ok(from > 0, 'the example shows service accounts');
+    for (let i = from; i < lines.length && lines[i]!.startsWith('# '); i++) lines[i] = lines[i]!.slice(2);
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-sa-example-'));
+    dirs.push(dir);
+    writeFileSync(join(dir, 'gatehouse.yaml'), lines.join('\n').replace('"policies/*.yaml"', JSON.stringify(root('policies/*.yaml'))));
+    const { config } = loadConfig(join(dir, 'gatehouse.yaml'), { GATEHOUSE_SESSION_SECRET: 'x9Kq2v7Lm4Rt8Wz1Yb5Nc3Hd6Jf0Gs2Pq' });
+    assert.deepEqual(Object.keys(config.service_accounts), ['ci-deploy']);
+    assert.equal(config.service_accounts['ci-deploy']!.max_ttl, 30 * 86_400_000);
   });
 });
