@@ -11,7 +11,7 @@ import type { AppContext, RequestScope } from './context.js';
 import { readCookie } from './cookies.js';
 import { PATHS, samlPaths } from './endpoints/paths.js';
 import type { RequestTarget } from '../path.js';
-import { openServiceToken, SERVICE_TOKEN_PREFIX } from '../tokens/service-tokens.js';
+import { openServiceToken, parseServiceToken, SERVICE_TOKEN_PREFIX } from '../tokens/service-tokens.js';
 
 /** A request that may go upstream. */
 export interface Authorized {
@@ -20,6 +20,8 @@ export interface Authorized {
   session: Session | undefined;
   /** The client address the decision used (peer, or through trusted proxies). */
   clientIp: string;
+  /** The session id behind a bearer token that admitted it (open websockets end with it). */
+  tokenSessionId?: string;
 }
 
 const HOST = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\])(?::\d{1,5})?$/;
@@ -75,7 +77,7 @@ export async function authorize(req: IncomingMessage, target: RequestTarget, ctx
   if (!('route' in hit)) throw new MethodNotAllowed(hit.methodNotAllowed);
   const { route } = hit;
   scope.route = route.name;
-  const session = await sessionOf(req, ctx);
+  const { session, tokenSessionId } = await sessionOf(req, ctx);
   if (session) scope.user = session.identity.user;
   const f = ctx.forwarding;
   const facts: RequestFacts = { method, path: target.path, clientIp: requestClientIp(req, f) };
@@ -87,7 +89,7 @@ export async function authorize(req: IncomingMessage, target: RequestTarget, ctx
     const reasons = stepUp ? [...decision.reasons, 'step-up-required', ...stepUp.reasons] : decision.reasons;
     ctx.requests.decision({ requestId: scope.id, route: route.name, user: scope.user, allow, reasons, rule: decision.rule, stepUp: stepUp?.detail });
   }
-  if (allow) return { route, host, session, clientIp: facts.clientIp };
+  if (allow) return { route, host, session, clientIp: facts.clientIp, ...(tokenSessionId ? { tokenSessionId } : {}) };
   if (stepUp) {
     if (!session) throw new LoginRequired(loginUrl(ctx, host, target));
     throw new StepUpRequired(stepUpUrl(ctx, host, target, session.identity.connection, route.name, stepUp.fresh), stepUp.reasons.join(','));
@@ -132,17 +134,17 @@ const SERVICE_BEARER = new RegExp(`^\\s*Bearer\\s+(${SERVICE_TOKEN_PREFIX}.*?)\\
  * header is dropped so the token never reaches the upstream. A cookie opens browser sessions
  * only: a service or CLI session's token pasted into a cookie would skip the checks above.
  */
-async function sessionOf(req: IncomingMessage, ctx: AppContext): Promise<Session | undefined> {
+async function sessionOf(req: IncomingMessage, ctx: AppContext): Promise<{ session: Session | undefined; tokenSessionId?: string }> {
   const bearer = SERVICE_BEARER.exec(req.headers.authorization ?? '')?.[1];
   if (bearer === undefined) {
     const token = readCookie(req.headers.cookie, ctx.cookies.session);
     const session = token ? await ctx.sessions.open(token) : undefined;
-    return session?.client === undefined ? session : undefined;
+    return { session: session?.client === undefined ? session : undefined };
   }
   const session = await openServiceToken(ctx, bearer);
   if (!session) throw fail('TOKEN_INVALID', 'service-token-invalid');
   dropAuthorization(req);
-  return session;
+  return { session, tokenSessionId: parseServiceToken(bearer)!.id };
 }
 
 /** Removes every Authorization header (raw and parsed): forwarding copies `rawHeaders`. */

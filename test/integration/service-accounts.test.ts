@@ -12,6 +12,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
+import WebSocket from 'ws';
 import { parse, stringify } from 'yaml';
 import { jarFetch } from '../helpers/cookie-jar.js';
 import { demoLogin } from '../helpers/demo-login.js';
@@ -306,6 +307,38 @@ describe('service accounts (memory store)', () => {
     assert.equal(restartWarning.length, 0, 'service_accounts is applied by a reload, not a restart');
     await reloadWith(SERVICE_ACCOUNTS);
     assert.equal((await call(gh.url, '/data/x', token)).status, 200);
+  });
+
+  test('websockets: the token opens one (never forwarded); revoking it or removing the account by reload closes it', async () => {
+    const open = async (token: string) => {
+      const ws = new WebSocket(`${gh.url.replace('http', 'ws')}/models/ws`, { headers: { authorization: `Bearer ${token}` } });
+      ws.on('error', () => {});
+      const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+      await new Promise<void>((resolve, reject) => {
+        ws.once('open', () => resolve());
+        ws.once('unexpected-response', (_req, res) => reject(new Error(`handshake answered ${res.statusCode}`)));
+      });
+      return { ws, closed };
+    };
+    const within = (p: Promise<void>, ms: number) => Promise.race([p.then(() => true), sleep(ms).then(() => false)]);
+    const first = await mint(gh.url, 'ci-bot');
+    const a = await open(first.token);
+    const seen = upstream.seen.filter((r) => r.method === 'UPGRADE').at(-1)!;
+    assert.equal(seen.headers.authorization, undefined, 'the upgrade carries no token upstream');
+    assert.equal(seen.headers['x-forwarded-user'], 'ci-bot');
+    assert.equal((await adminCall(gh.url, `service-accounts/tokens/${first.id}`, { method: 'DELETE' })).status, 200);
+    assert.ok(await within(a.closed, 2_000), 'revocation closes the open socket');
+    const second = await mint(gh.url, 'ci-bot');
+    const b = await open(second.token);
+    const { 'ci-bot': _removed, ...rest } = SERVICE_ACCOUNTS;
+    await reloadWith(rest);
+    try {
+      assert.ok(await within(b.closed, 2_000), 'removing the account closes the open socket');
+      const line = gh.logs.find((l) => l.event === 'upgrade-revoked' && l.reason === 'service-account-removed');
+      assert.equal(line.length, 1);
+    } finally {
+      await reloadWith(SERVICE_ACCOUNTS);
+    }
   });
 
   test('token disclosure in logs: no token (nor its key half) in any log line, the audit lines included', () => {
