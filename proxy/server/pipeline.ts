@@ -72,6 +72,7 @@ function fromError(req: IncomingMessage, res: ServerResponse, ctx: AppContext, s
       requestId: scope.id,
       reason: publicReason(known.code, known.reason, signedIn),
       loginUrl: known instanceof LoginRequired ? known.loginUrl : undefined,
+      issuer: ctx.publicUrl.origin,
       user: known.code === 'ACCESS_DENIED' ? scope.user : undefined,
       grantingGroups: known instanceof AccessDenied && signedIn ? known.grantingGroups : undefined,
     },

@@ -72,6 +72,8 @@ export interface ErrorDetails {
   /** Kebab-case reason; only sent to signed-in users (anonymous users learn nothing). */
   reason?: string;
   loginUrl?: string;
+  /** Gatehouse's public origin: a 401 names how a CLI signs in there (`gatehouse login <issuer>`). */
+  issuer?: string;
   /** The signed-in user, shown on refusals with a way to switch accounts. */
   user?: string;
   /** Groups that would grant access (refusals of signed-in users, when the route allows it). */
@@ -97,16 +99,33 @@ export function sendError(res: ServerResponse, code: ErrorCode, d: ErrorDetails,
     sendHtml(res, status, errorPage(titleOf(status), message, code, d.requestId, groups + reason + who + link), extra);
     return;
   }
-  const error: Record<string, string | readonly string[]> = { code, message, request_id: d.requestId };
+  const error: Record<string, unknown> = { code, message, request_id: d.requestId };
   if (d.reason) error.reason = d.reason;
   if (d.loginUrl) error.login_url = d.loginUrl;
+  if (status === 401 && d.issuer) error.login = loginHint(d.issuer, d.loginUrl);
   if (d.grantingGroups?.length) error.granting_groups = d.grantingGroups;
   sendJson(res, status, { error }, extra);
 }
 
-/** The WWW-Authenticate challenge of a 401. */
+/**
+ * The WWW-Authenticate challenge of a 401 (RFC 9110 11.6.1, RFC 6750 3): Bearer, since Gatehouse
+ * access tokens are bearer tokens, with the browser login URL as an extra parameter.
+ */
 export function challenge(loginUrl: string | undefined): string {
-  return loginUrl ? `Gatehouse realm="gatehouse", login_url="${loginUrl.replace(/"/g, '%22')}"` : 'Gatehouse realm="gatehouse"';
+  return loginUrl ? `Bearer realm="gatehouse", login_url="${loginUrl.replace(/"/g, '%22')}"` : 'Bearer realm="gatehouse"';
+}
+
+/**
+ * The `login` hint of every 401 JSON answer: how a person signs in with a browser (when this
+ * request has a place to return to), how a CLI does (`gatehouse login`), and where a client finds
+ * the token endpoints. Scripts and CLIs never get an HTML page (see wantsPage).
+ */
+export function loginHint(issuer: string, loginUrl: string | undefined): Record<string, string> {
+  return {
+    ...(loginUrl ? { browser: loginUrl } : {}),
+    cli: `gatehouse login ${issuer}`,
+    configuration: `${issuer}/.well-known/gatehouse/configuration`,
+  };
 }
 
 function titleOf(status: number): string {

@@ -11,7 +11,7 @@ import { grantOf, type OpenUpgrades } from './open-upgrades.js';
 import { parseToken } from '../session/session-keys.js';
 import { readCookie } from './cookies.js';
 import { isReserved, parseRequestTarget } from '../path.js';
-import { challenge } from './respond.js';
+import { challenge, loginHint } from './respond.js';
 
 /**
  * Websocket (and any HTTP/1.1 upgrade) requests: the same route, session and policy checks as
@@ -61,12 +61,14 @@ function checkOrigin(origin: string | undefined, host: string, ctx: AppContext):
 function refuse(socket: Duplex, ctx: AppContext, scope: RequestScope, req: IncomingMessage, err: unknown): void {
   const known = isGatehouseError(err) ? err : fail('INTERNAL', 'unexpected', err);
   if (known.code === 'INTERNAL') ctx.log.error({ [F.event]: EVENTS.error, [F.requestId]: scope.id, err }, 'upgrade failed');
-  const error: Record<string, string> = { code: known.code, message: ERRORS[known.code].message, request_id: scope.id };
+  const error: Record<string, unknown> = { code: known.code, message: ERRORS[known.code].message, request_id: scope.id };
   // Only a signed-in user learns why (anonymous users learn nothing about the policy).
   if ((known.code === 'ACCESS_DENIED' || known.code === 'STEP_UP_REQUIRED') && scope.user) error.reason = known.reason;
-  if (known instanceof LoginRequired) error.login_url = known.loginUrl;
+  const loginUrl = known instanceof LoginRequired ? known.loginUrl : undefined;
+  if (loginUrl) error.login_url = loginUrl;
+  if (known.status === 401) error.login = loginHint(ctx.publicUrl.origin, loginUrl);
   const body = JSON.stringify({ error });
-  const auth = known.status === 401 ? `www-authenticate: ${challenge(error.login_url)}\r\n` : '';
+  const auth = known.status === 401 ? `www-authenticate: ${challenge(loginUrl)}\r\n` : '';
   if (socket.writable) {
     socket.end(
       `HTTP/1.1 ${known.status} ${known.code}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${scope.id}\r\n${auth}connection: close\r\n\r\n${body}`,

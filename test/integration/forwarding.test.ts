@@ -393,8 +393,11 @@ describe('own endpoints', () => {
   test('logout with the page token ends the session everywhere it is presented', async () => {
     const jar = await signIn(gh.url, 'lab', 'carol@example.com', null);
     const stolen = jar.get('gatehouse_session')!;
-    const page = await (await jarFetch(jar, `${gh.url}/.gatehouse/logout`)).text();
+    const page = await (await jarFetch(jar, `${gh.url}/.gatehouse/logout`, { headers: { accept: 'text/html' } })).text();
     const csrf = /name="csrf" value="([^"]+)"/.exec(page)![1]!;
+    const json = (await (await jarFetch(jar, `${gh.url}/.gatehouse/logout`)).json()) as { signed_in: boolean; sign_out: { csrf: string } };
+    assert.equal(json.signed_in, true, 'a script asking gets JSON, never the page');
+    assert.equal(json.sign_out.csrf, csrf, 'the same session-bound token');
     const res = await jarFetch(jar, `${gh.url}/.gatehouse/logout`, { method: 'POST', body: new URLSearchParams({ csrf }) });
     assert.equal(res.status, 200);
     assert.equal(jar.get('gatehouse_session'), undefined, 'cookie cleared');

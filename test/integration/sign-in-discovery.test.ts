@@ -55,8 +55,26 @@ function navigate(url: string): Promise<{ status: number; location: string | und
   });
 }
 
-const signInPage = (base: string, rd = '/ml/x') => fetch(`${base}/.gatehouse/sign-in?rd=${encodeURIComponent(rd)}`);
-const discover = (email: string, rd = '/ml/x?y=1') => fetch(`${gh.url}/.gatehouse/sign-in`, { method: 'POST', redirect: 'manual', body: new URLSearchParams({ email, rd }) });
+/** A browser page load or form post (node:http: fetch cannot send `Sec-Fetch-Mode: navigate`), as a Response. */
+function browser(url: string, form?: URLSearchParams): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { accept: 'text/html', 'sec-fetch-mode': 'navigate' };
+    if (form) headers['content-type'] = 'application/x-www-form-urlencoded';
+    const req = request(url, { method: form ? 'POST' : 'GET', headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c)).on('end', () => {
+        const h = new Headers();
+        for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') h.set(k, v);
+        resolve(new Response(res.statusCode === 303 || res.statusCode === 302 ? null : Buffer.concat(chunks), { status: res.statusCode, headers: h }));
+      });
+    });
+    req.on('error', reject);
+    req.end(form?.toString());
+  });
+}
+
+const signInPage = (base: string, rd = '/ml/x') => browser(`${base}/.gatehouse/sign-in?rd=${encodeURIComponent(rd)}`);
+const discover = (email: string, rd = '/ml/x?y=1') => browser(`${gh.url}/.gatehouse/sign-in`, new URLSearchParams({ email, rd }));
 
 describe('where a browser that must sign in lands', () => {
   test('several connections: the sign-in page, carrying the exact request', async () => {
@@ -82,8 +100,25 @@ describe('where a browser that must sign in lands', () => {
     assert.equal(res.headers.get('referrer-policy'), 'no-referrer');
   });
 
+  test('a script or CLI asking the sign-in page gets JSON (never HTML): each connection\'s login URL and the CLI hint', async () => {
+    const res = await fetch(`${gh.url}/.gatehouse/sign-in?rd=%2Fml%2Fx`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+    const body = (await res.json()) as { connections: { id: string; name: string; login_url: string }[]; email_discovery: boolean; login: { cli: string } };
+    assert.deepEqual(body.connections.map((c) => c.id), ['corp', 'partner', 'demo']);
+    assert.equal(body.connections[1]!.name, 'Partner <IdP>', 'JSON, so not HTML-escaped');
+    assert.equal(body.connections[0]!.login_url, `${gh.url}/.gatehouse/saml/corp/login?rd=%2Fml%2Fx`);
+    assert.equal(body.email_discovery, true);
+    assert.equal(body.login.cli, `gatehouse login ${gh.url}`);
+    const posted = await fetch(`${gh.url}/.gatehouse/sign-in`, { method: 'POST', redirect: 'manual', body: new URLSearchParams({ email: 'x@unknown.example', rd: '/' }) });
+    assert.equal(posted.status, 200);
+    const unknown = (await posted.json()) as { connection: string | null; message: string };
+    assert.equal(unknown.connection, null);
+    assert.match(unknown.message, /No sign-in is set up/);
+  });
+
   test('the page\'s earlier address /.gatehouse/signin still answers', async () => {
-    const res = await fetch(`${gh.url}/.gatehouse/signin?rd=%2Fml%2Fx`);
+    const res = await browser(`${gh.url}/.gatehouse/signin?rd=%2Fml%2Fx`);
     assert.equal(res.status, 200);
     assert.match(await res.text(), /Corp SSO/);
   });

@@ -17,7 +17,7 @@ import type { Session } from '../../session/types.js';
  */
 export async function handleLogout(req: IncomingMessage, res: ServerResponse, ctx: AppContext, scope: RequestScope): Promise<void> {
   const token = readCookie(req.headers.cookie, ctx.cookies.session);
-  if (req.method === 'GET' || req.method === 'HEAD') return confirmPage(res, ctx, token);
+  if (req.method === 'GET' || req.method === 'HEAD') return confirmPage(req, res, ctx, token);
   if (req.method !== 'POST') throw fail('METHOD_NOT_ALLOWED', 'logout-method');
   const form = req.headers['content-type']?.startsWith('application/x-www-form-urlencoded') ? await readForm(req, 4096) : undefined;
   if (!sameOrigin(req, ctx) && !(token && form && validCsrf(ctx, token, form.get('csrf')))) throw fail('CSRF_REJECTED', 'logout-cross-site');
@@ -28,10 +28,10 @@ export async function handleLogout(req: IncomingMessage, res: ServerResponse, ct
   const idpUrl = session ? await continueAtIdp(req, ctx, scope, session) : undefined;
   if (idpUrl) {
     const headers = { 'set-cookie': [clear['set-cookie'], loginCookie(ctx.cookies, idpUrl.nonce)] };
-    if (!req.headers.accept?.includes('text/html')) return sendJson(res, 200, { signed_out: true, idp_logout_url: idpUrl.url }, headers);
+    if (!acceptsHtml(req)) return sendJson(res, 200, { signed_out: true, idp_logout_url: idpUrl.url }, headers);
     return redirect(res, idpUrl.url, 303, headers);
   }
-  if (!req.headers.accept?.includes('text/html')) return sendJson(res, 200, { signed_out: true }, clear);
+  if (!acceptsHtml(req)) return sendJson(res, 200, { signed_out: true }, clear);
   signedOutPage(res, 'Your Gatehouse session has ended.', clear);
 }
 
@@ -60,12 +60,23 @@ async function continueAtIdp(req: IncomingMessage, ctx: AppContext, scope: Reque
  * The confirm page. When sign-out will continue at the IdP, its origin is allowed as a form
  * target: browsers apply `form-action` to the redirect that follows the POST.
  */
-async function confirmPage(res: ServerResponse, ctx: AppContext, token: string | undefined): Promise<void> {
+async function confirmPage(req: IncomingMessage, res: ServerResponse, ctx: AppContext, token: string | undefined): Promise<void> {
   const csrf = token ? `<input type="hidden" name="csrf" value="${esc(ctx.sessions.csrfToken(token))}">` : '';
   const session = token ? await ctx.sessions.open(token) : undefined;
+  // Scripts and CLIs never get a page (the same rule as the POST's answer): what signing out
+  // takes. The CSRF token is as safe here as in the page: only our own origin can read either.
+  if (!acceptsHtml(req)) {
+    const signOut = { method: 'POST', url: `${ctx.publicUrl.origin}/.gatehouse/logout`, ...(session && token ? { csrf: ctx.sessions.csrfToken(token) } : {}) };
+    return sendJson(res, 200, { signed_in: session !== undefined, sign_out: signOut, cli: 'gatehouse logout' });
+  }
   const idpOrigin = session ? ctx.singleLogout.get(session.identity.connection)?.idpLogoutOrigin(session.saml) : undefined;
   const headers: Record<string, string> = idpOrigin ? { 'content-security-policy': cspWithFormAction(`'self' ${idpOrigin}`) } : {};
   sendHtml(res, 200, page('Sign out', `<h1>Sign out of Gatehouse?</h1><form method="post" action="/.gatehouse/logout">${csrf}<button type="submit">Sign out</button></form>`), headers);
+}
+
+/** Logout answers a page only to a client that asks for HTML (a browser); others get JSON. */
+function acceptsHtml(req: IncomingMessage): boolean {
+  return req.headers.accept?.includes('text/html') === true;
 }
 
 export function sameOrigin(req: IncomingMessage, ctx: AppContext): boolean {

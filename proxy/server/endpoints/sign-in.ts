@@ -4,7 +4,7 @@ import type { RequestTarget } from '../../path.js';
 import type { AppContext } from '../context.js';
 import { readForm } from '../form-body.js';
 import { esc, page } from '../html.js';
-import { redirect, sendHtml } from '../respond.js';
+import { loginHint, redirect, sendHtml, sendJson, wantsPage } from '../respond.js';
 import { checkReturnTo } from '../return-to.js';
 import { PATHS, samlPaths } from './paths.js';
 
@@ -22,6 +22,7 @@ const UNKNOWN_DOMAIN = 'No sign-in is set up for that email address. Choose your
 export async function handleSignIn(req: IncomingMessage, res: ServerResponse, ctx: AppContext, target: RequestTarget): Promise<void> {
   if (req.method === 'GET' || req.method === 'HEAD') {
     const rd = returnTarget(new URLSearchParams(target.query.slice(1)).get('rd'), ctx);
+    if (!wantsPage(req)) return sendJson(res, 200, signInChoices(ctx, rd));
     return sendHtml(res, 200, signInPage(ctx, rd));
   }
   if (req.method !== 'POST') throw fail('METHOD_NOT_ALLOWED', 'sign-in-method');
@@ -29,7 +30,10 @@ export async function handleSignIn(req: IncomingMessage, res: ServerResponse, ct
   const rd = returnTarget(form.get('rd'), ctx);
   const email = (form.get('email') ?? '').trim().slice(0, 320);
   const connection = ctx.domains.route(email);
-  if (connection === undefined) return sendHtml(res, 200, signInPage(ctx, rd, { email, message: UNKNOWN_DOMAIN }));
+  if (connection === undefined) {
+    if (!wantsPage(req)) return sendJson(res, 200, { connection: null, message: UNKNOWN_DOMAIN });
+    return sendHtml(res, 200, signInPage(ctx, rd, { email, message: UNKNOWN_DOMAIN }));
+  }
   redirect(res, loginPath(connection, rd), 303);
 }
 
@@ -40,6 +44,13 @@ function returnTarget(rd: string | null, ctx: AppContext): string {
 
 function loginPath(connection: string, rd: string): string {
   return `${samlPaths(connection).login}?rd=${encodeURIComponent(rd)}`;
+}
+
+/** What a script or CLI gets instead of the page (never HTML): the same choices, as JSON. */
+function signInChoices(ctx: AppContext, rd: string): Record<string, unknown> {
+  const origin = ctx.publicUrl.origin;
+  const connections = [...ctx.connections.values()].map((sp) => ({ id: sp.conn.id, name: sp.conn.display_name ?? sp.conn.id, login_url: origin + loginPath(sp.conn.id, rd) }));
+  return { connections, email_discovery: ctx.domains.size > 0, login: loginHint(origin, undefined) };
 }
 
 function signInPage(ctx: AppContext, rd: string, shown: { email?: string; message?: string } = {}): string {
