@@ -123,10 +123,20 @@ function stepUpFor(route: CompiledRoute, session: Session | undefined, nowMs: nu
 }
 
 // ---- Temporary seam (issue 6, service accounts) until tokens/bearer.ts reads every Gatehouse
-// bearer token: here only `Authorization: Bearer ghs_…`. The lead replaces this block at merge.
+// bearer token: here only `Authorization: Bearer ghs_…`. The lead replaces this block at merge;
+// the rule that a cookie opens browser sessions only stays.
 
-/** `Authorization: Bearer ghs_…`: the token (whatever follows the prefix), else undefined. */
-const SERVICE_BEARER = new RegExp(`^\\s*Bearer\\s+(${SERVICE_TOKEN_PREFIX}.*?)\\s*$`, 'i');
+/**
+ * `Authorization: Bearer ghs_…` is ours. Linear on any input: no group whose end depends on
+ * backtracking (`(ghs_.*?)\s*$` took seconds on a 30 KB header of spaces: ReDoS).
+ */
+const SERVICE_BEARER = new RegExp(`^[ \t]*Bearer[ \t]+(?=${SERVICE_TOKEN_PREFIX})`, 'i');
+
+/** The service token an Authorization header carries (whatever follows the prefix), else undefined. */
+function serviceBearer(header: string | undefined): string | undefined {
+  const m = header === undefined ? null : SERVICE_BEARER.exec(header);
+  return m ? header!.slice(m[0].length).trim() : undefined;
+}
 
 /**
  * The session of a request. A service token, when one is presented, is the only credential: if
@@ -135,7 +145,7 @@ const SERVICE_BEARER = new RegExp(`^\\s*Bearer\\s+(${SERVICE_TOKEN_PREFIX}.*?)\\
  * only: a service or CLI session's token pasted into a cookie would skip the checks above.
  */
 async function sessionOf(req: IncomingMessage, ctx: AppContext): Promise<{ session: Session | undefined; tokenSessionId?: string }> {
-  const bearer = SERVICE_BEARER.exec(req.headers.authorization ?? '')?.[1];
+  const bearer = serviceBearer(req.headers.authorization);
   if (bearer === undefined) {
     const token = readCookie(req.headers.cookie, ctx.cookies.session);
     const session = token ? await ctx.sessions.open(token) : undefined;

@@ -210,6 +210,14 @@ describe('service accounts (memory store)', () => {
     assert.equal((await call(gh.url, '/models/x', made.token)).status, 200, 'the genuine one still works (control)');
   });
 
+  test('ReDoS through the Authorization header: 30 KB of spaces inside a ghs_ bearer is refused at once', async () => {
+    const started = Date.now();
+    const res = await call(gh.url, '/models/x', `ghs_${' '.repeat(30_000)}x`);
+    assert.equal(res.status, 401);
+    assert.equal(res.body.error?.code, 'TOKEN_INVALID');
+    assert.ok(Date.now() - started < 500, `took ${Date.now() - started} ms`);
+  });
+
   test('no fallback: an invalid service token with a valid cookie is 401 TOKEN_INVALID, never the cookie user', async () => {
     const alice = await demoLogin(gh.url, 'alice');
     const res = await jarFetch(alice, `${gh.url}/models/x`, { headers: { authorization: `Bearer ghs_${randomBytes(16).toString('base64url')}.x`, accept: 'text/html' } });
