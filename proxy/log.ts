@@ -51,6 +51,8 @@ export const EVENTS = {
   metadataRefreshed: 'idp-metadata-refreshed',
   metadataRefreshRequested: 'idp-metadata-refresh-requested',
   metadataRefreshAnnounced: 'idp-metadata-refresh-announced',
+  serviceTokenCreated: 'service-token-created',
+  serviceTokenRevoked: 'service-token-revoked',
 } as const;
 
 /** Log level names accepted in config. */

@@ -9,6 +9,7 @@ import { runExplain } from './cli/policy-explain.js';
 import { runPolicyTest } from './cli/policy-test.js';
 import { runServe } from './cli/serve.js';
 import { runSessions } from './cli/sessions.js';
+import { runTokens } from './cli/tokens.js';
 
 const USAGE = `usage: gatehouse <command> [options]
 
@@ -44,6 +45,14 @@ commands:
   metadata refresh CONNECTION [--instance URL] [--admin-token-file FILE] [--json]
                         fetch that IdP's metadata now on one instance (each instance keeps its
                         own copy); exit 1 when the refresh failed (the last good copy is kept)
+  tokens create --service-account NAME [--ttl 1h] [--description TEXT] [--json]
+                        mint a service-account token (printed once on stdout; ttl at most the
+                        account's max_ttl) through the running instance's admin API
+  tokens list [--service-account NAME] [--json]
+                        live service-account tokens (id, account, created, last used, expires)
+  tokens revoke ID [--json]
+                        end one service-account token on every instance at once
+                        (tokens: --instance URL and --admin-token-file FILE as for metadata)
 
 commands for CLI and API access (docs/cli.md; tokens kept 0600 in
 ~/.config/gatehouse/credentials.json; $XDG_CONFIG_HOME and $GATEHOUSE_CONFIG_DIR move it):
@@ -94,6 +103,9 @@ async function main(argv: string[]): Promise<number> {
       'show-xml': { type: 'boolean' },
       instance: { type: 'string' },
       'admin-token-file': { type: 'string' },
+      'service-account': { type: 'string' },
+      ttl: { type: 'string' },
+      description: { type: 'string' },
     },
   });
   const command = positionals[0];
@@ -127,6 +139,10 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'metadata' && ((positionals[1] === 'list' && positionals.length === 2) || (positionals[1] === 'refresh' && positionals.length === 3))) {
     return runMetadata(config, { action: positionals[1], connection: positionals[2], instance: values.instance, adminTokenFile: values['admin-token-file'], json: values.json === true });
+  }
+  if (command === 'tokens' && (((positionals[1] === 'create' || positionals[1] === 'list') && positionals.length === 2) || (positionals[1] === 'revoke' && positionals.length === 3))) {
+    const { ttl, description, instance } = values;
+    return runTokens(config, { action: positionals[1], serviceAccount: values['service-account'], ttl, description, id: positionals[2], instance, adminTokenFile: values['admin-token-file'], json: values.json === true });
   }
   process.stderr.write(`gatehouse: unknown command "${command}"\n${USAGE}`);
   return 2;

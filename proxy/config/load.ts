@@ -7,6 +7,7 @@ import { policyFileSchema, type PolicyFile } from './policy-schema.js';
 import { ConfigError, keyPath, type ConfigProblem } from './problems.js';
 import { locate, parseYaml, substituteEnv, validate, type YamlSource } from './yaml-source.js';
 import { checkConfigSemantics, checkPolicySemantics, type RawPolicyFile } from './semantics.js';
+import { SERVICE_CONNECTION } from './service-account-rules.js';
 
 /** A policy file after validation, with where it came from. */
 export interface LoadedPolicyFile {
@@ -49,6 +50,7 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   const origin = src ? { file: src.file, line: locate(src, ['policies']) } : undefined;
   const { files, raw: rawFiles } = loadPolicyFiles(globs, dir, env, problems, origin, digest);
   const connectionIds = new Set(list((raw as { saml?: { connections?: unknown } } | undefined)?.saml?.connections).map((c) => String((c as { id?: unknown })?.id)));
+  if (hasServiceAccounts(raw)) connectionIds.add(SERVICE_CONNECTION);
   checkPolicySemantics(rawFiles, connectionIds, problems, claimNamesOf((raw as { saml?: { connections?: unknown } } | undefined)?.saml?.connections));
   if (problems.length || !config) throw new ConfigError(problems);
   return { file: path, dir, config, policies: files, source: src, digest: digest.value() };
@@ -70,6 +72,7 @@ export function loadPoliciesOf(file: string, env: NodeJS.ProcessEnv = process.en
   const origin = src ? { file: src.file, line: locate(src, ['policies']) } : undefined;
   const { files, raw: rawFiles } = loadPolicyFiles(stringList(raw?.policies), dirname(path), env, problems, origin);
   const connectionIds = new Set(list(raw?.saml?.connections).map((c) => String((c as { id?: unknown })?.id)));
+  if (hasServiceAccounts(raw)) connectionIds.add(SERVICE_CONNECTION);
   checkPolicySemantics(rawFiles, connectionIds, problems, claimNamesOf(raw?.saml?.connections));
   if (problems.length) throw new ConfigError(problems);
   return files;
@@ -162,4 +165,10 @@ function display(path: string): string {
 /** Every claim name any connection keeps (`claims:`), for routes' `forward_claims`. */
 function claimNamesOf(connections: unknown): Set<string> {
   return new Set(list(connections).flatMap((c) => Object.keys((c as { claims?: unknown })?.claims ?? {})));
+}
+
+/** Service accounts sign in through their own connection, which policies may name. */
+function hasServiceAccounts(raw: unknown): boolean {
+  const accounts = (raw as { service_accounts?: unknown } | undefined)?.service_accounts;
+  return !!accounts && typeof accounts === 'object' && Object.keys(accounts).length > 0;
 }

@@ -39,7 +39,7 @@ const serverSchema = z.strictObject({
   keep_alive_timeout: duration.default(65_000),
   /**
    * Reload the route policies when the config or a policy file changes (SIGHUP always does).
-   * A reload with any problem keeps the old policy serving. Only `policies` reload; other keys need a restart.
+   * A reload with any problem keeps the old policy serving. Only `policies` and `service_accounts` reload; other keys need a restart.
    */
   watch_policies: z.boolean().default(true),
 });
@@ -169,6 +169,22 @@ const identityJwtSchema = z.strictObject({
     .default(60_000),
 });
 
+/** A service account's name: what policies and identity headers see as its user (docs/service-accounts.md). */
+export const SERVICE_ACCOUNT_NAME = /^[a-z][a-z0-9-]{0,62}$/;
+/** Bounds of a service account's `max_ttl`: long enough to be useful, short enough to expire. */
+export const SERVICE_TOKEN_TTL = { minMs: 60_000, maxMs: 366 * 86_400_000 } as const;
+
+/** A non-human caller (CI job, pipeline) whose tokens `gatehouse tokens create` mints. */
+const serviceAccountSchema = z.strictObject({
+  /** The groups policies see; read from the config at each request (a reload applies at once). */
+  groups: z.array(z.string().min(1).max(256)).default([]),
+  description: z.string().max(200).optional(),
+  /** Longest lifetime a token of this account may be minted with (default 30d, at most 366d). */
+  max_ttl: duration
+    .refine((ms) => ms >= SERVICE_TOKEN_TTL.minMs && ms <= SERVICE_TOKEN_TTL.maxMs, 'must be between 1m and 366d')
+    .default(30 * 86_400_000),
+});
+
 export { CLAIM_NAME } from './fields.js';
 export { PROVIDERS, type DemoUser } from './saml-schema.js';
 
@@ -185,6 +201,15 @@ export const configSchema = z.strictObject({
   identity_jwt: identityJwtSchema.optional(),
   /** Policy file globs, relative to the config file. */
   policies: z.array(z.string().min(1)).min(1),
+  /** Service accounts by name (`^[a-z][a-z0-9-]{0,62}$`); reloaded with the policies. */
+  service_accounts: z
+    .record(z.string(), serviceAccountSchema)
+    .superRefine((accounts, ctx) => {
+      for (const name of Object.keys(accounts)) {
+        if (!SERVICE_ACCOUNT_NAME.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: `"${name}" is not a service account name: lowercase letters, digits and dashes, starting with a letter (max 63)` });
+      }
+    })
+    .default({}),
   /** Demo echo upstream, started in-process when `demo: true`. */
   demo_upstream: z.strictObject({ listen: listenAddress }).optional(),
 });

@@ -5,6 +5,7 @@ import type { ConfigProblem } from './problems.js';
 import { locate, type YamlSource } from './yaml-source.js';
 import { buildTrustList } from '../server/trusted-proxies.js';
 import { readSpKey } from './sp-keys.js';
+import { checkServiceAccounts } from './service-account-rules.js';
 
 /**
  * Rules that span several keys. They read the raw parsed YAML (not the validated config) so
@@ -52,6 +53,7 @@ export function checkConfigSemantics(raw: unknown, src: YamlSource, dir: string,
   list(admin.connections).forEach((c, i) => {
     if (typeof c === 'string' && !connectionIds.has(c)) at(['admin', 'connections', i], `admin.connections[${i}]`, `no connection "${c}"`);
   });
+  checkServiceAccounts(root, at);
   if (admin.token !== undefined && admin.token === admin.scim_token) at(['admin', 'scim_token'], 'admin.scim_token', 'must differ from admin.token (a SCIM client must not hold admin rights)');
 }
 

@@ -37,7 +37,9 @@ export async function admitAdmin(req: IncomingMessage, ctx: AppContext): Promise
     throw fail('AUTHENTICATION_REQUIRED', 'admin-token-wrong');
   }
   const session = await ctx.sessions.open(readCookie(req.headers.cookie, ctx.cookies.session));
-  if (!session) throw fail('AUTHENTICATION_REQUIRED', 'admin-no-credentials');
+  // A cookie stands for a browser sign-in only: a service-account (or CLI) session's token in a
+  // cookie must not turn an account listed in an admin group into an administrator.
+  if (!session || session.client !== undefined) throw fail('AUTHENTICATION_REQUIRED', 'admin-no-credentials');
   const { connections } = ctx.config.admin;
   if (connections && !connections.includes(session.identity.connection)) throw fail('ACCESS_DENIED', 'admin-connection-not-trusted');
   if (!session.identity.groups.some((g) => groups.includes(g))) throw fail('ACCESS_DENIED', 'not-an-admin');

@@ -6,6 +6,7 @@ import type { IdentityJwt } from '../forward/identity-jwt.js';
 import type { UpstreamPools } from '../forward/upstream-pools.js';
 import type { ClientFacts } from '../forward/upstream-headers.js';
 import type { Credentials } from './upstream-credentials.js';
+import type { ServiceAccounts } from '../tokens/service-accounts.js';
 import type { Logger } from '../log.js';
 import type { RequestLog } from '../request-log.js';
 import type { RouteTable } from '../policy/route-table.js';
@@ -59,6 +60,8 @@ export interface AppContext {
   credentials: Credentials;
   /** Signs the identity JWT and serves the JWKS; rebuilt on reload (policy-state.ts buildIdentityJwt). */
   identityJwt?: IdentityJwt;
+  /** `service_accounts:` by name, from the serving config (reloaded with the policies). */
+  serviceAccounts: ServiceAccounts;
   /** Generation and health of the serving policy (a failed reload makes it `stale`). */
   policy: PolicyStatus;
   /** The request-independent part of the forwarding headers, derived once from the config. */

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { SERVICE_CONNECTION } from '../config/service-account-rules.js';
 import { F } from '../log.js';
 import { evaluate } from '../policy/evaluate.js';
 import { stepUpNeeded, type LoginFacts } from '../policy/step-up.js';
@@ -148,7 +149,10 @@ export function refusal(g: UpgradeGrant, ctx: AppContext): string | undefined {
   if (route.name !== g.route) return 'route-changed';
   if (route.upstream.href !== g.upstream) return 'upstream-changed';
   if (!route.websockets) return 'websockets-disabled';
-  const d = evaluate(route, g.identity, { method: g.method, path: g.path, clientIp: g.clientIp });
+  // A service account is decided as the reloaded config has it (groups, or gone).
+  const identity = g.identity?.connection === SERVICE_CONNECTION ? ctx.serviceAccounts.get(g.identity.user)?.identity : g.identity;
+  if (g.identity && !identity) return 'service-account-removed';
+  const d = evaluate(route, identity, { method: g.method, path: g.path, clientIp: g.clientIp });
   if (!d.allow) return d.reasons.join(',');
   // A reload that adds require_authn_context or max_authn_age applies to open sockets too (the
   // age is checked at reloads and handshakes only, not continuously).

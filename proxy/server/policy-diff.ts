@@ -8,8 +8,8 @@ export interface RouteChanges {
   changed: string[];
 }
 
-/** Config keys a reload applies (`identity_jwt`: key rotation); every other top-level key needs a restart. */
-const RELOADED_KEYS: ReadonlySet<string> = new Set(['policies', 'identity_jwt']);
+/** Config keys a reload applies (`identity_jwt`: key rotation; `service_accounts`); every other top-level key needs a restart. */
+const RELOADED_KEYS: ReadonlySet<string> = new Set(['policies', 'identity_jwt', 'service_accounts']);
 
 /** Compares the routes of two loads by name (names are unique across files). */
 export function routeChanges(before: LoadedConfig, after: LoadedConfig): RouteChanges {
@@ -22,7 +22,7 @@ export function routeChanges(before: LoadedConfig, after: LoadedConfig): RouteCh
   };
 }
 
-/** Top-level config keys whose value differs from the running config, other than `policies`. */
+/** Top-level config keys whose value differs from the running config, other than those a reload applies. */
 export function restartKeys(running: GatehouseConfig, next: GatehouseConfig): string[] {
   const keys = new Set([...Object.keys(running), ...Object.keys(next)]);
   const differs = (k: string) => JSON.stringify(running[k as keyof GatehouseConfig]) !== JSON.stringify(next[k as keyof GatehouseConfig]);

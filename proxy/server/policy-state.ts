@@ -10,6 +10,7 @@ import { compileRoutes, type CompiledRoute } from '../policy/compile.js';
 import { RouteTable } from '../policy/route-table.js';
 import type { CookiePolicy } from './cookies.js';
 import { resolveCredentials, type Credentials } from './upstream-credentials.js';
+import { buildServiceAccounts, type ServiceAccounts } from '../tokens/service-accounts.js';
 
 /** The part of the context derived from the policy files: rebuilt whole on every reload. */
 export interface PolicyParts {
@@ -20,6 +21,8 @@ export interface PolicyParts {
   strip: StripSet;
   /** Each `upstream_auth` route's credential header, read at build time (upstream-credentials.ts). */
   credentials: Credentials;
+  /** `service_accounts:` of the config, reloaded with the policies (tokens/service-tokens.ts). */
+  serviceAccounts: ServiceAccounts;
 }
 
 /** Which policy serves, for readiness: a failed reload leaves the last good one `stale`. */
@@ -51,6 +54,7 @@ export function buildPolicyParts(loaded: LoadedConfig, cookies: Pick<CookiePolic
     routeHosts: new Set(routes.routes.flatMap((r) => (r.host ? [r.host] : []))),
     strip: buildStripSet([...DEFAULT_IDENTITY_HEADERS, ...headerNames], [cookies.session, cookies.login]),
     credentials: resolveCredentials(routes.routes),
+    serviceAccounts: buildServiceAccounts(loaded.config),
   };
 }
 

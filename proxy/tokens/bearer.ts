@@ -3,7 +3,7 @@ import type { AppContext } from '../server/context.js';
 import { parseToken } from '../session/session-keys.js';
 import type { Session } from '../session/types.js';
 import { bearerValue, isGatehouseToken, TOKEN_PREFIX } from './prefixes.js';
-import { openServiceToken } from './service-token-seam.js';
+import { openServiceToken } from './service-tokens.js';
 
 /** What a presented Gatehouse token opened to, or why it opened to nothing. */
 export type BearerResult = { session: Session; sessionId: string } | { reason: string };
@@ -33,7 +33,7 @@ export function presentedToken(req: IncomingMessage): string | { reason: string 
 /**
  * Opens a presented token to its live session. Access tokens: prefix, seal, expiry, then the
  * CLI session they name (so logout, revocation, idle and expiry end them at once). Service
- * tokens: through the service-accounts seam. A refresh token is never a bearer on routes.
+ * tokens: the account must still be in the config (tokens/service-tokens.ts). A refresh token is never a bearer on routes.
  */
 export async function openBearer(ctx: AppContext, token: string): Promise<BearerResult> {
   if (token.startsWith(TOKEN_PREFIX.access)) {

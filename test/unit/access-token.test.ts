@@ -147,14 +147,22 @@ describe('bearer recognition and hygiene', () => {
   });
 });
 
-describe('config tokens.access_ttl', () => {
+describe('config tokens.access_ttl and cli_idle_timeout', () => {
   const ttl = (v?: string) => configSchema.shape.tokens.safeParse(v === undefined ? undefined : { access_ttl: v });
+  const EIGHT_HOURS = 8 * 3_600_000;
   test('defaults to 15m; 1m..1h accepted; longer or shorter refused', () => {
-    assert.deepEqual(ttl().data, { access_ttl: 900_000 });
-    assert.deepEqual(ttl('1h').data, { access_ttl: 3_600_000 });
-    assert.deepEqual(ttl('1m').data, { access_ttl: 60_000 });
+    assert.deepEqual(ttl().data, { access_ttl: 900_000, cli_idle_timeout: EIGHT_HOURS });
+    assert.deepEqual(ttl('1h').data, { access_ttl: 3_600_000, cli_idle_timeout: EIGHT_HOURS });
+    assert.deepEqual(ttl('1m').data, { access_ttl: 60_000, cli_idle_timeout: EIGHT_HOURS });
     assert.equal(ttl('61m').success, false);
     assert.equal(ttl('30s').success, false);
     assert.equal(configSchema.shape.tokens.safeParse({ access_ttl: '5m', refresh_ttl: '1d' }).success, false, 'unknown keys are errors');
+  });
+
+  test('cli_idle_timeout: 1m..30d', () => {
+    const idle = (v: string) => configSchema.shape.tokens.safeParse({ cli_idle_timeout: v });
+    assert.equal(idle('1d').data?.cli_idle_timeout, 86_400_000);
+    assert.equal(idle('30s').success, false);
+    assert.equal(idle('31d').success, false);
   });
 });

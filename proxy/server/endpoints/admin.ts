@@ -9,6 +9,7 @@ import { readJson } from '../form-body.js';
 import { sendJson } from '../respond.js';
 import { handleSamlAudit } from './admin-saml-audit.js';
 import { handleAdminConnections } from './admin-connections.js';
+import { handleAdminServiceAccounts } from './admin-service-accounts.js';
 import { PATHS } from './paths.js';
 
 /**
@@ -20,6 +21,8 @@ import { PATHS } from './paths.js';
  *                                 SAML messages received (JSON; an HTML page for browsers)
  *   GET    connections            each connection's IdP metadata state (admin-connections.ts)
  *   POST   connections/<id>/metadata/refresh   fetch that IdP's metadata now
+ *   POST   service-accounts/<name>/tokens, GET service-accounts/tokens, DELETE service-accounts/tokens/<id>
+ *                                 service-account tokens (admin-service-accounts.ts)
  * Every revocation reaches all instances at once and is logged with who asked.
  */
 export async function handleAdmin(req: IncomingMessage, res: ServerResponse, ctx: AppContext, scope: RequestScope, target: RequestTarget): Promise<void> {
@@ -50,6 +53,7 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, ctx
     return sendJson(res, revoked.length ? 200 : 404, { revoked: revoked.length, ids: revoked });
   }
   if (await handleAdminConnections(req, res, ctx, scope, who, rest)) return;
+  if (await handleAdminServiceAccounts(req, res, ctx, scope, who, rest, target)) return;
   throw fail('ROUTE_NOT_FOUND', 'no-such-admin-endpoint');
 }
 
