@@ -6,6 +6,7 @@ import { jarFetch } from '../helpers/cookie-jar.js';
 import { demoLogin, demoLoginUntilAcs, postToAcs } from '../helpers/demo-login.js';
 import { freePort } from '../helpers/free-port.js';
 import { captureLogs } from '../helpers/log-capture.js';
+import { createLocalJWKSet, jwtVerify } from 'jose';
 
 /**
  * The embedded default (`npm start`): the real demo/config.yaml and demo/policies, moved to
@@ -54,6 +55,19 @@ describe('embedded demo', () => {
     const carol = await demoLogin(url, 'carol');
     assert.equal((await jarFetch(carol, `${url}/`)).status, 200);
     assert.equal((await jarFetch(carol, `${url}/reports`, { headers: { accept: 'application/json' } })).status, 403);
+  });
+
+  test('reports carries the identity JWT, verifiable with the published JWKS; notebooks does not', async () => {
+    const bob = await demoLogin(url, 'bob');
+    const seen = (await (await jarFetch(bob, `${url}/reports/q3`)).json()) as { headers: Record<string, string> };
+    const jwt = seen.headers['x-gatehouse-jwt-assertion'];
+    assert.ok(jwt, 'the demo upstream received the JWT');
+    const jwks = createLocalJWKSet((await (await fetch(`${url}/.well-known/gatehouse/jwks.json`)).json()) as Parameters<typeof createLocalJWKSet>[0]);
+    const { payload } = await jwtVerify(jwt, jwks, { issuer: url, audience: 'reports' });
+    assert.equal(payload.sub, 'bob@example.com');
+    const alice = await demoLogin(url, 'alice');
+    const other = (await (await jarFetch(alice, `${url}/notebooks/x`)).json()) as { headers: Record<string, string> };
+    assert.equal(other.headers['x-gatehouse-jwt-assertion'], undefined);
   });
 
   test('a public route needs no sign-in', async () => {
