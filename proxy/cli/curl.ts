@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CliError } from './cli-error.js';
 import { mayReceiveToken } from './credentials-file.js';
-import { parseCurlArgs } from './curl-args.js';
+import { parseCurlArgs, unambiguousHost } from './curl-args.js';
 import { freshAccessToken, signedIn } from './fresh-token.js';
 import { runChild } from './run-child.js';
 
@@ -36,6 +36,11 @@ export async function runCurl(o: { host?: string; args: string[]; env?: NodeJS.P
   const bad = parsed.urls.find((u) => !/^https?:\/\//i.test(u) || !URL.canParse(u));
   if (bad !== undefined) throw new CliError(`"${bad}" is not a full http(s) URL: write URLs with their scheme (curl would guess one and the host could not be checked)`, 2);
   if (parsed.readsConfig) throw new CliError('-K/--config is not supported: a config file can name hosts that could not be checked', 2);
+  const odd = parsed.urls.find((u) => !unambiguousHost(u));
+  if (odd !== undefined) throw new CliError(`"${odd}" is refused: user info, "\\", an escape or a space in a URL can make curl connect to another host than the one checked`, 2);
+  if (parsed.unknown.length > 0) throw new CliError(`unknown or abbreviated curl option ${parsed.unknown[0]}: write curl's options in full (the host the token goes to must be known)`, 2);
+  const elsewhere = parsed.elsewhere.find((name) => name !== 'location' && name !== 'location-trusted');
+  if (elsewhere !== undefined) throw new CliError(`gatehouse curl does not take --${elsewhere}: it would send the request, and your token, somewhere else than the URL's host`, 2);
   const s = signedIn(o.host ?? parsed.urls[0], env);
   for (const url of parsed.urls) {
     const origin = new URL(url).origin;
@@ -54,7 +59,10 @@ export async function runCurl(o: { host?: string; args: string[]; env?: NodeJS.P
     closed = true;
   };
   try {
-    return await runChild(env.GATEHOUSE_CURL || 'curl', ['-q', '-H', '@/dev/fd/3', ...o.args], { stdio: ['inherit', 'inherit', 'inherit', fd], env }, close);
+    // A plain-http URL (loopback only) never goes through a proxy from the environment
+    // (http_proxy, ALL_PROXY): the proxy would read the token. https tunnels through one (CONNECT).
+    const noProxy = parsed.urls.some((u) => u.toLowerCase().startsWith('http:')) ? ['--noproxy', '*'] : [];
+    return await runChild(env.GATEHOUSE_CURL || 'curl', ['-q', ...noProxy, '-H', '@/dev/fd/3', ...o.args], { stdio: ['inherit', 'inherit', 'inherit', fd], env }, close);
   } finally {
     close();
   }

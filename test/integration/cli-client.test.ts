@@ -316,7 +316,7 @@ describe('gatehouse curl', () => {
       await new Promise((r) => setTimeout(r, 50));
     }
     const curl = cmdlines.find((c) => c.startsWith('curl '));
-    assert.match(curl ?? '', /^curl -q -H @\/dev\/fd\/3 -sS /, 'found the curl child (-q: no ~/.curlrc)');
+    assert.match(curl ?? '', /^curl -q --noproxy \* -H @\/dev\/fd\/3 -sS /, 'found the curl child (-q: no ~/.curlrc; plain http: no proxy from the environment)');
     for (const c of cmdlines) assert.ok(!c.includes(token) && !c.includes('gha_'), `no token in argv: ${c}`);
     assert.equal(await cli.exited, 0, cli.stderr());
     assert.equal(cli.stdout(), 'slow');
@@ -335,6 +335,15 @@ describe('gatehouse curl', () => {
     assert.match(guessed.stderr, /not a full http\(s\) URL/);
     const hidden = await runCli(['curl', '-sS', `${gh.url}/app/x`, '--url', `${upstream.url}/direct`], cliEnv(dir));
     assert.equal(hidden.code, 2, 'a second URL after --url');
+    const backslash = await runCli(['curl', '-sS', `${gh.url}\\@${new URL(upstream.url).host}/direct`], cliEnv(dir));
+    assert.equal(backslash.code, 2, 'curl would read the signed-in host as user info and connect to the other host');
+    assert.match(backslash.stderr, /is refused/);
+    const proxied = await runCli(['curl', '-sS', '-x', upstream.url, `${gh.url}/app/x`], cliEnv(dir));
+    assert.equal(proxied.code, 2, 'through a proxy (the upstream here) the token would reach it');
+    assert.match(proxied.stderr, /does not take --proxy/);
+    const abbreviated = await runCli(['curl', '-sS', '--location-tr', `${gh.url}/app/redirect-me`], cliEnv(dir));
+    assert.equal(abbreviated.code, 2, '--location-tr is curl for --location-trusted');
+    assert.match(abbreviated.stderr, /unknown or abbreviated curl option/);
     const unknown = await runCli(['curl', '-sS', `${upstream.url}/direct`], cliEnv(dir));
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /not signed in to/);

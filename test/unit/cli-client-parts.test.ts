@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
-import { parseCurlArgs } from '../../proxy/cli/curl-args.js';
+import { parseCurlArgs, unambiguousHost } from '../../proxy/cli/curl-args.js';
 import { startLoopbackCallback } from '../../proxy/cli/loopback-callback.js';
 import { browserCommand, isHeadless } from '../../proxy/cli/open-browser.js';
 import { createPkce, createState, s256 } from '../../proxy/cli/pkce.js';
@@ -163,5 +163,25 @@ describe('tunnel addresses', () => {
     assert.equal(refusal({ host: '127.0.0.1:8501', origin: 'null' }, 8501), 'cross-site-origin');
     assert.equal(refusal({ host: '127.0.0.1:8501', origin: 'http://127.0.0.1:3000' }, 8501), 'cross-site-origin');
     assert.equal(refusal({ host: '127.0.0.1:8501', 'sec-fetch-site': 'cross-site' }, 8501), 'cross-site-origin');
+  });
+});
+
+describe('curl arguments that send the token elsewhere', () => {
+  it('token sent to another host through a URL parser differential: user info, backslashes, escapes and spaces are refused', () => {
+    for (const bad of ['https://gh.example\\@evil.com/', 'https://user@gh.example/', 'https://gh.example@evil.com/', 'https://gh%2eexample/', 'https://gh.example /x', 'https://GH.example\\x', 'https://bücher.example/']) {
+      assert.equal(unambiguousHost(bad), false, bad);
+    }
+    for (const good of ['https://gh.example/x?email=a@b.example', 'https://GH.Example:8443/a%20b', 'http://127.0.0.1:4180/', 'http://[::1]:4180/x']) {
+      assert.equal(unambiguousHost(good), true, good);
+    }
+  });
+  it('token sent to another host through a proxy, a resolve override, a socket or an abbreviated -L: found, and unknown long options reported', () => {
+    assert.deepEqual(parseCurlArgs(['-x', 'http://evil:3128', 'https://a']).elsewhere, ['proxy']);
+    assert.deepEqual(parseCurlArgs(['-sSx', 'http://evil:3128', 'https://a']).elsewhere, ['proxy']);
+    for (const name of ['proxy', 'preproxy', 'connect-to', 'resolve', 'unix-socket', 'socks5-hostname', 'follow']) {
+      assert.deepEqual(parseCurlArgs([`--${name}`, 'v', 'https://a']).elsewhere, [name], name);
+    }
+    assert.deepEqual(parseCurlArgs(['--location-tr', 'https://a']).unknown, ['--location-tr'], 'curl would take the prefix as --location-trusted');
+    assert.deepEqual(parseCurlArgs(['--silent', '--no-progress-meter', '--fail-with-body', '-d', 'x', 'https://a']).unknown, [], 'known options pass');
   });
 });
