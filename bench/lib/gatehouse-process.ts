@@ -20,6 +20,24 @@ export interface GatehouseProcess {
   stop(): Promise<void>;
 }
 
+/** Options of {@link startGatehouseProcess}; defaults in brackets. */
+export interface GatehouseProcessOptions {
+  /** `server.upstream_client` [auto]. */
+  upstreamClient?: 'auto' | 'undici';
+  /** Access lines and decision records [on]. */
+  requestLogs?: boolean;
+  /** Replaces the config's `session:` block [{ store: memory }]. */
+  session?: Record<string, unknown>;
+  /** Separate sign-ins of the demo user [1]. */
+  sessions?: number;
+  /** More top-level config blocks (`tokens`, `service_accounts`, ...), set as given [none]. */
+  config?: Record<string, unknown>;
+  /** More policy routes beside the `bench` route on `/` (the most specific route wins) [none]. */
+  routes?: Record<string, unknown>[];
+  /** `admin.token`, written to a 0600 file beside the config and read through `admin.token_file` [no admin API]. */
+  adminToken?: string;
+}
+
 /**
  * Starts `node dist/proxy/main.js serve` on a free loopback port in front of `upstreamUrl`, with
  * memory sessions, access and decision logs on unless `requestLogs: false` (written to /dev/null:
@@ -27,13 +45,11 @@ export interface GatehouseProcess {
  * the benchmark measures authenticated requests, policy check included. `session` replaces the
  * config's `session:` block (e.g. `{ store: 'redis://127.0.0.1:6400', cache: { ttl: '0s' } }`).
  */
-export async function startGatehouseProcess(
-  upstreamUrl: string,
-  opts: { upstreamClient?: 'auto' | 'undici'; requestLogs?: boolean; session?: Record<string, unknown>; sessions?: number } = {},
-): Promise<GatehouseProcess> {
+export async function startGatehouseProcess(upstreamUrl: string, opts: GatehouseProcessOptions = {}): Promise<GatehouseProcess> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
   mkdirSync(join(dir, 'policies'));
+  if (opts.adminToken !== undefined) writeFileSync(join(dir, 'admin-token'), `${opts.adminToken}\n`, { mode: 0o600 });
   writeFileSync(
     join(dir, 'gatehouse.yaml'),
     stringify({
@@ -43,9 +59,11 @@ export async function startGatehouseProcess(
       session: opts.session ?? { store: 'memory' },
       saml: { connections: [{ id: 'demo', demo_idp: { users: [{ name: 'bench', email: 'bench@example.com', groups: ['ml-engineers'] }] } }] },
       policies: ['policies/*.yaml'],
+      ...(opts.adminToken !== undefined ? { admin: { token_file: 'admin-token' } } : {}),
+      ...opts.config,
     }),
   );
-  writeFileSync(join(dir, 'policies', 'bench.yaml'), stringify({ routes: [{ name: 'bench', path: '/', upstream: upstreamUrl, allow: [{ groups: ['ml-engineers'] }] }] }));
+  writeFileSync(join(dir, 'policies', 'bench.yaml'), stringify({ routes: [{ name: 'bench', path: '/', upstream: upstreamUrl, allow: [{ groups: ['ml-engineers'] }] }, ...(opts.routes ?? [])] }));
   const child: ChildProcess = spawn(process.execPath, [MAIN, 'serve', '--config', join(dir, 'gatehouse.yaml')], { stdio: ['ignore', 'ignore', 'inherit'] });
   const stop = async () => {
     if (child.exitCode === null) {
