@@ -60,7 +60,7 @@ export function readCredentials(path: string): Credentials {
     return parsed as Credentials;
   } catch (e) {
     if (e instanceof CliError) throw e;
-    throw new CliError(`${path} is not a valid credentials file (${(e as Error).message}): remove it and run gatehouse login URL`);
+    throw new CliError(`${path} is not a valid credentials file (${(e as Error).message}): remove it and run gatehouse login https://<your Gatehouse>`);
   } finally {
     closeSync(fd);
   }
@@ -122,7 +122,7 @@ export function findEntry(creds: Credentials, host?: string): { issuer: string; 
   const issuers = Object.keys(creds);
   if (host === undefined) {
     if (issuers.length === 1) return { issuer: issuers[0]!, entry: creds[issuers[0]!]! };
-    if (issuers.length === 0) throw new CliError('not signed in: run gatehouse login URL');
+    if (issuers.length === 0) throw new CliError('not signed in: run gatehouse login https://<your Gatehouse>');
     throw new CliError(`signed in to several Gatehouses (${issuers.join(', ')}): pass --host URL`, 2);
   }
   const origin = originOf(host);

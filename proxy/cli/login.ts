@@ -1,7 +1,7 @@
 import { CliError } from './cli-error.js';
 import { credentialsPath, originOf, updateCredentials } from './credentials-file.js';
 import { startLoopbackCallback, type LoopbackCallback } from './loopback-callback.js';
-import { isHeadless, openBrowser } from './open-browser.js';
+import { browserCommand, isHeadless, openBrowser } from './open-browser.js';
 import { createPkce, createState } from './pkce.js';
 import { readCode } from './read-code.js';
 import { CLIENT_ID, discover, exchangeCode, revokeToken } from './token-client.js';
@@ -35,7 +35,11 @@ export async function runLogin(o: LoginOptions): Promise<number> {
   const disc = await discover(host);
   const pkce = createPkce();
   const state = createState();
-  const headless = o.noBrowser === true || isHeadless(env);
+  // No browser on this machine (SSH, a container, a JupyterHub terminal): the code is typed in,
+  // since a loopback redirect would reach the computer the browser runs on, not this one.
+  // (`GATEHOUSE_BROWSER=none` only stops opening one: the URL is printed, the listener waits.)
+  const noBrowserHere = env.GATEHOUSE_BROWSER !== 'none' && browserCommand('about:blank', env) === undefined;
+  const headless = o.noBrowser === true || isHeadless(env) || noBrowserHere;
   let callback: LoopbackCallback | undefined;
   try {
     if (!headless) callback = await startLoopbackCallback(state, { timeoutMs, warn: (l) => err.write(`${l}\n`) });

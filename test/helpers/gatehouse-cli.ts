@@ -54,7 +54,7 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv): CliProcess {
     stdout: () => out,
     stderr: () => err,
     exited,
-    line(re, timeoutMs = 20_000) {
+    line(re, timeoutMs = 60_000) {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`no stdout line matching ${re} within ${timeoutMs} ms; stdout: ${out}; stderr: ${err}`)), timeoutMs);
         const look = () => {
@@ -80,7 +80,7 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv): CliProcess {
 export async function runCli(args: string[], env: NodeJS.ProcessEnv, o: { input?: string; timeoutMs?: number } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   const p = startCli(args, env);
   p.child.stdin!.end(o.input ?? '');
-  const timer = setTimeout(() => p.child.kill('SIGKILL'), o.timeoutMs ?? 30_000);
+  const timer = setTimeout(() => p.child.kill('SIGKILL'), o.timeoutMs ?? 90_000);
   const code = await p.exited;
   clearTimeout(timer);
   return { code, stdout: p.stdout(), stderr: p.stderr() };

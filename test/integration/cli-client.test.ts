@@ -192,6 +192,14 @@ describe('gatehouse login --no-browser (headless)', () => {
     assert.match(cli.stderr(), /no code entered/);
   });
 
+  test('no browser on this machine and no SSH either (a container, a notebook terminal): the code flow, not a loopback redirect that would never arrive', async () => {
+    const dir = newDir();
+    const cli = startCli(['login', gh.url], cliEnv(dir, { GATEHOUSE_BROWSER: '' }));
+    assert.equal(new URL(await authorizeUrlOf(cli)).searchParams.get('redirect_uri'), 'urn:ietf:wg:oauth:2.0:oob');
+    cli.child.stdin!.end();
+    assert.equal(await cli.exited, 1);
+  });
+
   test('a wrong code is refused: exit 1, nothing stored', async () => {
     const dir = newDir();
     const res = await runCli(['login', '--no-browser', gh.url], cliEnv(dir), { input: 'AAAA-BBBB-CCCC\n' });
@@ -249,7 +257,7 @@ describe('gatehouse token', () => {
     const dir = newDir();
     const none = await runCli(['token'], cliEnv(dir));
     assert.equal(none.code, 1);
-    assert.match(none.stderr, /not signed in: run gatehouse login URL/);
+    assert.match(none.stderr, /not signed in: run gatehouse login https:\/\/<your Gatehouse>/);
     await loginAs('alice', dir);
     const creds = credsOf(dir);
     creds['https://other.example'] = { ...creds[gh.url]!, hosts: [] };
