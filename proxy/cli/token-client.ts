@@ -1,4 +1,5 @@
 import { PATHS } from '../server/endpoints/paths.js';
+import { TOKEN_PREFIX } from '../tokens/prefixes.js';
 import { CliError } from './cli-error.js';
 
 /** `GET /.well-known/gatehouse/configuration`, as the CLI uses it. */
@@ -109,10 +110,10 @@ function tokenAnswer(status: number, body: Record<string, unknown>): TokenRespon
   if (status !== 200) {
     throw new TokenEndpointError(typeof body.error === 'string' ? body.error : `http-${status}`, status, typeof body.error_description === 'string' ? body.error_description : '');
   }
-  if (typeof body.access_token !== 'string' || !body.access_token.startsWith('gha_') || typeof body.expires_in !== 'number') {
+  if (typeof body.access_token !== 'string' || !body.access_token.startsWith(TOKEN_PREFIX.access) || typeof body.expires_in !== 'number') {
     throw new CliError('the token endpoint answered without a Gatehouse access token');
   }
-  if (body.refresh_token !== undefined && (typeof body.refresh_token !== 'string' || !body.refresh_token.startsWith('ghr_'))) {
+  if (body.refresh_token !== undefined && (typeof body.refresh_token !== 'string' || !body.refresh_token.startsWith(TOKEN_PREFIX.refresh))) {
     throw new CliError('the token endpoint answered with a malformed refresh token');
   }
   return body as unknown as TokenResponse;

@@ -50,7 +50,7 @@ export function isSessionId(id: string): boolean {
 export function newToken(): TokenParts & { token: string } {
   const id = randomBytes(16).toString('base64url');
   const key = randomBytes(32).toString('base64url');
-  return { id, key, token: `${id}.${key}` };
+  return { id, key, token: joinToken({ id, key }) };
 }
 
 /** Splits a cookie token; undefined when it is not one of ours. */
@@ -59,10 +59,15 @@ export function parseToken(token: string): TokenParts | undefined {
   return m ? { id: m[1]!, key: m[2]! } : undefined;
 }
 
-/** The keys derived from the session secret(s), made once at startup. */
+/** The cookie token of these parts: the inverse of parseToken. */
+export function joinToken(parts: TokenParts): string {
+  return `${parts.id}.${parts.key}`;
+}
+
 /** Derived session keys remembered (cleared wholesale when full): spares an HKDF per request. */
 const DERIVED_CACHE_SIZE = 20_000;
 
+/** The keys derived from the session secret(s), made once at startup. */
 export class SessionKeys {
   private readonly secrets: Buffer[];
   private readonly metaKeys: Buffer[];

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { AppContext } from '../server/context.js';
-import { parseToken } from '../session/session-keys.js';
+import { joinToken } from '../session/session-keys.js';
 import type { Session } from '../session/types.js';
 import { bearerValue, isGatehouseToken, TOKEN_PREFIX } from './prefixes.js';
 import { openServiceToken } from './service-tokens.js';
@@ -40,16 +40,14 @@ export async function openBearer(ctx: AppContext, token: string): Promise<Bearer
     const claims = ctx.accessTokens.open(token);
     if (!claims) return { reason: 'access-token-invalid' };
     if (ctx.clock.now() >= claims.exp) return { reason: 'access-token-expired' };
-    const session = await ctx.sessions.open(`${claims.sid}.${claims.key}`);
+    const session = await ctx.sessions.open(joinToken({ id: claims.sid, key: claims.key }));
     if (!session) return { reason: 'session-ended' };
     if (session.client !== 'cli') return { reason: 'not-a-cli-session' };
     return { session, sessionId: claims.sid };
   }
   if (token.startsWith(TOKEN_PREFIX.service)) {
-    const session = await openServiceToken(ctx, token);
-    const id = parseToken(token.slice(TOKEN_PREFIX.service.length))?.id;
-    if (!session || !id || session.client !== 'service') return { reason: 'service-token-invalid' };
-    return { session, sessionId: id };
+    const opened = await openServiceToken(ctx, token);
+    return opened ? { session: opened.session, sessionId: opened.id } : { reason: 'service-token-invalid' };
   }
   if (token.startsWith(TOKEN_PREFIX.refresh)) return { reason: 'refresh-token-not-bearer' };
   return { reason: 'not-a-gatehouse-token' };
