@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { fail } from '../errors.js';
+import { bearerValue } from '../tokens/prefixes.js';
 import type { AppContext } from './context.js';
 import { readCookie } from './cookies.js';
 import { sameOrigin } from './endpoints/logout.js';
@@ -8,10 +9,13 @@ import { sameOrigin } from './endpoints/logout.js';
 /** Who is acting on the admin API, for the audit line. */
 export type AdminPrincipal = { kind: 'token' } | { kind: 'user'; user: string };
 
-/** The bearer token of a request, if it sent one. */
+/** An admin or SCIM token: visible ASCII, at most 512 characters. */
+const ADMIN_TOKEN = /^[\x21-\x7e]{1,512}$/;
+
+/** The bearer token of a request (RFC 6750 2.1), if it sent one of a plausible shape. */
 export function bearerToken(req: IncomingMessage): string | undefined {
-  const m = /^Bearer[ ]+([\x21-\x7e]{1,512})$/i.exec(req.headers.authorization ?? '');
-  return m?.[1];
+  const token = bearerValue(req.headers.authorization ?? '');
+  return token !== undefined && ADMIN_TOKEN.test(token) ? token : undefined;
 }
 
 /** Compares a presented token with the configured one in constant time (digests of equal length). */

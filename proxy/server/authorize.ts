@@ -116,7 +116,7 @@ export async function authorize(req: IncomingMessage, target: RequestTarget, ctx
  * stale token must not act as whoever's cookie happens to travel with it.
  */
 async function sessionOf(req: IncomingMessage, target: RequestTarget, ctx: AppContext, host: string): Promise<{ session?: Session; sessionId?: string }> {
-  const bearer = presentedToken(req);
+  const bearer = presentedToken(req.rawHeaders);
   if (bearer !== undefined) {
     const opened = typeof bearer === 'string' ? await openBearer(ctx, bearer) : bearer;
     if ('reason' in opened) throw new TokenInvalid(loginUrl(ctx, host, target), opened.reason);
