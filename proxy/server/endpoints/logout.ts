@@ -6,6 +6,7 @@ import { clearCookie, loginCookie, loginNonce, readCookie } from '../cookies.js'
 import { readForm } from '../form-body.js';
 import { esc, page } from '../html.js';
 import { cspWithFormAction, redirect, sendHtml, sendJson } from '../respond.js';
+import { PATHS } from './paths.js';
 import type { Session } from '../../session/types.js';
 
 /**
@@ -66,12 +67,12 @@ async function confirmPage(req: IncomingMessage, res: ServerResponse, ctx: AppCo
   // Scripts and CLIs never get a page (the same rule as the POST's answer): what signing out
   // takes. The CSRF token is as safe here as in the page: only our own origin can read either.
   if (!acceptsHtml(req)) {
-    const signOut = { method: 'POST', url: `${ctx.publicUrl.origin}/.gatehouse/logout`, ...(session && token ? { csrf: ctx.sessions.csrfToken(token) } : {}) };
+    const signOut = { method: 'POST', url: ctx.publicUrl.origin + PATHS.logout, ...(session && token ? { csrf: ctx.sessions.csrfToken(token) } : {}) };
     return sendJson(res, 200, { signed_in: session !== undefined, sign_out: signOut, cli: 'gatehouse logout' });
   }
   const idpOrigin = session ? ctx.singleLogout.get(session.identity.connection)?.idpLogoutOrigin(session.saml) : undefined;
   const headers: Record<string, string> = idpOrigin ? { 'content-security-policy': cspWithFormAction(`'self' ${idpOrigin}`) } : {};
-  sendHtml(res, 200, page('Sign out', `<h1>Sign out of Gatehouse?</h1><form method="post" action="/.gatehouse/logout">${csrf}<button type="submit">Sign out</button></form>`), headers);
+  sendHtml(res, 200, page('Sign out', `<h1>Sign out of Gatehouse?</h1><form method="post" action="${PATHS.logout}">${csrf}<button type="submit">Sign out</button></form>`), headers);
 }
 
 /** Logout answers a page only to a client that asks for HTML (a browser); others get JSON. */
