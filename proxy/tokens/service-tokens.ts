@@ -1,6 +1,6 @@
 import { SERVICE_CONNECTION } from '../config/service-account-rules.js';
 import type { SessionAdmin } from '../session/session-admin.js';
-import { isSessionId, parseToken } from '../session/session-keys.js';
+import { parseToken } from '../session/session-keys.js';
 import type { SessionManager } from '../session/session-manager.js';
 import type { Session, SessionMeta } from '../session/types.js';
 import { innerToken, withPrefix } from './prefixes.js';
@@ -80,11 +80,8 @@ export async function listServiceTokens(admin: SessionAdmin, accounts: ServiceAc
  * The service token with this id, if live (an id alone opens nothing: it is what listings show).
  * Other sessions are not service tokens: this never finds (or revokes) a browser or CLI session.
  */
-export async function findServiceToken(ctx: Pick<ServiceTokenContext, 'sessions'>, id: string): Promise<SessionMeta | undefined> {
-  if (!isSessionId(id)) return undefined;
-  const [value] = await ctx.sessions.store.getMany([id]);
-  // A stored value is `<sealed meta>~<sealed session>` (session-manager.ts).
-  const meta = value === undefined ? undefined : ctx.sessions.keys.openMeta(value.slice(0, value.indexOf('~')), id);
+export async function findServiceToken(admin: SessionAdmin, id: string): Promise<SessionMeta | undefined> {
+  const meta = await admin.meta(id);
   return meta && meta.client === 'service' && meta.connection === SERVICE_CONNECTION ? meta : undefined;
 }
 
