@@ -40,10 +40,10 @@ export async function admitAdmin(req: IncomingMessage, ctx: AppContext): Promise
     if (tokenMatches(bearer, token)) return { kind: 'token' };
     throw fail('AUTHENTICATION_REQUIRED', 'admin-token-wrong');
   }
-  const session = await ctx.sessions.open(readCookie(req.headers.cookie, ctx.cookies.session));
-  // A cookie stands for a browser sign-in only: a service-account (or CLI) session's token in a
-  // cookie must not turn an account listed in an admin group into an administrator.
-  if (!session || session.client !== undefined) throw fail('AUTHENTICATION_REQUIRED', 'admin-no-credentials');
+  // A service-account (or CLI) session's token in a cookie must not turn an account listed in an
+  // admin group into an administrator: a cookie opens browser sessions only.
+  const session = await ctx.sessions.openBrowser(readCookie(req.headers.cookie, ctx.cookies.session));
+  if (!session) throw fail('AUTHENTICATION_REQUIRED', 'admin-no-credentials');
   const { connections } = ctx.config.admin;
   if (connections && !connections.includes(session.identity.connection)) throw fail('ACCESS_DENIED', 'admin-connection-not-trusted');
   if (!session.identity.groups.some((g) => groups.includes(g))) throw fail('ACCESS_DENIED', 'not-an-admin');

@@ -123,10 +123,8 @@ async function sessionOf(req: IncomingMessage, target: RequestTarget, ctx: AppCo
     return opened;
   }
   const token = readCookie(req.headers.cookie, ctx.cookies.session);
-  const session = token ? await ctx.sessions.open(token) : undefined;
-  // A cookie opens browser sessions only: a CLI or service token's inner `<id>.<key>` pasted
-  // into a cookie must not skip the checks its own prefix gets (client kind, account config).
-  return session && !session.client ? { session, sessionId: parseToken(token!)?.id } : {};
+  const session = await ctx.sessions.openBrowser(token);
+  return session ? { session, sessionId: parseToken(token!)?.id } : {};
 }
 
 /** Where to send someone to sign in and come back to this exact request. */

@@ -68,6 +68,17 @@ export class SessionManager {
   }
 
   /**
+   * The live browser session of a cookie, or undefined. A cookie opens browser sessions only: a
+   * CLI or service token's inner `<id>.<key>` pasted into a cookie must not skip the checks its
+   * own prefix gets (client kind, account config), nor pass for someone's browser sign-in.
+   * @throws GatehouseError SESSION_STORE_UNAVAILABLE when the store cannot be asked (fail closed)
+   */
+  async openBrowser(token: string | undefined): Promise<Session | undefined> {
+    const session = await this.open(token);
+    return session && !session.client ? session : undefined;
+  }
+
+  /**
    * The live session for a cookie token, or undefined (malformed, unknown, ended, idle, expired).
    * @throws GatehouseError SESSION_STORE_UNAVAILABLE when the store cannot be asked (fail closed)
    */

@@ -53,8 +53,8 @@ async function handleAuthorize(req: IncomingMessage, res: ServerResponse, ctx: A
   const form = isGet ? new URLSearchParams(target.query.slice(1)) : await readForm(req, 8192);
   const ask = authorizeRequest(form);
   const token = readCookie(req.headers.cookie, ctx.cookies.session);
-  const session = token ? await ctx.sessions.open(token) : undefined;
-  if (!session || session.client) throw new LoginRequired(loginUrl(ctx, host, isGet ? target : { path: target.path, query: `?${query(form)}` }));
+  const session = await ctx.sessions.openBrowser(token);
+  if (!session) throw new LoginRequired(loginUrl(ctx, host, isGet ? target : { path: target.path, query: `?${query(form)}` }));
   if (isGet) return confirmPage(res, ctx, ask, session.identity.user, token!);
   if (req.headers['sec-fetch-site'] === 'cross-site') throw fail('CSRF_REJECTED', 'cli-authorize-cross-site');
   const csrf = form.get('csrf');

@@ -46,8 +46,8 @@ async function codeGrant(res: ServerResponse, ctx: AppContext, scope: RequestSco
   // RFC 6749 4.1.3: the same redirect_uri as the authorization request, compared exactly.
   if (form.get('redirect_uri') !== pending.redirectUri) return oauthError(res, scope, 'invalid_grant', 'redirect_uri does not match the authorization request');
   if (!verifierMatches(form.get('code_verifier'), pending.challenge)) return oauthError(res, scope, 'invalid_grant', 'code_verifier does not match the code_challenge');
-  const browser = await ctx.sessions.open(pending.browser);
-  if (!browser || browser.client) return oauthError(res, scope, 'invalid_grant', 'the browser session that approved the login has ended');
+  const browser = await ctx.sessions.openBrowser(pending.browser);
+  if (!browser) return oauthError(res, scope, 'invalid_grant', 'the browser session that approved the login has ended');
   // Same identity and SAML facts: revocation by user, SCIM deactivation and Single Logout reach it.
   const made = await ctx.sessions.create(browser.identity, browser.saml, { client: 'cli' });
   const parts = parseToken(made.token)!;

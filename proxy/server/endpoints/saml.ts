@@ -58,7 +58,7 @@ async function startLogin(req: IncomingMessage, res: ServerResponse, ctx: AppCon
 async function currentSessionId(req: IncomingMessage, ctx: AppContext): Promise<string | undefined> {
   const token = readCookie(req.headers.cookie, ctx.cookies.session);
   if (!token) return undefined;
-  const open = await ctx.sessions.open(token).catch(() => undefined);
+  const open = await ctx.sessions.openBrowser(token).catch(() => undefined);
   return open ? parseToken(token)?.id : undefined;
 }
 
