@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { loadConfig, type LoadedConfig } from '../config/load.js';
+import { ConfigError, formatProblem } from '../config/problems.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import { PATHS } from '../server/endpoints/paths.js';
 
@@ -16,11 +18,15 @@ export interface AdminTargetFlags {
   adminTokenFile?: string;
 }
 
-/** The admin API refused or failed a call (`status` 0: the instance could not be reached). */
+/**
+ * The admin API refused or failed a call (`status` 0: the instance could not be reached).
+ * `body` is its parsed JSON answer (`{}` when there was none): branch on it, not on `message`.
+ */
 export class AdminApiError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    readonly body: Record<string, unknown> = {},
   ) {
     super(message);
   }
@@ -46,6 +52,26 @@ export function resolveAdminTarget(flags: AdminTargetFlags, config: () => Pick<G
 }
 
 /**
+ * The admin target of a command (config `file` read only when the flags leave something out),
+ * or the exit code after saying why on `err`: 1 for config problems (each with its file:line)
+ * or an unreadable token file, 2 for a usage error (no token, not an http(s) URL).
+ */
+export function adminTargetOrExit(file: string, flags: AdminTargetFlags, err: NodeJS.WritableStream): AdminTarget | number {
+  let target: AdminTarget | string;
+  try {
+    let loaded: LoadedConfig | undefined;
+    target = resolveAdminTarget(flags, () => (loaded ??= loadConfig(file)).config);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) err.write(`gatehouse: ${(e as Error).message}\n`);
+    else for (const p of e.problems) err.write(`${formatProblem(p)}\n`);
+    return 1;
+  }
+  if (typeof target !== 'string') return target;
+  err.write(`gatehouse: ${target}\n`);
+  return 2;
+}
+
+/**
  * Calls the admin API (`path` relative to `/.gatehouse/admin/`), JSON in and out, within 30 s.
  * @throws AdminApiError one line: unreachable (status 0), the token refused (401/403), any other
  *   non-2xx answer (404 too unless `allow404`)
@@ -64,8 +90,8 @@ export async function callAdmin(target: AdminTarget, path: string, init: { metho
   });
   const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
   if (res.status === 401 || res.status === 403) {
-    throw new AdminApiError(res.status, `the running Gatehouse at ${target.base} refused the admin token (${res.status}): use its admin.token, in the config or with --admin-token-file FILE`);
+    throw new AdminApiError(res.status, `the running Gatehouse at ${target.base} refused the admin token (${res.status}): use its admin.token, in the config or with --admin-token-file FILE`, body);
   }
-  if (!res.ok && !(init.allow404 && res.status === 404)) throw new AdminApiError(res.status, `admin API answered ${res.status}: ${JSON.stringify(body.error ?? body)}`);
+  if (!res.ok && !(init.allow404 && res.status === 404)) throw new AdminApiError(res.status, `admin API answered ${res.status}: ${JSON.stringify(body.error ?? body)}`, body);
   return body;
 }

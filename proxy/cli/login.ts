@@ -1,13 +1,12 @@
+import { CLI_CLIENT_ID, OOB_REDIRECT } from '../tokens/cli-codes.js';
 import { CliError } from './cli-error.js';
 import { credentialsPath, originOf, updateCredentials } from './credentials-file.js';
 import { startLoopbackCallback, type LoopbackCallback } from './loopback-callback.js';
 import { browserCommand, isHeadless, openBrowser } from './open-browser.js';
 import { createPkce, createState } from './pkce.js';
 import { readCode } from './read-code.js';
-import { CLIENT_ID, discover, exchangeCode, revokeToken } from './token-client.js';
+import { discover, exchangeCode, revokeToken } from './token-client.js';
 
-/** The redirect URI of the headless sign-in: the browser shows the code instead of redirecting. */
-export const OOB_REDIRECT_URI = 'urn:ietf:wg:oauth:2.0:oob';
 /** How long `gatehouse login` waits for the browser. */
 export const LOGIN_TIMEOUT_MS = 5 * 60_000;
 
@@ -43,9 +42,9 @@ export async function runLogin(o: LoginOptions): Promise<number> {
   let callback: LoopbackCallback | undefined;
   try {
     if (!headless) callback = await startLoopbackCallback(state, { timeoutMs, warn: (l) => err.write(`${l}\n`) });
-    const redirectUri = callback?.redirectUri ?? OOB_REDIRECT_URI;
+    const redirectUri = callback?.redirectUri ?? OOB_REDIRECT;
     const authorize = new URL(disc.authorization_endpoint);
-    for (const [k, v] of Object.entries({ response_type: 'code', client_id: CLIENT_ID, redirect_uri: redirectUri, state, code_challenge: pkce.challenge, code_challenge_method: pkce.method })) {
+    for (const [k, v] of Object.entries({ response_type: 'code', client_id: CLI_CLIENT_ID, redirect_uri: redirectUri, state, code_challenge: pkce.challenge, code_challenge_method: pkce.method })) {
       authorize.searchParams.set(k, v);
     }
     const opened = !headless && openBrowser(authorize.href, env);

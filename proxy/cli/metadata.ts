@@ -1,6 +1,4 @@
-import { loadConfig, type LoadedConfig } from '../config/load.js';
-import { ConfigError, formatProblem } from '../config/problems.js';
-import { callAdmin, resolveAdminTarget, type AdminTarget } from './admin-client.js';
+import { adminTargetOrExit, callAdmin } from './admin-client.js';
 
 /** What `gatehouse metadata` was asked. */
 export interface MetadataCommand {
@@ -37,22 +35,8 @@ export async function runMetadata(file: string, cmd: MetadataCommand, out: NodeJ
     err.write('gatehouse: metadata refresh needs a connection id\n');
     return 2;
   }
-  let target: AdminTarget | string;
-  try {
-    let loaded: LoadedConfig | undefined;
-    target = resolveAdminTarget(cmd, () => (loaded ??= loadConfig(file)).config);
-  } catch (e) {
-    if (!(e instanceof ConfigError)) {
-      err.write(`gatehouse: ${(e as Error).message}\n`);
-      return 1;
-    }
-    for (const p of e.problems) err.write(`${formatProblem(p)}\n`);
-    return 1;
-  }
-  if (typeof target === 'string') {
-    err.write(`gatehouse: ${target}\n`);
-    return 2;
-  }
+  const target = adminTargetOrExit(file, cmd, err);
+  if (typeof target === 'number') return target;
   try {
     if (cmd.action === 'list') {
       const body = (await callAdmin(target, 'connections')) as { connections: { id: string; metadata: PublicState }[] };

@@ -8,6 +8,7 @@ import { SessionKeys } from '../session/session-keys.js';
 import { redisSettings } from '../store/open-stores.js';
 import { RedisConnection } from '../store/redis-connection.js';
 import { callAdmin, resolveAdminTarget } from './admin-client.js';
+import { formatTable } from './table.js';
 
 /** What `gatehouse sessions` was asked. */
 export interface SessionsCommand {
@@ -68,7 +69,7 @@ export async function runSessions(file: string, cmd: SessionsCommand): Promise<n
   try {
     if (cmd.action === 'list') {
       const { sessions, truncated } = await backend.list(cmd.email);
-      process.stdout.write(cmd.json ? `${JSON.stringify({ sessions, truncated }, null, 2)}\n` : formatTable(sessions, truncated));
+      process.stdout.write(cmd.json ? `${JSON.stringify({ sessions, truncated }, null, 2)}\n` : sessionTable(sessions, truncated));
       return 0;
     }
     const revoked = await backend.revoke(cmd.email !== undefined ? { email: cmd.email } : { id: cmd.id! });
@@ -113,10 +114,8 @@ function publicSession(s: SessionSummary): PublicSession {
   return { id: s.id, user: s.user, email: s.email ?? null, connection: s.connection, created_at: iso(s.createdAt), last_seen_at: iso(s.lastSeenAt), expires_at: iso(s.expiresAt) };
 }
 
-function formatTable(sessions: PublicSession[], truncated: boolean): string {
+function sessionTable(sessions: PublicSession[], truncated: boolean): string {
   if (sessions.length === 0) return 'no live sessions\n';
-  const rows = [['ID', 'USER', 'EMAIL', 'CONNECTION', 'SIGNED IN', 'LAST SEEN', 'ENDS'], ...sessions.map((s) => [s.id, s.user, s.email ?? '-', s.connection, s.created_at, s.last_seen_at, s.expires_at])];
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const lines = rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
-  return `${lines.join('\n')}\n${sessions.length} session(s)${truncated ? ' (truncated)' : ''}\n`;
+  const table = formatTable(['ID', 'USER', 'EMAIL', 'CONNECTION', 'SIGNED IN', 'LAST SEEN', 'ENDS'], sessions.map((s) => [s.id, s.user, s.email ?? '-', s.connection, s.created_at, s.last_seen_at, s.expires_at]));
+  return `${table}${sessions.length} session(s)${truncated ? ' (truncated)' : ''}\n`;
 }

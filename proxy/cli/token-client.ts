@@ -1,4 +1,6 @@
-import { PATHS } from '../server/endpoints/paths.js';
+import { CLI_PATHS, CONFIGURATION_PATH } from '../server/endpoints/paths.js';
+import { CLI_CLIENT_ID } from '../tokens/cli-codes.js';
+import { TOKEN_PREFIX } from '../tokens/prefixes.js';
 import { CliError } from './cli-error.js';
 
 /** `GET /.well-known/gatehouse/configuration`, as the CLI uses it. */
@@ -33,15 +35,14 @@ export class TokenEndpointError extends CliError {
   }
 }
 
-export const CLIENT_ID = 'gatehouse-cli';
 const TIMEOUT_MS = 30_000;
 
 /** The token, revocation and authorization endpoints of an issuer (always on its own origin). */
 export function endpointsOf(issuer: string): Omit<Discovery, 'issuer'> {
   return {
-    authorization_endpoint: new URL(`${PATHS.cli}authorize`, issuer).href,
-    token_endpoint: new URL(`${PATHS.cli}token`, issuer).href,
-    revocation_endpoint: new URL(`${PATHS.cli}revoke`, issuer).href,
+    authorization_endpoint: new URL(CLI_PATHS.authorize, issuer).href,
+    token_endpoint: new URL(CLI_PATHS.token, issuer).href,
+    revocation_endpoint: new URL(CLI_PATHS.revoke, issuer).href,
   };
 }
 
@@ -66,7 +67,7 @@ export function requireSecureOrigin(origin: string): void {
 export async function discover(url: string): Promise<Discovery> {
   const origin = new URL(url).origin;
   requireSecureOrigin(origin);
-  const where = new URL(`${PATHS.wellKnown}configuration`, origin).href;
+  const where = new URL(CONFIGURATION_PATH, origin).href;
   const res = await fetch(where, { headers: { accept: 'application/json' }, redirect: 'error', signal: AbortSignal.timeout(TIMEOUT_MS) }).catch((e: Error) => {
     throw new CliError(`cannot reach ${where}: ${e.cause instanceof Error ? e.cause.message : e.message}`);
   });
@@ -109,10 +110,10 @@ function tokenAnswer(status: number, body: Record<string, unknown>): TokenRespon
   if (status !== 200) {
     throw new TokenEndpointError(typeof body.error === 'string' ? body.error : `http-${status}`, status, typeof body.error_description === 'string' ? body.error_description : '');
   }
-  if (typeof body.access_token !== 'string' || !body.access_token.startsWith('gha_') || typeof body.expires_in !== 'number') {
+  if (typeof body.access_token !== 'string' || !body.access_token.startsWith(TOKEN_PREFIX.access) || typeof body.expires_in !== 'number') {
     throw new CliError('the token endpoint answered without a Gatehouse access token');
   }
-  if (body.refresh_token !== undefined && (typeof body.refresh_token !== 'string' || !body.refresh_token.startsWith('ghr_'))) {
+  if (body.refresh_token !== undefined && (typeof body.refresh_token !== 'string' || !body.refresh_token.startsWith(TOKEN_PREFIX.refresh))) {
     throw new CliError('the token endpoint answered with a malformed refresh token');
   }
   return body as unknown as TokenResponse;
@@ -120,7 +121,7 @@ function tokenAnswer(status: number, body: Record<string, unknown>): TokenRespon
 
 /** Exchanges a one-time code (with the PKCE verifier that proves this process asked for it). */
 export async function exchangeCode(tokenEndpoint: string, o: { code: string; verifier: string; redirectUri: string }): Promise<TokenResponse & { refresh_token: string }> {
-  const { status, body } = await postForm(tokenEndpoint, { grant_type: 'authorization_code', code: o.code, code_verifier: o.verifier, redirect_uri: o.redirectUri, client_id: CLIENT_ID });
+  const { status, body } = await postForm(tokenEndpoint, { grant_type: 'authorization_code', code: o.code, code_verifier: o.verifier, redirect_uri: o.redirectUri, client_id: CLI_CLIENT_ID });
   const answer = tokenAnswer(status, body);
   if (answer.refresh_token === undefined) throw new CliError('the token endpoint answered without a refresh token');
   return answer as TokenResponse & { refresh_token: string };
@@ -128,12 +129,12 @@ export async function exchangeCode(tokenEndpoint: string, o: { code: string; ver
 
 /** A fresh access token for a refresh token. @throws TokenEndpointError `invalid_grant` once the session ended */
 export async function refreshAccess(tokenEndpoint: string, refreshToken: string): Promise<TokenResponse> {
-  const { status, body } = await postForm(tokenEndpoint, { grant_type: 'refresh_token', refresh_token: refreshToken, client_id: CLIENT_ID });
+  const { status, body } = await postForm(tokenEndpoint, { grant_type: 'refresh_token', refresh_token: refreshToken, client_id: CLI_CLIENT_ID });
   return tokenAnswer(status, body);
 }
 
 /** Revokes a token (RFC 7009: 200 whatever the token was). @throws CliError unreachable or refused */
 export async function revokeToken(revocationEndpoint: string, token: string): Promise<void> {
-  const { status } = await postForm(revocationEndpoint, { token, client_id: CLIENT_ID });
+  const { status } = await postForm(revocationEndpoint, { token, client_id: CLI_CLIENT_ID });
   if (status !== 200) throw new CliError(`${revocationEndpoint} answered ${status}`);
 }

@@ -1,6 +1,5 @@
-import { loadConfig, type LoadedConfig } from '../config/load.js';
-import { ConfigError, formatProblem } from '../config/problems.js';
-import { AdminApiError, callAdmin, resolveAdminTarget, type AdminTarget } from './admin-client.js';
+import { AdminApiError, adminTargetOrExit, callAdmin, type AdminTarget } from './admin-client.js';
+import { formatTable } from './table.js';
 
 /** What `gatehouse tokens` was asked. */
 export interface TokensCommand {
@@ -39,22 +38,8 @@ export async function runTokens(file: string, cmd: TokensCommand, out: NodeJS.Wr
     err.write(`gatehouse: ${usage}\n`);
     return 2;
   }
-  let target: AdminTarget | string;
-  try {
-    let loaded: LoadedConfig | undefined;
-    target = resolveAdminTarget(cmd, () => (loaded ??= loadConfig(file)).config);
-  } catch (e) {
-    if (!(e instanceof ConfigError)) {
-      err.write(`gatehouse: ${(e as Error).message}\n`);
-      return 1;
-    }
-    for (const p of e.problems) err.write(`${formatProblem(p)}\n`);
-    return 1;
-  }
-  if (typeof target === 'string') {
-    err.write(`gatehouse: ${target}\n`);
-    return 2;
-  }
+  const target = adminTargetOrExit(file, cmd, err);
+  if (typeof target === 'number') return target;
   try {
     return await perform(target, cmd, out, err);
   } catch (e) {
@@ -78,7 +63,7 @@ async function perform(target: AdminTarget, cmd: TokensCommand, out: NodeJS.Writ
   if (cmd.action === 'list') {
     const query = cmd.serviceAccount !== undefined ? `?service_account=${encodeURIComponent(cmd.serviceAccount)}` : '';
     const body = (await callAdmin(target, `service-accounts/tokens${query}`)) as { tokens: PublicToken[]; truncated: boolean };
-    out.write(cmd.json ? `${JSON.stringify(body, null, 2)}\n` : formatTable(body.tokens, body.truncated));
+    out.write(cmd.json ? `${JSON.stringify(body, null, 2)}\n` : tokenTable(body.tokens, body.truncated));
     return 0;
   }
   const body = (await callAdmin(target, `service-accounts/tokens/${encodeURIComponent(cmd.id!)}`, { method: 'DELETE', allow404: true })) as { revoked?: number; ids?: string[] };
@@ -95,22 +80,16 @@ function usageError(cmd: TokensCommand): string | undefined {
 
 /** The admin API's own sentence for a refused mint (`ttl` above `max_ttl`, unknown account). */
 function refusal(e: AdminApiError): string {
-  const m = /^admin API answered (\d+): (.*)$/s.exec(e.message);
-  if (!m) return e.message;
-  try {
-    const error = JSON.parse(m[2]!) as { detail?: string; code?: string };
-    if (error.detail) return error.detail;
-    if (m[1] === '404') return 'no such service account in the running config';
-  } catch {
-    // Not JSON: the message as it came.
-  }
+  // Unreachable, or the admin token refused: the message says where and what to do.
+  if (e.status === 0 || e.status === 401 || e.status === 403) return e.message;
+  const error = (e.body.error ?? e.body) as { detail?: unknown } | null;
+  if (typeof error?.detail === 'string' && error.detail) return error.detail;
+  if (e.status === 404) return 'no such service account in the running config';
   return e.message;
 }
 
-function formatTable(tokens: PublicToken[], truncated: boolean): string {
+function tokenTable(tokens: PublicToken[], truncated: boolean): string {
   if (tokens.length === 0) return 'no live service tokens\n';
-  const rows = [['ID', 'SERVICE ACCOUNT', 'CREATED', 'LAST USED', 'EXPIRES'], ...tokens.map((t) => [t.id, t.service_account, t.created_at, t.last_used_at, t.expires_at])];
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const lines = rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
-  return `${lines.join('\n')}\n${tokens.length} token(s)${truncated ? ' (truncated)' : ''}\n`;
+  const table = formatTable(['ID', 'SERVICE ACCOUNT', 'CREATED', 'LAST USED', 'EXPIRES'], tokens.map((t) => [t.id, t.service_account, t.created_at, t.last_used_at, t.expires_at]));
+  return `${table}${tokens.length} token(s)${truncated ? ' (truncated)' : ''}\n`;
 }

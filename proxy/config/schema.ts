@@ -39,7 +39,8 @@ const serverSchema = z.strictObject({
   keep_alive_timeout: duration.default(65_000),
   /**
    * Reload the route policies when the config or a policy file changes (SIGHUP always does).
-   * A reload with any problem keeps the old policy serving. Only `policies` and `service_accounts` reload; other keys need a restart.
+   * A reload with any problem keeps the old policy serving. Only `policies`, `identity_jwt` and `service_accounts` reload
+   * (server/policy-diff.ts RELOADED_KEYS); other keys need a restart.
    */
   watch_policies: z.boolean().default(true),
 });

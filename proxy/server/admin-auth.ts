@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { fail } from '../errors.js';
+import { bearerValue } from '../tokens/prefixes.js';
 import type { AppContext } from './context.js';
 import { readCookie } from './cookies.js';
 import { sameOrigin } from './endpoints/logout.js';
@@ -8,10 +9,13 @@ import { sameOrigin } from './endpoints/logout.js';
 /** Who is acting on the admin API, for the audit line. */
 export type AdminPrincipal = { kind: 'token' } | { kind: 'user'; user: string };
 
-/** The bearer token of a request, if it sent one. */
+/** An admin or SCIM token: visible ASCII, at most 512 characters. */
+const ADMIN_TOKEN = /^[\x21-\x7e]{1,512}$/;
+
+/** The bearer token of a request (RFC 6750 2.1), if it sent one of a plausible shape. */
 export function bearerToken(req: IncomingMessage): string | undefined {
-  const m = /^Bearer[ ]+([\x21-\x7e]{1,512})$/i.exec(req.headers.authorization ?? '');
-  return m?.[1];
+  const token = bearerValue(req.headers.authorization ?? '');
+  return token !== undefined && ADMIN_TOKEN.test(token) ? token : undefined;
 }
 
 /** Compares a presented token with the configured one in constant time (digests of equal length). */
@@ -36,10 +40,10 @@ export async function admitAdmin(req: IncomingMessage, ctx: AppContext): Promise
     if (tokenMatches(bearer, token)) return { kind: 'token' };
     throw fail('AUTHENTICATION_REQUIRED', 'admin-token-wrong');
   }
-  const session = await ctx.sessions.open(readCookie(req.headers.cookie, ctx.cookies.session));
-  // A cookie stands for a browser sign-in only: a service-account (or CLI) session's token in a
-  // cookie must not turn an account listed in an admin group into an administrator.
-  if (!session || session.client !== undefined) throw fail('AUTHENTICATION_REQUIRED', 'admin-no-credentials');
+  // A service-account (or CLI) session's token in a cookie must not turn an account listed in an
+  // admin group into an administrator: a cookie opens browser sessions only.
+  const session = await ctx.sessions.openBrowser(readCookie(req.headers.cookie, ctx.cookies.session));
+  if (!session) throw fail('AUTHENTICATION_REQUIRED', 'admin-no-credentials');
   const { connections } = ctx.config.admin;
   if (connections && !connections.includes(session.identity.connection)) throw fail('ACCESS_DENIED', 'admin-connection-not-trusted');
   if (!session.identity.groups.some((g) => groups.includes(g))) throw fail('ACCESS_DENIED', 'not-an-admin');

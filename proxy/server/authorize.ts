@@ -116,17 +116,15 @@ export async function authorize(req: IncomingMessage, target: RequestTarget, ctx
  * stale token must not act as whoever's cookie happens to travel with it.
  */
 async function sessionOf(req: IncomingMessage, target: RequestTarget, ctx: AppContext, host: string): Promise<{ session?: Session; sessionId?: string }> {
-  const bearer = presentedToken(req);
+  const bearer = presentedToken(req.rawHeaders);
   if (bearer !== undefined) {
     const opened = typeof bearer === 'string' ? await openBearer(ctx, bearer) : bearer;
     if ('reason' in opened) throw new TokenInvalid(loginUrl(ctx, host, target), opened.reason);
     return opened;
   }
   const token = readCookie(req.headers.cookie, ctx.cookies.session);
-  const session = token ? await ctx.sessions.open(token) : undefined;
-  // A cookie opens browser sessions only: a CLI or service token's inner `<id>.<key>` pasted
-  // into a cookie must not skip the checks its own prefix gets (client kind, account config).
-  return session && !session.client ? { session, sessionId: parseToken(token!)?.id } : {};
+  const session = await ctx.sessions.openBrowser(token);
+  return session ? { session, sessionId: parseToken(token!)?.id } : {};
 }
 
 /** Where to send someone to sign in and come back to this exact request. */

@@ -5,15 +5,15 @@ import { handleAdmin } from './endpoints/admin.js';
 import { handleDemoIdp } from './endpoints/demo-idp.js';
 import { handleScim } from './endpoints/scim.js';
 import { handleHealth, handleReady, handleUserinfo } from './endpoints/info.js';
-import { handleJwks, JWKS_PATH } from './endpoints/jwks.js';
+import { handleJwks } from './endpoints/jwks.js';
 import { handleSignIn } from './endpoints/sign-in.js';
 import { handleLogout } from './endpoints/logout.js';
-import { PATHS } from './endpoints/paths.js';
+import { CONFIGURATION_PATH, JWKS_PATH, PATHS } from './endpoints/paths.js';
 import { handleSaml } from './endpoints/saml.js';
 import type { RequestTarget } from '../path.js';
 import { servedHost } from './return-to.js';
 import { handleCli } from './endpoints/cli-auth.js';
-import { CONFIGURATION_PATH, handleConfiguration } from './endpoints/well-known.js';
+import { handleConfiguration } from './endpoints/well-known.js';
 
 /** Dispatches `/.gatehouse/*` and `/.well-known/gatehouse/*` to their endpoints. */
 export async function handleReserved(req: IncomingMessage, res: ServerResponse, ctx: AppContext, scope: RequestScope, target: RequestTarget): Promise<void> {

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ERRORS, type ErrorCode } from '../errors.js';
+import { CONFIGURATION_PATH, PATHS } from './endpoints/paths.js';
 import { errorPage, esc } from './html.js';
 
 /** Headers on every page Gatehouse itself serves: no caching, no framing, no scripts. */
@@ -96,7 +97,7 @@ export function sendError(res: ServerResponse, code: ErrorCode, d: ErrorDetails,
     const groups = d.grantingGroups?.length
       ? `<p>Access is granted to members of: ${d.grantingGroups.map((g) => `<code>${esc(g)}</code>`).join(', ')}. Ask for one of these groups at your identity provider.</p>`
       : '';
-    const who = d.user ? `<p class="muted">Signed in as <strong>${esc(d.user)}</strong> · <a href="/.gatehouse/logout">Sign out or switch account</a></p>` : '';
+    const who = d.user ? `<p class="muted">Signed in as <strong>${esc(d.user)}</strong> · <a href="${PATHS.logout}">Sign out or switch account</a></p>` : '';
     sendHtml(res, status, errorPage(titleOf(status), message, code, d.requestId, groups + reason + who + link), extra);
     return;
   }
@@ -127,7 +128,7 @@ export function loginHint(issuer: string, loginUrl: string | undefined): Record<
   return {
     ...(loginUrl ? { browser: loginUrl } : {}),
     cli: `gatehouse login ${issuer}`,
-    configuration: `${issuer}/.well-known/gatehouse/configuration`,
+    configuration: issuer + CONFIGURATION_PATH,
   };
 }
 

@@ -39,11 +39,21 @@ export class SessionAdmin {
     const sessions: SessionSummary[] = [];
     values.forEach((value, i) => {
       const id = ids[i]!;
-      const meta = value === undefined ? undefined : this.keys.openMeta(value.slice(0, value.indexOf('~')), id);
+      const meta = value === undefined ? undefined : this.keys.openStoredMeta(value, id);
       if (meta && meta.expiresAt > now) sessions.push({ id, ...meta });
     });
     sessions.sort((a, b) => b.createdAt - a.createdAt);
     return { sessions, truncated: ids.length >= ADMIN_LIMIT };
+  }
+
+  /**
+   * The summary of one stored session by id (as `list` shows it), undefined when unknown or
+   * malformed. Its end is the caller's to check, as `list` does.
+   */
+  async meta(id: string): Promise<SessionMeta | undefined> {
+    if (!isSessionId(id)) return undefined;
+    const [value] = await this.store.getMany([id]);
+    return value === undefined ? undefined : this.keys.openStoredMeta(value, id);
   }
 
   /** Ends one session by id (as `list` shows it). Unknown or malformed ids revoke nothing. */

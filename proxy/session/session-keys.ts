@@ -26,6 +26,8 @@ const META_INFO = Buffer.from('gatehouse session meta v1');
  */
 const TOKEN = /^([A-Za-z0-9_-]{21}[AQgw])\.([A-Za-z0-9_-]{42}[AEIMQUYcgkosw048])$/;
 const ID = /^[A-Za-z0-9_-]{21}[AQgw]$/;
+/** Separates the admin summary from the sealed session in a stored value (never in either). */
+const SEP = '~';
 
 /** Whose sessions a Single Logout ends: one connection's IdP, one NameID, optionally one SessionIndex. */
 export interface SamlSubject {
@@ -50,7 +52,7 @@ export function isSessionId(id: string): boolean {
 export function newToken(): TokenParts & { token: string } {
   const id = randomBytes(16).toString('base64url');
   const key = randomBytes(32).toString('base64url');
-  return { id, key, token: `${id}.${key}` };
+  return { id, key, token: joinToken({ id, key }) };
 }
 
 /** Splits a cookie token; undefined when it is not one of ours. */
@@ -59,10 +61,15 @@ export function parseToken(token: string): TokenParts | undefined {
   return m ? { id: m[1]!, key: m[2]! } : undefined;
 }
 
-/** The keys derived from the session secret(s), made once at startup. */
+/** The cookie token of these parts: the inverse of parseToken. */
+export function joinToken(parts: TokenParts): string {
+  return `${parts.id}.${parts.key}`;
+}
+
 /** Derived session keys remembered (cleared wholesale when full): spares an HKDF per request. */
 const DERIVED_CACHE_SIZE = 20_000;
 
+/** The keys derived from the session secret(s), made once at startup. */
 export class SessionKeys {
   private readonly secrets: Buffer[];
   private readonly metaKeys: Buffer[];
@@ -88,6 +95,21 @@ export class SessionKeys {
       if (text !== undefined) return JSON.parse(text) as Session;
     }
     return undefined;
+  }
+
+  /** The value a session is stored as: its summary for administrators, then the session itself. */
+  sealStored(meta: SessionMeta, session: Session, parts: TokenParts): string {
+    return this.sealMeta(meta, parts.id) + SEP + this.seal(session, parts);
+  }
+
+  /** The session in a stored value (needs the cookie key), or undefined. */
+  openStored(value: string, parts: TokenParts): Session | undefined {
+    return this.open(value.slice(value.indexOf(SEP) + 1), parts);
+  }
+
+  /** The summary in a stored value (the secret alone opens it), or undefined. */
+  openStoredMeta(value: string, id: string): SessionMeta | undefined {
+    return this.openMeta(value.slice(0, value.indexOf(SEP)), id);
   }
 
   sealMeta(meta: SessionMeta, id: string): string {

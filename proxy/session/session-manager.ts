@@ -22,8 +22,6 @@ export interface SessionSettings {
 
 /** Activity is written back at most this often, so a busy session costs no write per request. */
 const TOUCH_EVERY_MS = 60_000;
-/** Separates the admin summary from the sealed session in a stored value. */
-const SEP = '~';
 
 /**
  * Creates, opens and ends sessions. The cookie carries `<id>.<key>` (see session-keys.ts): the
@@ -70,6 +68,17 @@ export class SessionManager {
   }
 
   /**
+   * The live browser session of a cookie, or undefined. A cookie opens browser sessions only: a
+   * CLI or service token's inner `<id>.<key>` pasted into a cookie must not skip the checks its
+   * own prefix gets (client kind, account config), nor pass for someone's browser sign-in.
+   * @throws GatehouseError SESSION_STORE_UNAVAILABLE when the store cannot be asked (fail closed)
+   */
+  async openBrowser(token: string | undefined): Promise<Session | undefined> {
+    const session = await this.open(token);
+    return session && !session.client ? session : undefined;
+  }
+
+  /**
    * The live session for a cookie token, or undefined (malformed, unknown, ended, idle, expired).
    * @throws GatehouseError SESSION_STORE_UNAVAILABLE when the store cannot be asked (fail closed)
    */
@@ -89,7 +98,7 @@ export class SessionManager {
       if (grace) return grace;
       throw err;
     }
-    const session = value === undefined ? undefined : this.keys.open(value.slice(value.indexOf(SEP) + 1), parts);
+    const session = value === undefined ? undefined : this.keys.openStored(value, parts);
     if (!session) {
       this.cache.delete(token);
       return undefined;
@@ -106,7 +115,7 @@ export class SessionManager {
     const parts = token ? parseToken(token) : undefined;
     if (!parts) return;
     const value = await this.store.get(parts.id);
-    if (value === undefined || !this.keys.open(value.slice(value.indexOf(SEP) + 1), parts)) return;
+    if (value === undefined || !this.keys.openStored(value, parts)) return;
     await this.store.delete([parts.id]);
     await this.store.announceEnded([parts.id]);
   }
@@ -191,7 +200,7 @@ export class SessionManager {
   private valueOf(session: Session, parts: TokenParts): string {
     const { identity } = session;
     const meta: SessionMeta = { user: identity.user, connection: identity.connection, ...(session.client ? { client: session.client } : {}), createdAt: session.createdAt, lastSeenAt: session.lastSeenAt, expiresAt: session.expiresAt, ...(identity.email ? { email: identity.email } : {}) };
-    return this.keys.sealMeta(meta, parts.id) + SEP + this.keys.seal(session, parts);
+    return this.keys.sealStored(meta, session, parts);
   }
 
   private ttl(s: Session, now: number): number {

@@ -9,15 +9,15 @@ export interface Session {
   /** Absolute end (createdAt + max_lifetime), whatever the activity. */
   expiresAt: number;
   /**
-   * What the IdP said about the login, kept for logout, audits and step-up: the signed
-   * assertion's AuthnContextClassRef and AuthnInstant (epoch ms), when it carried them.
-   */
-  /**
    * Who holds the credential: absent for a browser (the cookie); `cli` for a session made by
    * `gatehouse login` (its access tokens open it); `service` for a service-account token (no idle
    * timeout: it lives until its own end or its revocation).
    */
   client?: SessionClient;
+  /**
+   * What the IdP said about the login, kept for logout, audits and step-up: the signed
+   * assertion's AuthnContextClassRef and AuthnInstant (epoch ms), when it carried them.
+   */
   saml: { nameId: string; nameIdFormat?: string; nameQualifier?: string; spNameQualifier?: string; sessionIndex?: string; issuer?: string; authnContextClassRef?: string; authnInstant?: number };
 }
 

@@ -1,6 +1,6 @@
 import { hkdfSync } from 'node:crypto';
 import { openText, sealText } from '../session/aead.js';
-import { parseToken, type TokenParts } from '../session/session-keys.js';
+import { joinToken, parseToken, type TokenParts } from '../session/session-keys.js';
 import { TOKEN_PREFIX } from './prefixes.js';
 
 /**
@@ -66,19 +66,6 @@ function claimsOf(text: string): AccessClaims | undefined {
     return undefined;
   }
   if (c.v !== 1 || typeof c.sid !== 'string' || typeof c.key !== 'string' || typeof c.iat !== 'number' || typeof c.exp !== 'number') return undefined;
-  if (!parseToken(`${c.sid}.${c.key}`)) return undefined;
+  if (!parseToken(joinToken({ id: c.sid, key: c.key }))) return undefined;
   return { v: 1, sid: c.sid, key: c.key, iat: c.iat, exp: c.exp };
-}
-
-/** The refresh token of a CLI session token (`<id>.<key>`). */
-export function refreshTokenOf(sessionToken: string): string {
-  return TOKEN_PREFIX.refresh + sessionToken;
-}
-
-/** The session token inside a `ghr_` refresh token, or undefined when it is not one. */
-export function parseRefreshToken(token: string): (TokenParts & { token: string }) | undefined {
-  if (!token.startsWith(TOKEN_PREFIX.refresh)) return undefined;
-  const inner = token.slice(TOKEN_PREFIX.refresh.length);
-  const parts = parseToken(inner);
-  return parts ? { ...parts, token: inner } : undefined;
 }

@@ -1,3 +1,5 @@
+import { joinToken, parseToken, type TokenParts } from '../session/session-keys.js';
+
 /**
  * The prefixes that mark Gatehouse's own tokens (docs/cli-tokens.md). They are how a bearer is
  * recognised as ours, and how header hygiene knows never to forward one upstream.
@@ -10,6 +12,21 @@ export const TOKEN_PREFIX = {
   /** Service-account token: accepted as a bearer on routes. */
   service: 'ghs_',
 } as const;
+
+/** The kinds of token whose body is a session token `<id>.<key>` (an access token is sealed instead). */
+export type SessionTokenKind = 'refresh' | 'service';
+
+/** A session token (`<id>.<key>`) presented as a token of this kind: `ghr_…` or `ghs_…`. */
+export function withPrefix(kind: SessionTokenKind, sessionToken: string): string {
+  return TOKEN_PREFIX[kind] + sessionToken;
+}
+
+/** The session token inside a token of this kind, with its parts; undefined when it is not one. */
+export function innerToken(kind: SessionTokenKind, token: string): (TokenParts & { token: string }) | undefined {
+  if (!token.startsWith(TOKEN_PREFIX[kind])) return undefined;
+  const parts = parseToken(token.slice(TOKEN_PREFIX[kind].length));
+  return parts ? { ...parts, token: joinToken(parts) } : undefined;
+}
 
 const BEARER = /^bearer[ \t]+/i;
 

@@ -1,8 +1,9 @@
 import { SERVICE_CONNECTION } from '../config/service-account-rules.js';
 import type { SessionAdmin } from '../session/session-admin.js';
-import { isSessionId, parseToken, type TokenParts } from '../session/session-keys.js';
+import { parseToken } from '../session/session-keys.js';
 import type { SessionManager } from '../session/session-manager.js';
 import type { Session, SessionMeta } from '../session/types.js';
+import { innerToken, withPrefix } from './prefixes.js';
 import type { ServiceAccount, ServiceAccounts } from './service-accounts.js';
 
 /**
@@ -11,7 +12,6 @@ import type { ServiceAccount, ServiceAccounts } from './service-accounts.js';
  * id and a value sealed under HKDF(key): the secret half is never stored, so a store dump
  * yields no usable token. Revocation, expiry and every instance's cache work as for cookies.
  */
-export const SERVICE_TOKEN_PREFIX = 'ghs_';
 
 /** What minting and opening need (an AppContext has it). */
 export interface ServiceTokenContext {
@@ -42,27 +42,23 @@ export async function mintServiceToken(ctx: Pick<ServiceTokenContext, 'sessions'
   // No SAML login stands behind it: the NameID is the account name, no IdP, no SessionIndex
   // (so no Single Logout index entry); the session index files it under the account name.
   const { token, session } = await ctx.sessions.create(account.identity, { nameId: account.name }, { client: 'service', lifetimeMs: ttlMs });
-  return { token: SERVICE_TOKEN_PREFIX + token, id: token.slice(0, token.indexOf('.')), expiresAt: session.expiresAt };
-}
-
-/** The session token inside a `ghs_` token; undefined when it is not one. */
-export function parseServiceToken(token: string): TokenParts | undefined {
-  return token.startsWith(SERVICE_TOKEN_PREFIX) ? parseToken(token.slice(SERVICE_TOKEN_PREFIX.length)) : undefined;
+  return { token: withPrefix('service', token), id: parseToken(token)!.id, expiresAt: session.expiresAt };
 }
 
 /**
  * The session a `ghs_` token stands for, with the identity of its account as the CURRENT config
  * says (groups included), or undefined: malformed, forged, expired, revoked, not a service
  * session (a cookie or CLI token with the prefix added), or its account removed from the config.
+ * The session id comes with it (what logs and listings name the token by).
  * @throws GatehouseError SESSION_STORE_UNAVAILABLE when the store cannot be asked (fail closed)
  */
-export async function openServiceToken(ctx: ServiceTokenContext, token: string): Promise<Session | undefined> {
-  const parts = parseServiceToken(token);
-  if (!parts) return undefined;
-  const session = await ctx.sessions.open(`${parts.id}.${parts.key}`);
+export async function openServiceToken(ctx: ServiceTokenContext, token: string): Promise<{ session: Session; id: string } | undefined> {
+  const inner = innerToken('service', token);
+  if (!inner) return undefined;
+  const session = await ctx.sessions.open(inner.token);
   if (!session || session.client !== 'service' || session.identity.connection !== SERVICE_CONNECTION) return undefined;
   const account = ctx.serviceAccounts.get(session.identity.user);
-  return account ? { ...session, identity: account.identity } : undefined;
+  return account ? { session: { ...session, identity: account.identity }, id: inner.id } : undefined;
 }
 
 /**
@@ -84,11 +80,8 @@ export async function listServiceTokens(admin: SessionAdmin, accounts: ServiceAc
  * The service token with this id, if live (an id alone opens nothing: it is what listings show).
  * Other sessions are not service tokens: this never finds (or revokes) a browser or CLI session.
  */
-export async function findServiceToken(ctx: Pick<ServiceTokenContext, 'sessions'>, id: string): Promise<SessionMeta | undefined> {
-  if (!isSessionId(id)) return undefined;
-  const [value] = await ctx.sessions.store.getMany([id]);
-  // A stored value is `<sealed meta>~<sealed session>` (session-manager.ts).
-  const meta = value === undefined ? undefined : ctx.sessions.keys.openMeta(value.slice(0, value.indexOf('~')), id);
+export async function findServiceToken(admin: SessionAdmin, id: string): Promise<SessionMeta | undefined> {
+  const meta = await admin.meta(id);
   return meta && meta.client === 'service' && meta.connection === SERVICE_CONNECTION ? meta : undefined;
 }
 

@@ -464,6 +464,21 @@ describe('attacks with tokens on routes', () => {
     assert.equal(r.seen, undefined);
   });
 
+  test('CLI or service token pasted into the cookie: userinfo/logout treat it as nobody (the CLI session lives on)', async () => {
+    const { tokens } = await login('dan');
+    const cookie = `gatehouse_session=${tokens.refresh_token.slice(4)}`;
+    const info = await call('/.gatehouse/userinfo', { cookie });
+    assert.equal(info.status, 401, 'userinfo: nobody is signed in');
+    const confirm = JSON.parse((await call('/.gatehouse/logout', { cookie })).body) as { signed_in: boolean; sign_out: { csrf?: string } };
+    assert.equal(confirm.signed_in, false, 'the logout page sees nobody');
+    assert.equal(confirm.sign_out.csrf, undefined);
+    const out = await fetch(`${gh.url}/.gatehouse/logout`, { method: 'POST', headers: { cookie, origin: gh.url, accept: 'application/json' } });
+    assert.equal(out.status, 200);
+    assert.deepEqual(await out.json(), { signed_out: true });
+    assert.equal(gh.logs.find((l) => l.event === 'logout' && l.user === 'dan').length, 0, 'no logout of dan is logged');
+    assert.equal((await call('/ml/x', { authorization: `Bearer ${tokens.access_token}` })).status, 200, 'the CLI session still works: a cookie cannot end it');
+  });
+
   test('a browser cookie sealed into an access token is refused (only CLI sessions)', async () => {
     const jar = await demoLogin(gh.url, 'alice');
     const [id, key] = jar.get('gatehouse_session')!.split('.') as [string, string];

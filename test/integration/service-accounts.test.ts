@@ -235,6 +235,21 @@ describe('service accounts (memory store)', () => {
     assert.equal(adminRes.status, 401);
   });
 
+  test('CLI or service token pasted into the cookie: userinfo/logout treat it as nobody', async () => {
+    const { token } = await mint(gh.url, 'admin-bot');
+    const cookie = `gatehouse_session=${token.slice(4)}`;
+    const info = await fetch(`${gh.url}/.gatehouse/userinfo`, { headers: { cookie, accept: 'application/json' } });
+    assert.equal(info.status, 401, 'userinfo: nobody is signed in');
+    const confirm = (await (await fetch(`${gh.url}/.gatehouse/logout`, { headers: { cookie, accept: 'application/json' } })).json()) as { signed_in: boolean; sign_out: { csrf?: string } };
+    assert.equal(confirm.signed_in, false, 'the logout page sees nobody');
+    assert.equal(confirm.sign_out.csrf, undefined);
+    const out = await fetch(`${gh.url}/.gatehouse/logout`, { method: 'POST', headers: { cookie, origin: gh.url, accept: 'application/json' } });
+    assert.equal(out.status, 200);
+    assert.deepEqual(await out.json(), { signed_out: true });
+    assert.equal(gh.logs.find((l) => l.event === 'logout' && l.user === 'admin-bot').length, 0, 'no logout of the account is logged');
+    assert.equal((await call(gh.url, '/ci-only/x', token)).status, 200, 'the service token still works: a cookie cannot end it');
+  });
+
   test('non-admins cannot mint: no credentials, a signed-in non-admin, a service token (of an admin-group account), a cross-site admin', async () => {
     const post = (headers: Record<string, string>) => fetch(`${gh.url}/.gatehouse/admin/service-accounts/ci-bot/tokens`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json', ...headers }, body: '{"ttl":"1h"}' });
     assert.equal((await post({})).status, 401);

@@ -10,11 +10,10 @@ import { configSchema } from '../../proxy/config/schema.js';
 import { cleanRequestHeaders, buildStripSet } from '../../proxy/forward/header-hygiene.js';
 import { newToken } from '../../proxy/session/session-keys.js';
 import { MemoryStateStore } from '../../proxy/store/state-store.js';
-import { AccessTokens, parseRefreshToken, refreshTokenOf } from '../../proxy/tokens/access-token.js';
+import { AccessTokens } from '../../proxy/tokens/access-token.js';
 import { checkRedirectUri, issueCode, redeemCode, validChallenge, verifierMatches } from '../../proxy/tokens/cli-codes.js';
 import { presentedToken } from '../../proxy/tokens/bearer.js';
-import { carriesGatehouseToken } from '../../proxy/tokens/prefixes.js';
-import type { IncomingMessage } from 'node:http';
+import { carriesGatehouseToken, innerToken, withPrefix } from '../../proxy/tokens/prefixes.js';
 
 const SECRET = 'unit-secret-0123456789abcdef0123456789abcdef';
 const OLD = 'unit-old-secret-0123456789abcdef0123456789ab';
@@ -57,13 +56,22 @@ describe('access tokens (gha_)', () => {
   });
 });
 
-describe('refresh tokens (ghr_)', () => {
+describe('refresh tokens (ghr_) and service tokens (ghs_)', () => {
   test('wrap a CLI session token and parse back; anything else is not one', () => {
     const p = newToken();
-    const r = refreshTokenOf(p.token);
+    const r = withPrefix('refresh', p.token);
     assert.equal(r, `ghr_${p.token}`);
-    assert.deepEqual(parseRefreshToken(r), { id: p.id, key: p.key, token: p.token });
-    for (const bad of [p.token, `gha_${p.token}`, 'ghr_', `ghr_${p.token}x`, `ghr_${p.id}`]) assert.equal(parseRefreshToken(bad), undefined, bad);
+    assert.deepEqual(innerToken('refresh', r), { id: p.id, key: p.key, token: p.token });
+    for (const bad of [p.token, `gha_${p.token}`, `ghs_${p.token}`, 'ghr_', `ghr_${p.token}x`, `ghr_${p.id}`]) assert.equal(innerToken('refresh', bad), undefined, bad);
+  });
+
+  test('a service token is read only as one: the prefix names the kind', () => {
+    const p = newToken();
+    const s = withPrefix('service', p.token);
+    assert.equal(s, `ghs_${p.token}`);
+    assert.deepEqual(innerToken('service', s), { id: p.id, key: p.key, token: p.token });
+    assert.equal(innerToken('refresh', s), undefined);
+    assert.equal(innerToken('service', withPrefix('refresh', p.token)), undefined);
   });
 });
 
@@ -121,22 +129,17 @@ describe('authorization codes', () => {
 });
 
 describe('bearer recognition and hygiene', () => {
-  const req = (raw: string[]) => {
-    const headers: Record<string, string> = {};
-    for (let i = 0; i < raw.length; i += 2) headers[raw[i]!.toLowerCase()] ??= raw[i + 1]!;
-    return { rawHeaders: raw, headers } as unknown as IncomingMessage;
-  };
 
   test('ours: any Proxy-Authorization Bearer, an Authorization Bearer with our prefix; others pass', () => {
-    assert.equal(presentedToken(req(['Authorization', 'Bearer gha_abc'])), 'gha_abc');
-    assert.equal(presentedToken(req(['authorization', 'bearer  ghs_x.y'])), 'ghs_x.y');
-    assert.equal(presentedToken(req(['Proxy-Authorization', 'Bearer anything'])), 'anything');
-    assert.equal(presentedToken(req(['Authorization', 'Bearer upstream-token'])), undefined);
-    assert.equal(presentedToken(req(['Authorization', 'Basic Z2hhXzp4'])), undefined);
-    assert.equal(presentedToken(req(['Proxy-Authorization', 'Basic eDp5'])), undefined);
-    assert.equal(presentedToken(req([])), undefined);
-    assert.equal(presentedToken(req(['Authorization', 'Bearer gha_a', 'Proxy-Authorization', 'Bearer gha_a'])), 'gha_a');
-    assert.deepEqual(presentedToken(req(['Authorization', 'Bearer upstream', 'Authorization', 'Bearer gha_a', 'Proxy-Authorization', 'Bearer gha_b'])), { reason: 'several-tokens' });
+    assert.equal(presentedToken(['Authorization', 'Bearer gha_abc']), 'gha_abc');
+    assert.equal(presentedToken(['authorization', 'bearer  ghs_x.y']), 'ghs_x.y');
+    assert.equal(presentedToken(['Proxy-Authorization', 'Bearer anything']), 'anything');
+    assert.equal(presentedToken(['Authorization', 'Bearer upstream-token']), undefined);
+    assert.equal(presentedToken(['Authorization', 'Basic Z2hhXzp4']), undefined);
+    assert.equal(presentedToken(['Proxy-Authorization', 'Basic eDp5']), undefined);
+    assert.equal(presentedToken([]), undefined);
+    assert.equal(presentedToken(['Authorization', 'Bearer gha_a', 'Proxy-Authorization', 'Bearer gha_a']), 'gha_a');
+    assert.deepEqual(presentedToken(['Authorization', 'Bearer upstream', 'Authorization', 'Bearer gha_a', 'Proxy-Authorization', 'Bearer gha_b']), { reason: 'several-tokens' });
   });
 
   test('never forwarded: Authorization with our token dropped (every copy), Proxy-Authorization always; a foreign Authorization kept', () => {

@@ -33,7 +33,7 @@ export async function handleAdminServiceAccounts(req: IncomingMessage, res: Serv
   const revoke = /^service-accounts\/tokens\/([^/]+)$/.exec(rest);
   if (revoke && req.method === 'DELETE') {
     const id = revoke[1]!;
-    const found = await findServiceToken(ctx, id);
+    const found = await findServiceToken(ctx.sessionAdmin, id);
     const { revoked } = found ? await ctx.sessionAdmin.revokeId(id) : { revoked: [] };
     audit(ctx, scope, who, EVENTS.serviceTokenRevoked, { service_account: found?.user, id, revoked: revoked.length }, 'service token revoked');
     sendJson(res, revoked.length ? 200 : 404, { revoked: revoked.length, ids: revoked });

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fail } from '../../errors.js';
 import type { RequestTarget } from '../../path.js';
-import { checkRedirectUri, CLI_CLIENT_ID, issueCode, validChallenge, type RedirectTarget } from '../../tokens/cli-codes.js';
+import { checkRedirectUri, CLI_CLIENT_ID, CODE_TTL_MS, issueCode, validChallenge, type RedirectTarget } from '../../tokens/cli-codes.js';
 import { LoginRequired, loginUrl } from '../authorize.js';
 import type { AppContext, RequestScope } from '../context.js';
 import { readCookie } from '../cookies.js';
@@ -9,14 +9,7 @@ import { readForm } from '../form-body.js';
 import { esc, page } from '../html.js';
 import { cspWithFormAction, redirect, sendHtml } from '../respond.js';
 import { handleRevoke, handleToken } from './cli-token.js';
-import { PATHS } from './paths.js';
-
-/** The CLI login endpoints (docs/cli-tokens.md). */
-export const CLI_PATHS = {
-  authorize: `${PATHS.cli}authorize`,
-  token: `${PATHS.cli}token`,
-  revoke: `${PATHS.cli}revoke`,
-} as const;
+import { CLI_PATHS } from './paths.js';
 
 /** What an authorization request asks for, checked. */
 interface AuthorizeRequest {
@@ -25,6 +18,9 @@ interface AuthorizeRequest {
   state: string;
   challenge: string;
 }
+
+/** How long a typed code lives, as the code page says it. */
+const CODE_TTL_MINUTES = Math.round(CODE_TTL_MS / 60_000);
 
 const STATE = /^[\x21-\x7e]{1,512}$/;
 const PARAMS = ['response_type', 'client_id', 'redirect_uri', 'state', 'code_challenge', 'code_challenge_method'] as const;
@@ -57,8 +53,8 @@ async function handleAuthorize(req: IncomingMessage, res: ServerResponse, ctx: A
   const form = isGet ? new URLSearchParams(target.query.slice(1)) : await readForm(req, 8192);
   const ask = authorizeRequest(form);
   const token = readCookie(req.headers.cookie, ctx.cookies.session);
-  const session = token ? await ctx.sessions.open(token) : undefined;
-  if (!session || session.client) throw new LoginRequired(loginUrl(ctx, host, isGet ? target : { path: target.path, query: `?${query(form)}` }));
+  const session = await ctx.sessions.openBrowser(token);
+  if (!session) throw new LoginRequired(loginUrl(ctx, host, isGet ? target : { path: target.path, query: `?${query(form)}` }));
   if (isGet) return confirmPage(res, ctx, ask, session.identity.user, token!);
   if (req.headers['sec-fetch-site'] === 'cross-site') throw fail('CSRF_REJECTED', 'cli-authorize-cross-site');
   const csrf = form.get('csrf');
@@ -120,6 +116,6 @@ function answer(res: ServerResponse, ask: AuthorizeRequest, result: { code: stri
   if ('error' in result) return sendHtml(res, 200, page('CLI sign-in denied', '<h1>CLI sign-in denied</h1><p>The Gatehouse CLI was not signed in. You can close this tab.</p>'));
   const body =
     `<h1>Your CLI sign-in code</h1><p>Type this code into the terminal where you ran <code>gatehouse login</code>:</p>` +
-    `<p style="font-size:1.6rem"><code id="code">${esc(result.code)}</code></p><p class="muted">It works once, within 2 minutes. Never give it to anyone.</p>`;
+    `<p style="font-size:1.6rem"><code id="code">${esc(result.code)}</code></p><p class="muted">It works once, within ${CODE_TTL_MINUTES} minutes. Never give it to anyone.</p>`;
   sendHtml(res, 200, page('CLI sign-in code', body));
 }

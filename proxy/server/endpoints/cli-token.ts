@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fail, isGatehouseError } from '../../errors.js';
 import { EVENTS, F } from '../../log.js';
+import { joinToken, parseToken, type TokenParts } from '../../session/session-keys.js';
 import type { Session } from '../../session/types.js';
-import { parseRefreshToken, refreshTokenOf } from '../../tokens/access-token.js';
 import { CLI_CLIENT_ID, redeemCode, verifierMatches } from '../../tokens/cli-codes.js';
-import { TOKEN_PREFIX } from '../../tokens/prefixes.js';
+import { innerToken, TOKEN_PREFIX, withPrefix } from '../../tokens/prefixes.js';
 import type { AppContext, RequestScope } from '../context.js';
 import { readForm } from '../form-body.js';
 import { sendJson } from '../respond.js';
@@ -46,20 +46,21 @@ async function codeGrant(res: ServerResponse, ctx: AppContext, scope: RequestSco
   // RFC 6749 4.1.3: the same redirect_uri as the authorization request, compared exactly.
   if (form.get('redirect_uri') !== pending.redirectUri) return oauthError(res, scope, 'invalid_grant', 'redirect_uri does not match the authorization request');
   if (!verifierMatches(form.get('code_verifier'), pending.challenge)) return oauthError(res, scope, 'invalid_grant', 'code_verifier does not match the code_challenge');
-  const browser = await ctx.sessions.open(pending.browser);
-  if (!browser || browser.client) return oauthError(res, scope, 'invalid_grant', 'the browser session that approved the login has ended');
+  const browser = await ctx.sessions.openBrowser(pending.browser);
+  if (!browser) return oauthError(res, scope, 'invalid_grant', 'the browser session that approved the login has ended');
   // Same identity and SAML facts: revocation by user, SCIM deactivation and Single Logout reach it.
   const made = await ctx.sessions.create(browser.identity, browser.saml, { client: 'cli' });
+  const parts = parseToken(made.token)!;
   const { identity } = made.session;
   scope.user = identity.user;
-  ctx.log.info({ [F.event]: EVENTS.cliLogin, [F.requestId]: scope.id, [F.user]: identity.user, [F.connection]: identity.connection, session_id: made.token.split('.')[0] }, 'cli login');
+  ctx.log.info({ [F.event]: EVENTS.cliLogin, [F.requestId]: scope.id, [F.user]: identity.user, [F.connection]: identity.connection, session_id: parts.id }, 'cli login');
   const now = ctx.clock.now();
   sendJson(
     res,
     200,
     {
-      ...accessToken(ctx, made.token, made.session),
-      refresh_token: refreshTokenOf(made.token),
+      ...accessToken(ctx, parts, made.session),
+      refresh_token: withPrefix('refresh', made.token),
       refresh_expires_in: Math.max(0, Math.floor((made.session.expiresAt - now) / 1000)),
       user: identity.user,
       ...(identity.email ? { email: identity.email } : {}),
@@ -73,11 +74,11 @@ async function codeGrant(res: ServerResponse, ctx: AppContext, scope: RequestSco
 async function refreshGrant(res: ServerResponse, ctx: AppContext, scope: RequestScope, form: URLSearchParams): Promise<void> {
   const given = form.get('refresh_token');
   if (!given) return oauthError(res, scope, 'invalid_request', 'refresh_token is missing');
-  const parts = parseRefreshToken(given);
+  const parts = innerToken('refresh', given);
   const session = parts ? await ctx.sessions.open(parts.token) : undefined;
   if (!parts || !session || session.client !== 'cli') return oauthError(res, scope, 'invalid_grant', 'the CLI session has ended: run gatehouse login again');
   scope.user = session.identity.user;
-  sendJson(res, 200, accessToken(ctx, parts.token, session), NO_STORE);
+  sendJson(res, 200, accessToken(ctx, parts, session), NO_STORE);
 }
 
 /**
@@ -90,28 +91,27 @@ export async function handleRevoke(req: IncomingMessage, res: ServerResponse, ct
   const given = form?.get('token');
   if (!form || !given) return oauthError(res, scope, 'invalid_request', 'token is missing');
   const inner = sessionTokenOf(ctx, given);
-  const session = inner ? await ctx.sessions.open(inner) : undefined;
+  const session = inner ? await ctx.sessions.open(joinToken(inner)) : undefined;
   if (inner && session?.client === 'cli') {
-    await ctx.sessions.destroy(inner);
+    await ctx.sessions.destroy(joinToken(inner));
     scope.user = session.identity.user;
-    ctx.log.info({ [F.event]: EVENTS.cliLogout, [F.requestId]: scope.id, [F.user]: session.identity.user, session_id: inner.split('.')[0] }, 'cli session revoked');
+    ctx.log.info({ [F.event]: EVENTS.cliLogout, [F.requestId]: scope.id, [F.user]: session.identity.user, session_id: inner.id }, 'cli session revoked');
   }
   sendJson(res, 200, {}, NO_STORE);
 }
 
-/** The CLI session token a refresh or access token names (an expired access token still does). */
-function sessionTokenOf(ctx: AppContext, token: string): string | undefined {
-  if (token.startsWith(TOKEN_PREFIX.refresh)) return parseRefreshToken(token)?.token;
+/** The CLI session a refresh or access token names (an expired access token still does). */
+function sessionTokenOf(ctx: AppContext, token: string): TokenParts | undefined {
+  if (token.startsWith(TOKEN_PREFIX.refresh)) return innerToken('refresh', token);
   const claims = ctx.accessTokens.open(token);
-  return claims ? `${claims.sid}.${claims.key}` : undefined;
+  return claims ? { id: claims.sid, key: claims.key } : undefined;
 }
 
 /** A new access token for a CLI session: `tokens.access_ttl`, never past the session's end. */
-function accessToken(ctx: AppContext, sessionToken: string, session: Session): { access_token: string; token_type: 'Bearer'; expires_in: number } {
+function accessToken(ctx: AppContext, parts: TokenParts, session: Session): { access_token: string; token_type: 'Bearer'; expires_in: number } {
   const now = ctx.clock.now();
   const exp = Math.min(now + ctx.config.tokens.access_ttl, session.expiresAt);
-  const [id, key] = sessionToken.split('.') as [string, string];
-  return { access_token: ctx.accessTokens.seal({ id, key }, now, exp), token_type: 'Bearer', expires_in: Math.max(0, Math.floor((exp - now) / 1000)) };
+  return { access_token: ctx.accessTokens.seal(parts, now, exp), token_type: 'Bearer', expires_in: Math.max(0, Math.floor((exp - now) / 1000)) };
 }
 
 /**

@@ -6,13 +6,16 @@ import { readForm } from '../form-body.js';
 import { esc, page } from '../html.js';
 import type { RequestTarget } from '../../path.js';
 import { PAGE_HEADERS, sendHtml } from '../respond.js';
+import { PATHS } from './paths.js';
 
 const BANNER = '<p class="demo"><strong>Demo IdP — for local trial only.</strong> Anyone can pick any user here. Never use it in production.</p>';
+
+const SSO_PATH = `${PATHS.demoIdp}sso`;
 
 /** `/.gatehouse/demo-idp/sso`: GET shows a user picker, POST answers our SP with a signed response. */
 export async function handleDemoIdp(req: IncomingMessage, res: ServerResponse, ctx: AppContext, target: RequestTarget): Promise<void> {
   const idp = ctx.demoIdp;
-  if (!idp || target.path !== '/.gatehouse/demo-idp/sso') throw fail('ROUTE_NOT_FOUND', 'demo-idp-off');
+  if (!idp || target.path !== SSO_PATH) throw fail('ROUTE_NOT_FOUND', 'demo-idp-off');
   if (req.method === 'GET') {
     const params = new URLSearchParams(target.query.slice(1));
     const samlRequest = params.get('SAMLRequest');
@@ -21,7 +24,7 @@ export async function handleDemoIdp(req: IncomingMessage, res: ServerResponse, c
     const buttons = idp.users
       .map((u) => `<p><button name="user" value="${esc(u.name)}">${esc(u.name)}</button> <span class="muted">${esc(u.email)} · ${esc((u.groups ?? []).join(', ') || 'no groups')}</span></p>`)
       .join('');
-    return sendHtml(res, 200, page('Demo sign-in', `${BANNER}<h1>Sign in as…</h1><form method="post" action="/.gatehouse/demo-idp/sso">${hidden}${buttons}</form>`));
+    return sendHtml(res, 200, page('Demo sign-in', `${BANNER}<h1>Sign in as…</h1><form method="post" action="${SSO_PATH}">${hidden}${buttons}</form>`));
   }
   if (req.method !== 'POST') throw fail('METHOD_NOT_ALLOWED', 'demo-idp-method');
   const form = await readForm(req, 65_536);

@@ -36,7 +36,7 @@ export function handleReady(res: ServerResponse, ctx: AppContext): void {
 
 /** Who am I: the signed-in identity as JSON, extra `claims` included (401 when nobody is signed in). */
 export async function handleUserinfo(req: IncomingMessage, res: ServerResponse, ctx: AppContext): Promise<void> {
-  const session = await ctx.sessions.open(readCookie(req.headers.cookie, ctx.cookies.session));
+  const session = await ctx.sessions.openBrowser(readCookie(req.headers.cookie, ctx.cookies.session));
   if (!session) throw fail('AUTHENTICATION_REQUIRED', 'no-session');
   const { identity } = session;
   sendJson(res, 200, {

@@ -1,10 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { AppContext } from '../context.js';
 import { sendJson } from '../respond.js';
-import { PATHS } from './paths.js';
-
-/** Where upstreams fetch the identity JWT's public keys (docs/identity-jwt.md). */
-export const JWKS_PATH = `${PATHS.wellKnown}jwks.json`;
 
 const NO_KEYS = Object.freeze({ keys: [] });
 

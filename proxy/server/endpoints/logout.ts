@@ -6,6 +6,7 @@ import { clearCookie, loginCookie, loginNonce, readCookie } from '../cookies.js'
 import { readForm } from '../form-body.js';
 import { esc, page } from '../html.js';
 import { cspWithFormAction, redirect, sendHtml, sendJson } from '../respond.js';
+import { PATHS } from './paths.js';
 import type { Session } from '../../session/types.js';
 
 /**
@@ -21,8 +22,11 @@ export async function handleLogout(req: IncomingMessage, res: ServerResponse, ct
   if (req.method !== 'POST') throw fail('METHOD_NOT_ALLOWED', 'logout-method');
   const form = req.headers['content-type']?.startsWith('application/x-www-form-urlencoded') ? await readForm(req, 4096) : undefined;
   if (!sameOrigin(req, ctx) && !(token && form && validCsrf(ctx, token, form.get('csrf')))) throw fail('CSRF_REJECTED', 'logout-cross-site');
-  const session = await ctx.sessions.open(token);
-  await ctx.sessions.destroy(token);
+  // Only a browser session is signed out here: a CLI or service token pasted into the cookie is
+  // nobody's sign-in (it is revoked through its own endpoint), so it is neither ended nor logged
+  // out at the IdP; the cookie is cleared all the same.
+  const session = await ctx.sessions.openBrowser(token);
+  if (session) await ctx.sessions.destroy(token);
   if (session) ctx.log.info({ [F.event]: EVENTS.logout, [F.requestId]: scope.id, [F.user]: session.identity.user }, 'logout');
   const clear = { 'set-cookie': clearCookie(ctx.cookies, ctx.cookies.session) };
   const idpUrl = session ? await continueAtIdp(req, ctx, scope, session) : undefined;
@@ -62,16 +66,16 @@ async function continueAtIdp(req: IncomingMessage, ctx: AppContext, scope: Reque
  */
 async function confirmPage(req: IncomingMessage, res: ServerResponse, ctx: AppContext, token: string | undefined): Promise<void> {
   const csrf = token ? `<input type="hidden" name="csrf" value="${esc(ctx.sessions.csrfToken(token))}">` : '';
-  const session = token ? await ctx.sessions.open(token) : undefined;
+  const session = await ctx.sessions.openBrowser(token);
   // Scripts and CLIs never get a page (the same rule as the POST's answer): what signing out
   // takes. The CSRF token is as safe here as in the page: only our own origin can read either.
   if (!acceptsHtml(req)) {
-    const signOut = { method: 'POST', url: `${ctx.publicUrl.origin}/.gatehouse/logout`, ...(session && token ? { csrf: ctx.sessions.csrfToken(token) } : {}) };
+    const signOut = { method: 'POST', url: ctx.publicUrl.origin + PATHS.logout, ...(session && token ? { csrf: ctx.sessions.csrfToken(token) } : {}) };
     return sendJson(res, 200, { signed_in: session !== undefined, sign_out: signOut, cli: 'gatehouse logout' });
   }
   const idpOrigin = session ? ctx.singleLogout.get(session.identity.connection)?.idpLogoutOrigin(session.saml) : undefined;
   const headers: Record<string, string> = idpOrigin ? { 'content-security-policy': cspWithFormAction(`'self' ${idpOrigin}`) } : {};
-  sendHtml(res, 200, page('Sign out', `<h1>Sign out of Gatehouse?</h1><form method="post" action="/.gatehouse/logout">${csrf}<button type="submit">Sign out</button></form>`), headers);
+  sendHtml(res, 200, page('Sign out', `<h1>Sign out of Gatehouse?</h1><form method="post" action="${PATHS.logout}">${csrf}<button type="submit">Sign out</button></form>`), headers);
 }
 
 /** Logout answers a page only to a client that asks for HTML (a browser); others get JSON. */

@@ -22,6 +22,19 @@ export const PATHS = {
   wellKnown: '/.well-known/gatehouse/',
 } as const;
 
+/** The CLI login endpoints (docs/cli-tokens.md). */
+export const CLI_PATHS = {
+  authorize: `${PATHS.cli}authorize`,
+  token: `${PATHS.cli}token`,
+  revoke: `${PATHS.cli}revoke`,
+} as const;
+
+/** Where upstreams fetch the identity JWT's public keys (docs/identity-jwt.md). */
+export const JWKS_PATH = `${PATHS.wellKnown}jwks.json`;
+
+/** The discovery document of the CLI endpoints (docs/cli-tokens.md). */
+export const CONFIGURATION_PATH = `${PATHS.wellKnown}configuration`;
+
 /** The SAML endpoints of one connection. */
 export function samlPaths(connectionId: string) {
   const base = `${PATHS.saml}${connectionId}`;

@@ -6,7 +6,7 @@ import { EVENTS, F } from '../../log.js';
 import type { AppContext, RequestScope } from '../context.js';
 import { loginCookie, loginNonce, readCookie, sessionCookie } from '../cookies.js';
 import { readForm } from '../form-body.js';
-import { samlPaths } from './paths.js';
+import { PATHS, samlPaths } from './paths.js';
 import { parseToken } from '../../session/session-keys.js';
 import type { RequestTarget } from '../../path.js';
 import { redirect } from '../respond.js';
@@ -18,7 +18,7 @@ import { handleSlo } from './slo.js';
 
 /** `/.gatehouse/saml/<id>/(metadata|login|acs|slo)`. */
 export async function handleSaml(req: IncomingMessage, res: ServerResponse, ctx: AppContext, scope: RequestScope, target: RequestTarget): Promise<void> {
-  const [id, action, ...rest] = target.path.slice('/.gatehouse/saml/'.length).split('/');
+  const [id, action, ...rest] = target.path.slice(PATHS.saml.length).split('/');
   const sp = ctx.connections.get(id ?? '');
   if (!sp || rest.length > 0) throw fail('UNKNOWN_CONNECTION', 'no-such-connection');
   scope.route = `saml:${sp.conn.id}`;
@@ -58,7 +58,7 @@ async function startLogin(req: IncomingMessage, res: ServerResponse, ctx: AppCon
 async function currentSessionId(req: IncomingMessage, ctx: AppContext): Promise<string | undefined> {
   const token = readCookie(req.headers.cookie, ctx.cookies.session);
   if (!token) return undefined;
-  const open = await ctx.sessions.open(token).catch(() => undefined);
+  const open = await ctx.sessions.openBrowser(token).catch(() => undefined);
   return open ? parseToken(token)?.id : undefined;
 }
 

@@ -1,11 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { AppContext } from '../context.js';
 import { sendJson } from '../respond.js';
-import { CLI_PATHS } from './cli-auth.js';
-import { PATHS } from './paths.js';
-
-/** Where `gatehouse login URL` learns the issuer and its endpoints. */
-export const CONFIGURATION_PATH = `${PATHS.wellKnown}configuration`;
+import { CLI_PATHS, JWKS_PATH } from './paths.js';
 
 /**
  * `GET /.well-known/gatehouse/configuration`: public, on every host Gatehouse serves, with every
@@ -22,7 +18,7 @@ export function handleConfiguration(res: ServerResponse, ctx: AppContext): void 
       authorization_endpoint: origin + CLI_PATHS.authorize,
       token_endpoint: origin + CLI_PATHS.token,
       revocation_endpoint: origin + CLI_PATHS.revoke,
-      jwks_uri: `${origin}${PATHS.wellKnown}jwks.json`,
+      jwks_uri: origin + JWKS_PATH,
       access_token_ttl_seconds: Math.floor(ctx.config.tokens.access_ttl / 1000),
     },
     { 'cache-control': 'public, max-age=300' },
