@@ -5,7 +5,7 @@ import { startLoopbackCallback, type LoopbackCallback } from './loopback-callbac
 import { browserCommand, isHeadless, openBrowser } from './open-browser.js';
 import { createPkce, createState } from './pkce.js';
 import { readCode } from './read-code.js';
-import { discover, exchangeCode, revokeToken } from './token-client.js';
+import { discover, exchangeCode, issuerVouchesFor, revokeToken } from './token-client.js';
 
 /** How long `gatehouse login` waits for the browser. */
 export const LOGIN_TIMEOUT_MS = 5 * 60_000;
@@ -32,6 +32,11 @@ export async function runLogin(o: LoginOptions): Promise<number> {
   const timeoutMs = o.timeoutMs ?? LOGIN_TIMEOUT_MS;
   const host = originOf(o.url);
   const disc = await discover(host);
+  // A host whose document names another issuer must be vouched for by that issuer: otherwise any
+  // site copying the real document would be remembered and sent tokens by curl and tunnel.
+  if (host !== disc.issuer && !(await issuerVouchesFor(disc.issuer, host))) {
+    throw new CliError(`${host} is not a host the Gatehouse at ${disc.issuer} names (its own, or a route's host:); sign in with: gatehouse login ${disc.issuer}`);
+  }
   const pkce = createPkce();
   const state = createState();
   // No browser on this machine (SSH, a container, a JupyterHub terminal): the code is typed in,

@@ -91,6 +91,21 @@ export async function discover(url: string): Promise<Discovery> {
   };
 }
 
+/**
+ * True when the issuer itself (asked at its own origin, not at `host`) names `host` as one it
+ * serves. A look-alike host can copy the issuer's discovery document; only the issuer's answer
+ * decides where the CLI may send tokens.
+ */
+export async function issuerVouchesFor(issuer: string, host: string): Promise<boolean> {
+  const where = new URL(CONFIGURATION_PATH, issuer);
+  where.searchParams.set('host', new URL(host).host);
+  const res = await fetch(where, { headers: { accept: 'application/json' }, redirect: 'error', signal: AbortSignal.timeout(TIMEOUT_MS) }).catch((e: Error) => {
+    throw new CliError(`cannot reach ${issuer}: ${e.cause instanceof Error ? e.cause.message : e.message}`);
+  });
+  const doc = (await res.json().catch(() => ({}))) as { issuer?: unknown; host_served?: unknown };
+  return res.ok && doc.issuer === issuer && doc.host_served === true;
+}
+
 /** POSTs a form to a token-style endpoint; JSON back. Never puts a token in an error message. */
 async function postForm(endpoint: string, form: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(endpoint, {

@@ -44,7 +44,7 @@ export async function handleReserved(req: IncomingMessage, res: ServerResponse, 
     case JWKS_PATH:
       return getOnly(), handleJwks(res, ctx);
     case CONFIGURATION_PATH:
-      return getOnly(), handleConfiguration(res, ctx);
+      return getOnly(), handleConfiguration(res, ctx, target.query);
     case PATHS.signin:
     case PATHS.signinLegacy:
       return handleSignIn(req, res, ctx, target);

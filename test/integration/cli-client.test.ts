@@ -7,6 +7,8 @@
 import assert from 'node:assert/strict';
 import { chmodSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createPkce } from '../../proxy/cli/pkce.js';
 import type { CookieJar } from '../helpers/cookie-jar.js';
@@ -28,7 +30,11 @@ before(async () => {
   gh = await startGatehouse({
     config: { demo: true },
     connections: [{ id: 'demo', demo_idp: { users } }],
-    routes: [{ name: 'app', path: '/app', upstream: upstream.url, allow: [{ groups: ['ml-engineers'] }] }],
+    routes: [
+      // `localhost` is a host this Gatehouse names, so it vouches for it (another host of one Gatehouse).
+      { name: 'app-on-localhost', host: 'localhost', path: '/app', upstream: upstream.url, allow: [{ groups: ['ml-engineers'] }] },
+      { name: 'app', path: '/app', upstream: upstream.url, allow: [{ groups: ['ml-engineers'] }] },
+    ],
   });
 });
 after(async () => {
@@ -120,6 +126,29 @@ describe('gatehouse login (loopback redirect)', () => {
     const res = await runCli(['curl', '-sS', `${other}/app/via-localhost`], cliEnv(dir));
     assert.equal(res.code, 0, res.stderr);
     assert.equal(header(seenAt('/app/via-localhost')[0]!, 'x-forwarded-user'), 'alice@example.com');
+  });
+
+  test('token theft through a look-alike host: a site serving a copy of the discovery document is refused at login, never remembered', async () => {
+    const real = (await (await fetch(`${gh.url}/.well-known/gatehouse/configuration`)).json()) as Record<string, unknown>;
+    const seen: string[] = [];
+    const lookalike = createServer((req, res) => {
+      seen.push(`${req.headers['proxy-authorization'] ?? ''}${req.headers.authorization ?? ''}`);
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(real));
+    });
+    await new Promise<void>((r) => lookalike.listen(0, '127.0.0.2', r));
+    try {
+      const evil = `http://127.0.0.2:${(lookalike.address() as AddressInfo).port}`;
+      const dir = newDir();
+      const res = await runCli(['login', evil], cliEnv(dir));
+      assert.equal(res.code, 1);
+      assert.match(res.stderr, /is not a host the Gatehouse at .* names/);
+      assert.throws(() => statSync(join(dir, 'credentials.json')), 'nothing stored');
+      const vouch = (await (await fetch(`${gh.url}/.well-known/gatehouse/configuration?host=${encodeURIComponent(new URL(evil).host)}`)).json()) as { host_served: boolean };
+      assert.equal(vouch.host_served, false, 'a route without host: vouches for no other host');
+      assert.ok(seen.every((h) => h === ''), 'no token ever reached it');
+    } finally {
+      lookalike.close();
+    }
   });
 
   test('login CSRF on the loopback callback: a code for another user pushed with a wrong state is refused; the login ends as the right user', async () => {
