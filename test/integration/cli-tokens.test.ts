@@ -29,6 +29,8 @@ const users = [
   { name: 'frank', email: 'frank@example.com', groups: ['ml-engineers'] },
   { name: 'grace', email: 'grace@example.com', groups: ['ml-engineers'] },
   { name: 'heidi', email: 'heidi@example.com', groups: ['ml-engineers'] },
+  { name: 'ivan', email: 'ivan@example.com', groups: ['ml-engineers'] },
+  { name: 'judy', email: 'judy@example.com', groups: ['ml-engineers'] },
 ];
 
 let gh: RunningGatehouse;
@@ -507,6 +509,40 @@ describe('attacks with tokens on routes', () => {
     assert.equal(patch.status, 200);
     assert.equal((await call('/ml/x', { authorization: `Bearer ${tokens.access_token}` })).status, 401);
     assert.equal((await postForm(TOKEN_URL(), { grant_type: 'refresh_token', refresh_token: tokens.refresh_token })).body.error, 'invalid_grant');
+  });
+
+  test('deprovisioning race: a SCIM deactivation landing while a code is redeemed leaves no working CLI session', async () => {
+    const jar = await demoLogin(gh.url, 'ivan');
+    const scim = (path: string, init: RequestInit) => fetch(`${gh.url}/.gatehouse/scim/v2/${path}`, { ...init, headers: { authorization: `Bearer ${SCIM_TOKEN}`, 'content-type': 'application/scim+json' } });
+    const body = { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'ivan@example.com', emails: [{ value: 'ivan@example.com', primary: true }], active: true };
+    const user = (await (await scim('Users', { method: 'POST', body: JSON.stringify(body) })).json()) as { id: string };
+    const sessions = gh.app.context.sessions;
+    const create = sessions.create.bind(sessions);
+    // The deactivation lists ivan's sessions just before the CLI session exists, then lands.
+    sessions.create = async (identity, saml, opts) => {
+      const made = await create(identity, saml, opts);
+      if (opts?.client === 'cli') {
+        const patch = await scim(`Users/${user.id}`, { method: 'PATCH', body: JSON.stringify({ schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'active', value: false }] }) });
+        assert.equal(patch.status, 200);
+      }
+      return made;
+    };
+    try {
+      await assert.rejects(cliLogin(gh.url, jar), /invalid_grant|deactivated|400/);
+    } finally {
+      sessions.create = create;
+    }
+    const left = await gh.app.context.sessionAdmin.list('ivan@example.com');
+    assert.deepEqual(left.sessions, [], 'no session of ivan survives');
+  });
+
+  test('a CLI session ends no later than the browser session that approved it (no second max_lifetime)', async () => {
+    const { jar, tokens } = await login('judy');
+    const ctx = gh.app.context;
+    const browser = (await ctx.sessions.open(jar.get('gatehouse_session')!))!;
+    const cli = (await ctx.sessions.open(tokens.refresh_token.slice(4)))!;
+    assert.equal(cli.client, 'cli');
+    assert.ok(cli.expiresAt <= browser.expiresAt, `CLI ends ${cli.expiresAt - browser.expiresAt} ms after the browser login`);
   });
 
   test('Single Logout reaches the CLI session: it is filed under the IdP NameID index the SLO endpoint revokes', async () => {

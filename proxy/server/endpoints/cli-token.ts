@@ -48,8 +48,18 @@ async function codeGrant(res: ServerResponse, ctx: AppContext, scope: RequestSco
   if (!verifierMatches(form.get('code_verifier'), pending.challenge)) return oauthError(res, scope, 'invalid_grant', 'code_verifier does not match the code_challenge');
   const browser = await ctx.sessions.openBrowser(pending.browser);
   if (!browser) return oauthError(res, scope, 'invalid_grant', 'the browser session that approved the login has ended');
+  const who = [browser.identity.user, browser.identity.email];
+  if (await ctx.directory.isDeactivated(who)) return oauthError(res, scope, 'invalid_grant', 'the user has been deactivated');
   // Same identity and SAML facts: revocation by user, SCIM deactivation and Single Logout reach it.
-  const made = await ctx.sessions.create(browser.identity, browser.saml, { client: 'cli' });
+  // It ends no later than the browser session that approved it: a login about to expire cannot
+  // be stretched by another `max_lifetime` through the CLI.
+  const now0 = ctx.clock.now();
+  const made = await ctx.sessions.create(browser.identity, browser.saml, { client: 'cli', lifetimeMs: Math.max(1, browser.expiresAt - now0) });
+  // A deactivation that listed the user's sessions just before this one existed would miss it.
+  if (await ctx.directory.isDeactivated(who)) {
+    await ctx.sessions.destroy(made.token);
+    return oauthError(res, scope, 'invalid_grant', 'the user has been deactivated');
+  }
   const parts = parseToken(made.token)!;
   const { identity } = made.session;
   scope.user = identity.user;
