@@ -37,6 +37,12 @@ export interface SamlSubject {
   sessionIndex?: string;
 }
 
+/**
+ * What a CSRF token may approve: each form has its own, so the logout token (also handed to
+ * scripts as JSON) can never approve a CLI login.
+ */
+export type CsrfPurpose = 'logout' | 'cli-approve';
+
 /** A cookie token split into its parts. */
 export interface TokenParts {
   id: string;
@@ -160,15 +166,15 @@ export class SessionKeys {
   }
 
   /** A value bound to this session for CSRF tokens on Gatehouse's own forms. */
-  csrfToken(token: string): string {
-    return csrfWith(this.secrets[0]!, token);
+  csrfToken(token: string, purpose: CsrfPurpose): string {
+    return csrfWith(this.secrets[0]!, token, purpose);
   }
 
   /** Checks a CSRF token against every secret, in constant time per comparison. */
-  csrfValid(token: string, given: string): boolean {
+  csrfValid(token: string, given: string, purpose: CsrfPurpose): boolean {
     const got = Buffer.from(given);
     return this.secrets.some((s) => {
-      const want = Buffer.from(csrfWith(s, token));
+      const want = Buffer.from(csrfWith(s, token, purpose));
       return want.length === got.length && timingSafeEqual(want, got);
     });
   }
@@ -189,8 +195,8 @@ export class SessionKeys {
   }
 }
 
-function csrfWith(secret: Buffer, token: string): string {
-  return createHmac('sha256', secret).update(`csrf:${token}`).digest('base64url');
+function csrfWith(secret: Buffer, token: string, purpose: CsrfPurpose): string {
+  return createHmac('sha256', secret).update(`csrf:${purpose}:${token}`).digest('base64url');
 }
 
 /** `v1.` + base64url(iv[12] | ciphertext | tag[16]), AES-256-GCM with `aad` as additional data. */

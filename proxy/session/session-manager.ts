@@ -2,7 +2,7 @@ import type { Clock } from '../clock.js';
 import { isGatehouseError } from '../errors.js';
 import type { Identity } from '../policy/types.js';
 import { SessionCache, type CachedSession } from './session-cache.js';
-import { newToken, parseToken, SessionKeys, type TokenParts } from './session-keys.js';
+import { newToken, parseToken, SessionKeys, type CsrfPurpose, type TokenParts } from './session-keys.js';
 import type { Session, SessionClient, SessionMeta, SessionStore } from './types.js';
 
 /** Settings the manager needs, from `session:` in the config. */
@@ -121,8 +121,8 @@ export class SessionManager {
   }
 
   /** A value bound to this session for CSRF tokens on Gatehouse's own forms. */
-  csrfToken(token: string): string {
-    return this.keys.csrfToken(token);
+  csrfToken(token: string, purpose: CsrfPurpose): string {
+    return this.keys.csrfToken(token, purpose);
   }
 
   /** Checks the live session: lifetimes, and activity written back at most every `touchEveryMs`. */

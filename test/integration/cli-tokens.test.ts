@@ -314,6 +314,15 @@ describe('attacks on the authorization step', () => {
       assert.equal(res.status, 403);
       assert.equal(res.headers.get('location'), null);
     }
+    // An application host of the same site (its scripts can read the logout token as JSON): the
+    // logout token does not approve, and no post from another origin does, with any token.
+    const logoutCsrf = ((await (await jarFetch(jar, `${gh.url}/.gatehouse/logout`)).json()) as { sign_out: { csrf: string } }).sign_out.csrf;
+    const withLogoutToken = new URLSearchParams(form);
+    withLogoutToken.set('csrf', logoutCsrf);
+    assert.equal((await post(withLogoutToken, { origin: gh.url })).status, 403, 'the logout form\'s token is not a CLI approval token');
+    for (const headers of [{ origin: 'http://ml.example.test', 'sec-fetch-site': 'same-site' }, { origin: 'http://ml.example.test' }, { 'sec-fetch-site': 'same-site' }] as Record<string, string>[]) {
+      assert.equal((await post(form, headers)).status, 403, `same-site application host: ${JSON.stringify(headers)}`);
+    }
     // Another user's CSRF token does not work either (it is bound to the session).
     const mallory = await demoLogin(gh.url, 'bob');
     const theirs = confirmForm(await (await jarFetch(mallory, url, { headers: { accept: 'text/html' } })).text(), 'allow');

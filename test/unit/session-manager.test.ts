@@ -362,15 +362,16 @@ describe('SessionManager: the store never holds the cookie', () => {
     const a = await sessions.create(ALICE, SAML);
     const b = await sessions.create(ALICE, SAML);
     const rotated = new SessionManager(store, { ...SETTINGS, secrets: [ROTATED] }, clock);
-    assert.equal(sessions.csrfToken(a.token), sessions.csrfToken(a.token));
-    assert.notEqual(sessions.csrfToken(a.token), sessions.csrfToken(b.token));
-    assert.notEqual(sessions.csrfToken(a.token), rotated.csrfToken(a.token));
-    assert.notEqual(sessions.csrfToken(a.token), a.token);
-    assert.ok(sessions.keys.csrfValid(a.token, sessions.csrfToken(a.token)));
-    assert.ok(!sessions.keys.csrfValid(a.token, sessions.csrfToken(b.token)), 'another session\'s token is refused');
-    assert.ok(!rotated.keys.csrfValid(a.token, sessions.csrfToken(a.token)), 'a rotated-out secret is refused unless kept');
+    assert.equal(sessions.csrfToken(a.token, 'logout'), sessions.csrfToken(a.token, 'logout'));
+    assert.notEqual(sessions.csrfToken(a.token, 'logout'), sessions.csrfToken(b.token, 'logout'));
+    assert.notEqual(sessions.csrfToken(a.token, 'logout'), rotated.csrfToken(a.token, 'logout'));
+    assert.notEqual(sessions.csrfToken(a.token, 'logout'), a.token);
+    assert.ok(sessions.keys.csrfValid(a.token, sessions.csrfToken(a.token, 'logout'), 'logout'));
+    assert.ok(!sessions.keys.csrfValid(a.token, sessions.csrfToken(b.token, 'logout'), 'logout'), 'another session\'s token is refused');
+    assert.ok(!rotated.keys.csrfValid(a.token, sessions.csrfToken(a.token, 'logout'), 'logout'), 'a rotated-out secret is refused unless kept');
     const overlapping = new SessionManager(store, { ...SETTINGS, secrets: [ROTATED, SECRET] }, clock);
-    assert.ok(overlapping.keys.csrfValid(a.token, sessions.csrfToken(a.token)), 'a form opened before the rotation still posts');
+    assert.ok(overlapping.keys.csrfValid(a.token, sessions.csrfToken(a.token, 'logout'), 'logout'), 'a form opened before the rotation still posts');
+    assert.ok(!sessions.keys.csrfValid(a.token, sessions.csrfToken(a.token, 'logout'), 'cli-approve'), 'a token for one form does not post another (logout vs CLI approval)');
   });
 });
 

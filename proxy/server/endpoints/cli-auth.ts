@@ -56,9 +56,12 @@ async function handleAuthorize(req: IncomingMessage, res: ServerResponse, ctx: A
   const session = await ctx.sessions.openBrowser(token);
   if (!session) throw new LoginRequired(loginUrl(ctx, host, isGet ? target : { path: target.path, query: `?${query(form)}` }));
   if (isGet) return confirmPage(res, ctx, ask, session.identity.user, token!);
-  if (req.headers['sec-fetch-site'] === 'cross-site') throw fail('CSRF_REJECTED', 'cli-authorize-cross-site');
+  // Only our own page posts here: not another site, nor an application host of the same site.
+  const site = req.headers['sec-fetch-site'];
+  const origin = req.headers.origin;
+  if ((site !== undefined && site !== 'same-origin') || (origin !== undefined && origin !== ctx.publicUrl.origin)) throw fail('CSRF_REJECTED', 'cli-authorize-cross-origin');
   const csrf = form.get('csrf');
-  if (!csrf || !ctx.sessions.keys.csrfValid(token!, csrf)) throw fail('CSRF_REJECTED', 'cli-authorize-csrf');
+  if (!csrf || !ctx.sessions.keys.csrfValid(token!, csrf, 'cli-approve')) throw fail('CSRF_REJECTED', 'cli-authorize-csrf');
   if (form.get('decision') !== 'allow') return answer(res, ask, { error: 'access_denied' });
   const code = await issueCode(ctx.stores.logins, { challenge: ask.challenge, redirectUri: ask.redirectUri, browser: token! }, ask.target.kind === 'oob');
   return answer(res, ask, { code });
@@ -90,7 +93,7 @@ function query(p: URLSearchParams): string {
 function confirmPage(res: ServerResponse, ctx: AppContext, ask: AuthorizeRequest, user: string, token: string): void {
   const where = ask.target.kind === 'oob' ? 'in a terminal' : `on this computer (listening on port ${ask.target.port})`;
   const then = ask.target.kind === 'oob' ? ' You will get a code to type into it.' : '';
-  const hidden = [...PARAMS.map((n): [string, string] => [n, fieldOf(ask, n)]), ['csrf', ctx.sessions.csrfToken(token)] as [string, string]]
+  const hidden = [...PARAMS.map((n): [string, string] => [n, fieldOf(ask, n)]), ['csrf', ctx.sessions.csrfToken(token, 'cli-approve')] as [string, string]]
     .map(([n, v]) => `<input type="hidden" name="${n}" value="${esc(v)}">`)
     .join('');
   const body =

@@ -65,12 +65,12 @@ async function continueAtIdp(req: IncomingMessage, ctx: AppContext, scope: Reque
  * target: browsers apply `form-action` to the redirect that follows the POST.
  */
 async function confirmPage(req: IncomingMessage, res: ServerResponse, ctx: AppContext, token: string | undefined): Promise<void> {
-  const csrf = token ? `<input type="hidden" name="csrf" value="${esc(ctx.sessions.csrfToken(token))}">` : '';
+  const csrf = token ? `<input type="hidden" name="csrf" value="${esc(ctx.sessions.csrfToken(token, 'logout'))}">` : '';
   const session = await ctx.sessions.openBrowser(token);
   // Scripts and CLIs never get a page (the same rule as the POST's answer): what signing out
   // takes. The CSRF token is as safe here as in the page: only our own origin can read either.
   if (!acceptsHtml(req)) {
-    const signOut = { method: 'POST', url: ctx.publicUrl.origin + PATHS.logout, ...(session && token ? { csrf: ctx.sessions.csrfToken(token) } : {}) };
+    const signOut = { method: 'POST', url: ctx.publicUrl.origin + PATHS.logout, ...(session && token ? { csrf: ctx.sessions.csrfToken(token, 'logout') } : {}) };
     return sendJson(res, 200, { signed_in: session !== undefined, sign_out: signOut, cli: 'gatehouse logout' });
   }
   const idpOrigin = session ? ctx.singleLogout.get(session.identity.connection)?.idpLogoutOrigin(session.saml) : undefined;
@@ -90,5 +90,5 @@ export function sameOrigin(req: IncomingMessage, ctx: AppContext): boolean {
 }
 
 function validCsrf(ctx: AppContext, token: string, given: string | null): boolean {
-  return given !== null && ctx.sessions.keys.csrfValid(token, given);
+  return given !== null && ctx.sessions.keys.csrfValid(token, given, 'logout');
 }
