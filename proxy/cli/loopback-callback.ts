@@ -13,7 +13,7 @@ export interface LoopbackCallback {
   close(): void;
 }
 
-export const CALLBACK_PATH = '/callback';
+const CALLBACK_PATH = '/callback';
 
 function page(res: ServerResponse, status: number, title: string, text: string): void {
   res.writeHead(status, {

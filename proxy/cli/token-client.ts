@@ -53,7 +53,7 @@ export function isLoopbackHost(hostname: string): boolean {
 }
 
 /** Refuses plain http to anything but loopback: tokens would cross the network in clear. */
-export function requireSecureOrigin(origin: string): void {
+function requireSecureOrigin(origin: string): void {
   const u = new URL(origin);
   if (u.protocol !== 'https:' && !(u.protocol === 'http:' && isLoopbackHost(u.hostname))) {
     throw new CliError(`${origin} is not https: tokens are only sent over TLS (plain http only to loopback)`);

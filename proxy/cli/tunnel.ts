@@ -37,7 +37,7 @@ function answer(res: ServerResponse | Duplex, status: number, text: string): voi
  * Starts a local HTTP server forwarding every request and websocket upgrade to `target`'s origin
  * with `Proxy-Authorization: Bearer <token>` (kept fresh by `keeper`), bodies streamed both ways.
  */
-export async function startTunnel(o: { listen: string; target: string; keeper: TokenKeeper; warn: (line: string) => void }): Promise<Tunnel> {
+async function startTunnel(o: { listen: string; target: string; keeper: TokenKeeper; warn: (line: string) => void }): Promise<Tunnel> {
   const addr = parseListen(o.listen);
   const target = new URL(originOf(o.target));
   const tls = target.protocol === 'https:';

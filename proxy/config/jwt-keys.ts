@@ -52,7 +52,7 @@ export function generateJwtKey(): JwtKey {
 }
 
 /** The key with its public JWK and thumbprint `kid`. */
-export function jwtKeyOf(privateKey: KeyObject): JwtKey {
+function jwtKeyOf(privateKey: KeyObject): JwtKey {
   const pub = createPublicKey(privateKey).export({ format: 'jwk' });
   const kid = jwkThumbprint(pub.x!, pub.y!);
   return Object.freeze({ privateKey, kid, jwk: Object.freeze({ kty: 'EC', crv: 'P-256', x: pub.x!, y: pub.y!, kid, alg: 'ES256', use: 'sig' } as const) });
@@ -62,6 +62,6 @@ export function jwtKeyOf(privateKey: KeyObject): JwtKey {
  * RFC 7638 3.2: SHA-256 over the required members only (`crv`, `kty`, `x`, `y`), in that
  * lexicographic order, no whitespace; base64url without padding.
  */
-export function jwkThumbprint(x: string, y: string): string {
+function jwkThumbprint(x: string, y: string): string {
   return createHash('sha256').update(`{"crv":"P-256","kty":"EC","x":"${x}","y":"${y}"}`).digest('base64url');
 }

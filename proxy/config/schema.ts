@@ -171,9 +171,9 @@ const identityJwtSchema = z.strictObject({
 });
 
 /** A service account's name: what policies and identity headers see as its user (docs/service-accounts.md). */
-export const SERVICE_ACCOUNT_NAME = /^[a-z][a-z0-9-]{0,62}$/;
+const SERVICE_ACCOUNT_NAME = /^[a-z][a-z0-9-]{0,62}$/;
 /** Bounds of a service account's `max_ttl`: long enough to be useful, short enough to expire. */
-export const SERVICE_TOKEN_TTL = { minMs: 60_000, maxMs: 366 * 86_400_000 } as const;
+const SERVICE_TOKEN_TTL = { minMs: 60_000, maxMs: 366 * 86_400_000 } as const;
 
 /** A non-human caller (CI job, pipeline) whose tokens `gatehouse tokens create` mints. */
 const serviceAccountSchema = z.strictObject({

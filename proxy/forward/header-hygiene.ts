@@ -1,9 +1,9 @@
-import { FORWARDING } from '../config/fields.js';
-import { carriesGatehouseToken } from '../tokens/prefixes.js';
 /**
  * Header hygiene between client and upstream: first strip, then add ours.
  * Works on Node's rawHeaders (flat [name, value, ...]) so duplicates and every spelling are seen.
  */
+import { FORWARDING } from '../config/fields.js';
+import { carriesGatehouseToken } from '../tokens/prefixes.js';
 
 /** RFC 9110 7.6.1 hop-by-hop headers, plus legacy ones proxies must not forward. */
 const HOP_BY_HOP = new Set([

@@ -112,7 +112,7 @@ export class IdentityJwt {
 }
 
 /** The claims for one identity and route at `iat` (seconds). */
-export function claimsFor(identity: Identity, route: Pick<CompiledRoute, 'name' | 'forwardGroups'>, issuer: string, iat: number, ttlSec: number): IdentityClaims {
+function claimsFor(identity: Identity, route: Pick<CompiledRoute, 'name' | 'forwardGroups'>, issuer: string, iat: number, ttlSec: number): IdentityClaims {
   const groups = groupsClaim(identity.groups, route.forwardGroups);
   return {
     iss: issuer,

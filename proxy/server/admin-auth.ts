@@ -9,6 +9,11 @@ import { sameOrigin } from './endpoints/logout.js';
 /** Who is acting on the admin API, for the audit line. */
 export type AdminPrincipal = { kind: 'token' } | { kind: 'user'; user: string };
 
+/** How an audit line names who acted: `token` (the admin token), `scim` or `user:<name>`. */
+export function principalLabel(who: AdminPrincipal | { kind: 'scim' }): string {
+  return who.kind === 'user' ? `user:${who.user}` : who.kind;
+}
+
 /** An admin or SCIM token: visible ASCII, at most 512 characters. */
 const ADMIN_TOKEN = /^[\x21-\x7e]{1,512}$/;
 

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fail } from '../../errors.js';
 import { EVENTS, F } from '../../log.js';
 import type { MetadataState } from '../../saml/idp-source.js';
-import type { AdminPrincipal } from '../admin-auth.js';
+import { principalLabel, type AdminPrincipal } from '../admin-auth.js';
 import type { AppContext, RequestScope } from '../context.js';
 import { sendJson } from '../respond.js';
 
@@ -35,7 +35,7 @@ export async function handleAdminConnections(req: IncomingMessage, res: ServerRe
   // Other instances fetch for themselves (Redis store); without it each instance is asked on its own.
   const announced = refreshed && (await ctx.metadataAnnouncer.announce(m[1]!));
   ctx.log.info(
-    { [F.event]: EVENTS.metadataRefreshRequested, [F.requestId]: scope.id, [F.connection]: m[1], by: who.kind === 'user' ? `user:${who.user}` : who.kind, refreshed, [F.reason]: state.lastError?.reason },
+    { [F.event]: EVENTS.metadataRefreshRequested, [F.requestId]: scope.id, [F.connection]: m[1], by: principalLabel(who), refreshed, [F.reason]: state.lastError?.reason },
     'IdP metadata refresh requested',
   );
   sendJson(res, 200, { connection: m[1], refreshed, announced, metadata: publicMetadataState(state) });

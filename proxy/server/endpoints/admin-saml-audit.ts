@@ -5,7 +5,7 @@ import type { AuditEntry, AuditQuery } from '../../audit/saml-audit-types.js';
 import { fail } from '../../errors.js';
 import type { RequestTarget } from '../../path.js';
 import { EVENTS, F } from '../../log.js';
-import type { AdminPrincipal } from '../admin-auth.js';
+import { principalLabel, type AdminPrincipal } from '../admin-auth.js';
 import type { AppContext, RequestScope } from '../context.js';
 import { esc, page } from '../html.js';
 import { sendHtml, sendJson, wantsPage } from '../respond.js';
@@ -28,7 +28,7 @@ export async function handleSamlAudit(req: IncomingMessage, res: ServerResponse,
   const listing = await ctx.samlAudit.list(query);
   // Reading personal data is itself worth a line: who looked, for what.
   ctx.log.info(
-    { [F.event]: EVENTS.samlAuditRead, [F.requestId]: scope.id, by: who.kind === 'user' ? `user:${who.user}` : who.kind, filters: { email: query.email !== undefined, connection: query.connection, verdict: query.verdict, since: query.since }, count: listing.entries.length },
+    { [F.event]: EVENTS.samlAuditRead, [F.requestId]: scope.id, by: principalLabel(who), filters: { email: query.email !== undefined, connection: query.connection, verdict: query.verdict, since: query.since }, count: listing.entries.length },
     'SAML audit trail read',
   );
   if (wantsPage(req)) return sendHtml(res, 200, auditPage(ctx, params, query, listing));

@@ -4,7 +4,7 @@ import { ERRORS, fail } from '../../errors.js';
 import { EVENTS, F } from '../../log.js';
 import type { RequestTarget } from '../../path.js';
 import { findServiceToken, listServiceTokens, mintServiceToken, type ServiceTokenSummary } from '../../tokens/service-tokens.js';
-import type { AdminPrincipal } from '../admin-auth.js';
+import { principalLabel, type AdminPrincipal } from '../admin-auth.js';
 import type { AppContext, RequestScope } from '../context.js';
 import { readJson } from '../form-body.js';
 import { sendJson } from '../respond.js';
@@ -60,7 +60,7 @@ export async function handleAdminServiceAccounts(req: IncomingMessage, res: Serv
 
 /** One audit line: who (`token` or `user:NAME`), which account and token id; never the token. */
 function audit(ctx: AppContext, scope: RequestScope, who: AdminPrincipal, event: string, fields: Record<string, unknown>, msg: string): void {
-  ctx.log.info({ [F.event]: event, [F.requestId]: scope.id, by: who.kind === 'user' ? `user:${who.user}` : who.kind, ...fields }, msg);
+  ctx.log.info({ [F.event]: event, [F.requestId]: scope.id, by: principalLabel(who), ...fields }, msg);
 }
 
 /** A refused mint, with the reason and a sentence an operator can act on (admins only get here). */

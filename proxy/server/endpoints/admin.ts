@@ -3,7 +3,7 @@ import { fail } from '../../errors.js';
 import { EVENTS, F } from '../../log.js';
 import type { RequestTarget } from '../../path.js';
 import type { SessionSummary } from '../../session/session-admin.js';
-import { admitAdmin, type AdminPrincipal } from '../admin-auth.js';
+import { admitAdmin, principalLabel, type AdminPrincipal } from '../admin-auth.js';
 import type { AppContext, RequestScope } from '../context.js';
 import { readJson } from '../form-body.js';
 import { sendJson } from '../respond.js';
@@ -60,7 +60,7 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, ctx
 /** One audit line per revocation, whoever asked (admin API, SCIM). */
 export function logRevoked(ctx: AppContext, scope: RequestScope, who: AdminPrincipal | { kind: 'scim' }, revoked: readonly string[], target: Record<string, string | undefined>): void {
   ctx.log.info(
-    { [F.event]: EVENTS.sessionsRevoked, [F.requestId]: scope.id, by: who.kind === 'user' ? `user:${who.user}` : who.kind, target, count: revoked.length, ids: revoked.slice(0, 100) },
+    { [F.event]: EVENTS.sessionsRevoked, [F.requestId]: scope.id, by: principalLabel(who), target, count: revoked.length, ids: revoked.slice(0, 100) },
     'sessions revoked',
   );
 }
