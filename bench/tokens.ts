@@ -2,8 +2,8 @@
  * `npm run bench:tokens`: authenticated GET throughput, latency and Gatehouse CPU per request for
  * each way of presenting an identity, in one interleaved run against one Gatehouse process (memory
  * sessions) and the same echo upstream: the browser session cookie, a CLI access token
- * (`Authorization: Bearer gha_…` and `Proxy-Authorization: Bearer gha_…`), a service-account
- * token (`Authorization: Bearer ghs_…`) and the cookie on a route with `identity_jwt: true`; plus
+ * (`Authorization: Bearer gta_…` and `Proxy-Authorization: Bearer gta_…`), a service-account
+ * token (`Authorization: Bearer gts_…`) and the cookie on a route with `identity_jwt: true`; plus
  * the bare upstream and nginx (when installed). The tokens are obtained for real: a CLI login
  * through the demo IdP, the confirm page and the token endpoint (PKCE), and a service token minted
  * through the admin API. Prints a markdown table with ratios to the cookie and to the upstream;
@@ -51,9 +51,9 @@ const CREDENTIALS: Record<string, string> = {
   [DIRECT]: 'none (the upstream itself)',
   [NGINX_W1]: 'none (plain proxy)',
   [COOKIE]: 'Cookie: gatehouse_session=…',
-  'cli-authorization': 'Authorization: Bearer gha_…',
-  'cli-proxy-authorization': 'Proxy-Authorization: Bearer gha_…',
-  'service-authorization': 'Authorization: Bearer ghs_…',
+  'cli-authorization': 'Authorization: Bearer gta_…',
+  'cli-proxy-authorization': 'Proxy-Authorization: Bearer gta_…',
+  'service-authorization': 'Authorization: Bearer gts_…',
   'cookie-identity-jwt': 'Cookie, route with identity_jwt: true',
 };
 
@@ -87,14 +87,14 @@ function parse(argv: string[]) {
   };
 }
 
-/** A CLI access token (`gha_…`) the way `gatehouse login` gets one: browser login, Allow, code + PKCE verifier. */
+/** A CLI access token (`gta_…`) the way `gatehouse login` gets one: browser login, Allow, code + PKCE verifier. */
 async function cliAccessToken(base: string): Promise<string> {
   const tokens = await cliLogin(base, await demoLogin(base, USER));
-  if (!tokens.access_token.startsWith('gha_')) throw new Error('the token endpoint answered no gha_ access token');
+  if (!tokens.access_token.startsWith('gta_')) throw new Error('the token endpoint answered no gta_ access token');
   return tokens.access_token;
 }
 
-/** A service-account token (`ghs_…`) minted through the admin API, as `gatehouse tokens create` does. */
+/** A service-account token (`gts_…`) minted through the admin API, as `gatehouse tokens create` does. */
 async function serviceToken(base: string, adminToken: string): Promise<string> {
   const res = await fetch(`${base}/.gatehouse/admin/service-accounts/${ACCOUNT}/tokens`, {
     method: 'POST',
@@ -103,7 +103,7 @@ async function serviceToken(base: string, adminToken: string): Promise<string> {
     signal: AbortSignal.timeout(5_000),
   });
   const body = (await res.json()) as { token?: string };
-  if (res.status !== 201 || !body.token?.startsWith('ghs_')) throw new Error(`minting a service token answered ${res.status}: ${JSON.stringify(body)}`);
+  if (res.status !== 201 || !body.token?.startsWith('gts_')) throw new Error(`minting a service token answered ${res.status}: ${JSON.stringify(body)}`);
   return body.token;
 }
 

@@ -6,9 +6,9 @@ import { CliError } from './cli-error.js';
 
 /** What `gatehouse login` stored for one Gatehouse (one issuer origin). */
 export interface CredentialEntry {
-  /** `ghr_…`: lives as long as the CLI session; exchanged for access tokens. */
+  /** `gtr_…`: lives as long as the CLI session; exchanged for access tokens. */
   refresh_token: string;
-  /** `gha_…`: short-lived bearer token. */
+  /** `gta_…`: short-lived bearer token. */
   access_token?: string;
   /** When the access token expires (ISO 8601). */
   access_expires_at?: string;

@@ -131,7 +131,7 @@ const adminSchema = z.strictObject({
 /** CLI tokens (`gatehouse login`; docs/cli-tokens.md). */
 const tokensSchema = z.strictObject({
   /**
-   * Lifetime of a CLI access token (`gha_`), never past its CLI session's end. Short, since a
+   * Lifetime of a CLI access token (`gta_`), never past its CLI session's end. Short, since a
    * copy of one works until it expires or its session ends; the CLI refreshes it. At most 1h.
    */
   access_ttl: duration.refine((ms) => ms >= 60_000 && ms <= 3_600_000, 'must be between 1m and 1h').default(15 * 60_000),

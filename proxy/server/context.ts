@@ -67,7 +67,7 @@ export interface AppContext {
   /** The request-independent part of the forwarding headers, derived once from the config. */
   forwarding: Omit<ClientFacts, 'host' | 'requestId'>;
   demoIdp?: DemoIdp;
-  /** Seals and opens CLI access tokens (`gha_`), under the session secrets (docs/cli-tokens.md). */
+  /** Seals and opens CLI access tokens (`gta_`), under the session secrets (docs/cli-tokens.md). */
   accessTokens: AccessTokens;
 }
 

@@ -4,7 +4,7 @@ import { joinToken, parseToken, type TokenParts } from '../session/session-keys.
 import { TOKEN_PREFIX } from './prefixes.js';
 
 /**
- * CLI access tokens: `gha_` + AES-256-GCM seal of `{ v, sid, key, iat, exp }` (epoch ms) under a
+ * CLI access tokens: `gta_` + AES-256-GCM seal of `{ v, sid, key, iat, exp }` (epoch ms) under a
  * key derived from the session secret with its own HKDF info string, so nothing else Gatehouse
  * seals opens as one. The token names the CLI session it belongs to (its id and key, only
  * readable with the secret); whoever checks it opens that session, so logout, revocation, idle

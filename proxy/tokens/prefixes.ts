@@ -2,21 +2,22 @@ import { joinToken, parseToken, type TokenParts } from '../session/session-keys.
 
 /**
  * The prefixes that mark Gatehouse's own tokens (docs/cli-tokens.md). They are how a bearer is
- * recognised as ours, and how header hygiene knows never to forward one upstream.
+ * recognised as ours, and how header hygiene knows never to forward one upstream. Not GitHub's
+ * `gh*_` namespace: a CI job's GitHub token (`ghs_…`) must pass to an upstream that expects it.
  */
 export const TOKEN_PREFIX = {
   /** Access token: short-lived, accepted as a bearer on routes. */
-  access: 'gha_',
+  access: 'gta_',
   /** Refresh token of a CLI session: only the token and revocation endpoints take it. */
-  refresh: 'ghr_',
+  refresh: 'gtr_',
   /** Service-account token: accepted as a bearer on routes. */
-  service: 'ghs_',
+  service: 'gts_',
 } as const;
 
 /** The kinds of token whose body is a session token `<id>.<key>` (an access token is sealed instead). */
 export type SessionTokenKind = 'refresh' | 'service';
 
-/** A session token (`<id>.<key>`) presented as a token of this kind: `ghr_…` or `ghs_…`. */
+/** A session token (`<id>.<key>`) presented as a token of this kind: `gtr_…` or `gts_…`. */
 export function withPrefix(kind: SessionTokenKind, sessionToken: string): string {
   return TOKEN_PREFIX[kind] + sessionToken;
 }

@@ -7,7 +7,7 @@ import { innerToken, withPrefix } from './prefixes.js';
 import type { ServiceAccount, ServiceAccounts } from './service-accounts.js';
 
 /**
- * Service-account tokens: `ghs_<id>.<key>`, where `<id>.<key>` is the token of a session made
+ * Service-account tokens: `gts_<id>.<key>`, where `<id>.<key>` is the token of a session made
  * with `client: 'service'` for the account's identity. As for every session, the store keeps the
  * id and a value sealed under HKDF(key): the secret half is never stored, so a store dump
  * yields no usable token. Revocation, expiry and every instance's cache work as for cookies.
@@ -46,7 +46,7 @@ export async function mintServiceToken(ctx: Pick<ServiceTokenContext, 'sessions'
 }
 
 /**
- * The session a `ghs_` token stands for, with the identity of its account as the CURRENT config
+ * The session a `gts_` token stands for, with the identity of its account as the CURRENT config
  * says (groups included), or undefined: malformed, forged, expired, revoked, not a service
  * session (a cookie or CLI token with the prefix added), or its account removed from the config.
  * The session id comes with it (what logs and listings name the token by).

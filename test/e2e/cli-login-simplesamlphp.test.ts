@@ -110,8 +110,8 @@ describe('gatehouse login through SimpleSAMLphp in Chromium', { timeout: 180_000
     assert.equal(statSync(dir).mode & 0o777, 0o700);
     assert.equal(statSync(join(dir, 'credentials.json')).mode & 0o777, 0o600);
     const entry = (JSON.parse(readFileSync(join(dir, 'credentials.json'), 'utf8')) as Record<string, Record<string, string>>)[gh.url]!;
-    assert.match(entry.refresh_token!, /^ghr_/);
-    assert.match(entry.access_token!, /^gha_/);
+    assert.match(entry.refresh_token!, /^gtr_/);
+    assert.match(entry.access_token!, /^gta_/);
 
     const res = await runCli(['curl', '-sS', `${gh.url}/ml/predict?x=1`], cliEnv(dir));
     assert.equal(res.code, 0, res.stderr);

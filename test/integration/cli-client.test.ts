@@ -85,8 +85,8 @@ describe('gatehouse login (loopback redirect)', () => {
     assert.equal(statSync(join(dir, 'credentials.json')).mode & 0o777, 0o600);
     assert.deepEqual(readdirSync(dir), ['credentials.json']);
     const entry = credsOf(dir)[gh.url]!;
-    assert.match(entry.refresh_token, /^ghr_/);
-    assert.match(entry.access_token, /^gha_/);
+    assert.match(entry.refresh_token, /^gtr_/);
+    assert.match(entry.access_token, /^gta_/);
     assert.equal(entry.user, 'alice@example.com');
     assert.deepEqual(entry.hosts, [gh.url]);
     assert.ok(Date.parse(entry.access_expires_at) > Date.now() + 10 * 60_000, '15 min access token');
@@ -252,7 +252,7 @@ describe('gatehouse token', () => {
     const second = await runCli(['token', '--host', `${gh.url}/app`], cliEnv(dir));
     assert.equal(second.code, 0, second.stderr);
     const fresh = second.stdout.trim();
-    assert.match(fresh, /^gha_/);
+    assert.match(fresh, /^gta_/);
     assert.notEqual(fresh, stored.access_token, 'a new token');
     assert.equal(credsOf(dir)[gh.url]!.access_token, fresh, 'stored back');
     assert.ok(Date.parse(credsOf(dir)[gh.url]!.access_expires_at) > Date.now() + 60_000);
@@ -354,7 +354,7 @@ describe('gatehouse curl', () => {
     }
     const curl = cmdlines.find((c) => c.startsWith('curl '));
     assert.match(curl ?? '', /^curl -q --noproxy \* -H @\/dev\/fd\/3 -sS /, 'found the curl child (-q: no ~/.curlrc; plain http: no proxy from the environment)');
-    for (const c of cmdlines) assert.ok(!c.includes(token) && !c.includes('gha_'), `no token in argv: ${c}`);
+    for (const c of cmdlines) assert.ok(!c.includes(token) && !c.includes('gta_'), `no token in argv: ${c}`);
     assert.equal(await cli.exited, 0, cli.stderr());
     assert.equal(cli.stdout(), 'slow');
     const failed = await runCli(['curl', '-sS', '-f', `${gh.url}/app/status/503`], cliEnv(dir));
@@ -406,7 +406,7 @@ describe('gatehouse exec', () => {
       process.exit(7);`;
     const res = await runCli(['exec', '--env', 'MY_TOKEN', '--', process.execPath, '--input-type=module', '-e', script, 'arg one'], cliEnv(dir));
     assert.equal(res.code, 7, res.stderr);
-    assert.deepEqual(JSON.parse(res.stdout), { same: true, prefix: 'gha_', url: gh.url, status: 200, argv: ['arg one'] });
+    assert.deepEqual(JSON.parse(res.stdout), { same: true, prefix: 'gta_', url: gh.url, status: 200, argv: ['arg one'] });
     assert.equal(header(seenAt('/app/exec')[0]!, 'x-forwarded-user'), 'alice@example.com');
   });
 

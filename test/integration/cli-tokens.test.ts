@@ -115,8 +115,8 @@ describe('discovery', () => {
 describe('the whole CLI login, then curl with the token', () => {
   test('loopback login, curl with Authorization and with Proxy-Authorization, refresh, revoke -> 401', async () => {
     const { tokens } = await login('alice');
-    assert.match(tokens.access_token, /^gha_/);
-    assert.match(tokens.refresh_token, /^ghr_/);
+    assert.match(tokens.access_token, /^gta_/);
+    assert.match(tokens.refresh_token, /^gtr_/);
     assert.equal(tokens.user, 'alice@example.com');
     assert.equal(tokens.email, 'alice@example.com');
     assert.deepEqual(tokens.groups, ['ml-engineers']);
@@ -172,7 +172,7 @@ describe('the whole CLI login, then curl with the token', () => {
     assert.deepEqual((await postForm(REVOKE_URL(), { token: tokens.access_token })).body, {});
     assert.equal((await call('/ml/x', { authorization: `Bearer ${tokens.access_token}` })).status, 401);
     assert.equal((await postForm(TOKEN_URL(), { grant_type: 'refresh_token', refresh_token: tokens.refresh_token })).status, 400);
-    const unknown = await postForm(REVOKE_URL(), { token: 'ghr_nothing' });
+    const unknown = await postForm(REVOKE_URL(), { token: 'gtr_nothing' });
     assert.deepEqual([unknown.status, unknown.body], [200, {}]);
   });
 
@@ -402,7 +402,7 @@ describe('attacks on the token endpoint', () => {
     assert.equal(cross.status, 403);
     const cookieOnly = await jarFetch(jar, TOKEN_URL(), { method: 'POST', body: new URLSearchParams({ grant_type: 'refresh_token' }) });
     assert.equal(cookieOnly.status, 400);
-    const asRefresh = await jarFetch(jar, TOKEN_URL(), { method: 'POST', body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: `ghr_${jar.get('gatehouse_session')}` }) });
+    const asRefresh = await jarFetch(jar, TOKEN_URL(), { method: 'POST', body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: `gtr_${jar.get('gatehouse_session')}` }) });
     assert.deepEqual([asRefresh.status, ((await asRefresh.json()) as { error: string }).error], [400, 'invalid_grant'], 'a browser cookie is not a refresh token');
     const revokeGet = await fetch(REVOKE_URL());
     assert.equal(revokeGet.status, 405);
@@ -427,8 +427,8 @@ describe('attacks with tokens on routes', () => {
       [flip, 'access-token-invalid'],
       [otherSecret, 'access-token-invalid'],
       [tokens.refresh_token, 'refresh-token-not-bearer'],
-      ['gha_', 'access-token-invalid'],
-      ['ghs_nothing.here', 'service-token-invalid'],
+      ['gta_', 'access-token-invalid'],
+      ['gts_nothing.here', 'service-token-invalid'],
     ] as const) {
       const r = await call('/ml/x', { authorization: `Bearer ${token}` });
       assert.equal(r.status, 401, token);
@@ -463,6 +463,13 @@ describe('attacks with tokens on routes', () => {
     const foreign = await call('/ml/x', { cookie, authorization: 'Bearer upstream-token-123' });
     assert.equal(foreign.status, 200);
     assert.equal(foreign.seen!.headers.authorization, 'Bearer upstream-token-123');
+    // GitHub's token prefixes (ghs_ of an Actions job, ghr_, gha_-like ones) are not ours: a CI
+    // job's GitHub token passes to the upstream that expects it.
+    for (const github of ['ghs_16C7e42F292c6912E7710c838347Ae178B4a', 'ghr_1B4a2e77838347a7E420ce178F2E7c6912E1', 'gha_abc']) {
+      const passed = await call('/ml/x', { cookie, authorization: `Bearer ${github}` });
+      assert.equal(passed.status, 200, github);
+      assert.equal(passed.seen!.headers.authorization, `Bearer ${github}`, github);
+    }
     const twoOfOurs = await call('/ml/x', { authorization: `Bearer ${tokens.access_token}`, 'proxy-authorization': `Bearer ${tokens.refresh_token}` });
     assert.equal(twoOfOurs.status, 401, 'two different tokens of ours are ambiguous');
   });
@@ -579,7 +586,7 @@ describe('attacks with tokens on routes', () => {
     const text = gh.logs.text();
     for (const s of secrets) {
       assert.ok(!text.includes(s), 'a token, code or verifier was logged');
-      const inner = s.startsWith('ghr_') ? s.slice(4) : undefined;
+      const inner = s.startsWith('gtr_') ? s.slice(4) : undefined;
       if (inner) assert.ok(!text.includes(inner.split('.')[1]!), 'a session key was logged');
     }
   });

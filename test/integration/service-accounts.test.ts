@@ -1,5 +1,5 @@
 /**
- * Service accounts (issue 6 point 4) through a running Gatehouse: `ghs_` tokens minted by the
+ * Service accounts (issue 6 point 4) through a running Gatehouse: `gts_` tokens minted by the
  * admin API and `gatehouse tokens`, used as `Authorization: Bearer`, decided by policies as the
  * account with the groups the CURRENT config gives it, never forwarded, never logged, ended by
  * expiry, revocation (on every instance: two instances share a real redis-server) and by a
@@ -98,7 +98,7 @@ describe('service accounts (memory store)', () => {
 
   test('minted by the admin API: 201 with the token once; it works like curl would use it, as the account with its groups', async () => {
     const made = await mint(gh.url, 'ci-bot', { ttl: '90m', description: 'nightly build' });
-    assert.match(made.token, /^ghs_[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/);
+    assert.match(made.token, /^gts_[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/);
     assert.equal(made.token.slice(4, 26), made.id, 'the id is the public half');
     assert.equal(made.service_account, 'ci-bot');
     const ttl = Date.parse(made.expires_at) - Date.now();
@@ -131,7 +131,7 @@ describe('service accounts (memory store)', () => {
     assert.equal(seen.headers.authorization, undefined);
     assert.equal(seen.headers['x-other'], 'kept');
     assert.ok(!seen.rawHeaders.join('\n').includes(token.slice(4)), 'no part of the token in any upstream header');
-    assert.ok(!seen.rawHeaders.join('\n').includes('ghs_'));
+    assert.ok(!seen.rawHeaders.join('\n').includes('gts_'));
   });
 
   test("a foreign Authorization (the upstream's own credential) is left alone for cookie users", async () => {
@@ -201,7 +201,7 @@ describe('service accounts (memory store)', () => {
     const randomId = randomBytes(16).toString('base64url');
     const randomKey = randomBytes(32).toString('base64url');
     const alice = await demoLogin(gh.url, 'alice');
-    const forged = [`ghs_${randomId}.${randomKey}`, `ghs_${made.id}.${randomKey}`, 'ghs_', 'ghs_not-a-token', `ghs_${made.token.slice(4)}x`, `ghs_${alice.get('gatehouse_session')!}`];
+    const forged = [`gts_${randomId}.${randomKey}`, `gts_${made.id}.${randomKey}`, 'gts_', 'gts_not-a-token', `gts_${made.token.slice(4)}x`, `gts_${alice.get('gatehouse_session')!}`];
     for (const token of forged) {
       const res = await call(gh.url, '/models/x', token);
       assert.equal(res.status, 401, token);
@@ -210,9 +210,9 @@ describe('service accounts (memory store)', () => {
     assert.equal((await call(gh.url, '/models/x', made.token)).status, 200, 'the genuine one still works (control)');
   });
 
-  test('ReDoS through the Authorization header: 30 KB of spaces inside a ghs_ bearer is refused at once', async () => {
+  test('ReDoS through the Authorization header: 30 KB of spaces inside a gts_ bearer is refused at once', async () => {
     const started = Date.now();
-    const res = await call(gh.url, '/models/x', `ghs_${' '.repeat(30_000)}x`);
+    const res = await call(gh.url, '/models/x', `gts_${' '.repeat(30_000)}x`);
     assert.equal(res.status, 401);
     assert.equal(res.body.error?.code, 'TOKEN_INVALID');
     assert.ok(Date.now() - started < 500, `took ${Date.now() - started} ms`);
@@ -220,7 +220,7 @@ describe('service accounts (memory store)', () => {
 
   test('no fallback: an invalid service token with a valid cookie is 401 TOKEN_INVALID, never the cookie user', async () => {
     const alice = await demoLogin(gh.url, 'alice');
-    const res = await jarFetch(alice, `${gh.url}/models/x`, { headers: { authorization: `Bearer ghs_${randomBytes(16).toString('base64url')}.x`, accept: 'text/html' } });
+    const res = await jarFetch(alice, `${gh.url}/models/x`, { headers: { authorization: `Bearer gts_${randomBytes(16).toString('base64url')}.x`, accept: 'text/html' } });
     assert.equal(res.status, 401, 'not a redirect to sign in either');
     assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'TOKEN_INVALID');
   });
@@ -291,7 +291,7 @@ describe('service accounts (memory store)', () => {
     const created = await cli('create', '--service-account', 'ci-bot', '--ttl', '1h', '--description', 'from the CLI');
     const token = created.stdout.trim();
     minted.push(token);
-    assert.match(token, /^ghs_\S+$/, 'only the token on stdout');
+    assert.match(token, /^gts_\S+$/, 'only the token on stdout');
     assert.match(created.stderr, /shown once/);
     assert.ok(!created.stderr.includes(token.slice(4)), 'the token only once');
     assert.equal((await call(gh.url, '/models/x', token)).status, 200);
@@ -371,7 +371,7 @@ describe('service accounts (memory store)', () => {
     for (const token of tokens) {
       assert.ok(!text.includes(token.slice(token.indexOf('.') + 1)), `key half of ${token.slice(0, 12)}… logged`);
     }
-    assert.ok(!text.includes('ghs_'), 'no token prefix anywhere');
+    assert.ok(!text.includes('gts_'), 'no token prefix anywhere');
     const created = gh.logs.find((l) => l.event === 'service-token-created');
     assert.ok(created.length >= tokens.length - 1, 'one audit line per mint (the CLI one included)');
     assert.ok(created.every((l) => typeof l.id === 'string' && l.service_account && l.expires_at && l.req_id));
@@ -439,7 +439,7 @@ describe('service accounts across instances (redis-server)', { skip }, () => {
   test('token disclosure in logs (both instances)', () => {
     for (const inst of [a, b]) {
       const text = inst.logs.text();
-      assert.ok(!text.includes('ghs_'));
+      assert.ok(!text.includes('gts_'));
       for (const token of minted.filter(Boolean)) assert.ok(!text.includes(token.slice(token.indexOf('.') + 1)));
     }
   });

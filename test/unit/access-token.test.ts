@@ -1,5 +1,5 @@
 /**
- * The token formats of CLI logins (docs/cli-tokens.md): sealed `gha_` access tokens, `ghr_`
+ * The token formats of CLI logins (docs/cli-tokens.md): sealed `gta_` access tokens, `gtr_`
  * refresh tokens, one-time codes with PKCE S256, loopback-only redirect URIs, the bearer
  * recognised as ours, and header hygiene that never forwards one of our tokens.
  */
@@ -19,13 +19,13 @@ const SECRET = 'unit-secret-0123456789abcdef0123456789abcdef';
 const OLD = 'unit-old-secret-0123456789abcdef0123456789ab';
 const clock = { now: () => Date.now() };
 
-describe('access tokens (gha_)', () => {
+describe('access tokens (gta_)', () => {
   const tokens = new AccessTokens([SECRET]);
   const parts = newToken();
 
   test('seal and open round-trip the CLI session and times', () => {
     const t = tokens.seal(parts, 1000, 2000);
-    assert.match(t, /^gha_v1\.[A-Za-z0-9_-]+$/);
+    assert.match(t, /^gta_v1\.[A-Za-z0-9_-]+$/);
     assert.deepEqual(tokens.open(t), { v: 1, sid: parts.id, key: parts.key, iat: 1000, exp: 2000 });
     assert.ok(!t.includes(parts.key), 'the session key is sealed, not readable');
   });
@@ -37,10 +37,10 @@ describe('access tokens (gha_)', () => {
       assert.equal(tokens.open(t.slice(0, i) + c + t.slice(i + 1)), undefined, `changed at ${i}`);
     }
     assert.equal(tokens.open(t.slice(0, -1)), undefined);
-    assert.equal(tokens.open(`ghs_${t.slice(4)}`), undefined);
+    assert.equal(tokens.open(`gts_${t.slice(4)}`), undefined);
     assert.equal(tokens.open(t.slice(4)), undefined);
     assert.equal(new AccessTokens(['another-secret-0123456789abcdef0123456789']).open(t), undefined);
-    assert.equal(tokens.open(`gha_${'A'.repeat(2000)}`), undefined);
+    assert.equal(tokens.open(`gta_${'A'.repeat(2000)}`), undefined);
   });
 
   test('rotation: a token sealed under a secret being rotated out still opens; new ones use the first', () => {
@@ -56,19 +56,19 @@ describe('access tokens (gha_)', () => {
   });
 });
 
-describe('refresh tokens (ghr_) and service tokens (ghs_)', () => {
+describe('refresh tokens (gtr_) and service tokens (gts_)', () => {
   test('wrap a CLI session token and parse back; anything else is not one', () => {
     const p = newToken();
     const r = withPrefix('refresh', p.token);
-    assert.equal(r, `ghr_${p.token}`);
+    assert.equal(r, `gtr_${p.token}`);
     assert.deepEqual(innerToken('refresh', r), { id: p.id, key: p.key, token: p.token });
-    for (const bad of [p.token, `gha_${p.token}`, `ghs_${p.token}`, 'ghr_', `ghr_${p.token}x`, `ghr_${p.id}`]) assert.equal(innerToken('refresh', bad), undefined, bad);
+    for (const bad of [p.token, `gta_${p.token}`, `gts_${p.token}`, 'gtr_', `gtr_${p.token}x`, `gtr_${p.id}`]) assert.equal(innerToken('refresh', bad), undefined, bad);
   });
 
   test('a service token is read only as one: the prefix names the kind', () => {
     const p = newToken();
     const s = withPrefix('service', p.token);
-    assert.equal(s, `ghs_${p.token}`);
+    assert.equal(s, `gts_${p.token}`);
     assert.deepEqual(innerToken('service', s), { id: p.id, key: p.key, token: p.token });
     assert.equal(innerToken('refresh', s), undefined);
     assert.equal(innerToken('service', withPrefix('refresh', p.token)), undefined);
@@ -131,22 +131,22 @@ describe('authorization codes', () => {
 describe('bearer recognition and hygiene', () => {
 
   test('ours: any Proxy-Authorization Bearer, an Authorization Bearer with our prefix; others pass', () => {
-    assert.equal(presentedToken(['Authorization', 'Bearer gha_abc']), 'gha_abc');
-    assert.equal(presentedToken(['authorization', 'bearer  ghs_x.y']), 'ghs_x.y');
+    assert.equal(presentedToken(['Authorization', 'Bearer gta_abc']), 'gta_abc');
+    assert.equal(presentedToken(['authorization', 'bearer  gts_x.y']), 'gts_x.y');
     assert.equal(presentedToken(['Proxy-Authorization', 'Bearer anything']), 'anything');
     assert.equal(presentedToken(['Authorization', 'Bearer upstream-token']), undefined);
     assert.equal(presentedToken(['Authorization', 'Basic Z2hhXzp4']), undefined);
     assert.equal(presentedToken(['Proxy-Authorization', 'Basic eDp5']), undefined);
     assert.equal(presentedToken([]), undefined);
-    assert.equal(presentedToken(['Authorization', 'Bearer gha_a', 'Proxy-Authorization', 'Bearer gha_a']), 'gha_a');
-    assert.deepEqual(presentedToken(['Authorization', 'Bearer upstream', 'Authorization', 'Bearer gha_a', 'Proxy-Authorization', 'Bearer gha_b']), { reason: 'several-tokens' });
+    assert.equal(presentedToken(['Authorization', 'Bearer gta_a', 'Proxy-Authorization', 'Bearer gta_a']), 'gta_a');
+    assert.deepEqual(presentedToken(['Authorization', 'Bearer upstream', 'Authorization', 'Bearer gta_a', 'Proxy-Authorization', 'Bearer gta_b']), { reason: 'several-tokens' });
   });
 
   test('never forwarded: Authorization with our token dropped (every copy), Proxy-Authorization always; a foreign Authorization kept', () => {
     const strip = buildStripSet([], ['gatehouse_session']);
-    const out = cleanRequestHeaders(['Authorization', 'Bearer gha_x', 'authorization', 'Bearer upstream', 'AUTHORIZATION', 'bearer ghr_y', 'Proxy-Authorization', 'Bearer gha_x', 'Proxy_Authorization', 'Bearer gha_x', 'X-A', '1'], strip);
+    const out = cleanRequestHeaders(['Authorization', 'Bearer gta_x', 'authorization', 'Bearer upstream', 'AUTHORIZATION', 'bearer gtr_y', 'Proxy-Authorization', 'Bearer gta_x', 'Proxy_Authorization', 'Bearer gta_x', 'X-A', '1'], strip);
     assert.deepEqual(out, ['authorization', 'Bearer upstream', 'X-A', '1']);
-    assert.ok(carriesGatehouseToken('Bearer ghs_a.b') && !carriesGatehouseToken('Basic gha_') && !carriesGatehouseToken('Bearer x'));
+    assert.ok(carriesGatehouseToken('Bearer gts_a.b') && !carriesGatehouseToken('Basic gta_') && !carriesGatehouseToken('Bearer x'));
   });
 });
 

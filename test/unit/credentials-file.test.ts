@@ -12,7 +12,7 @@ let n = 0;
 const fresh = () => join(root, `case-${n++}`, 'gatehouse', 'credentials.json');
 const mode = (p: string) => statSync(p).mode & 0o777;
 
-const entry = (user: string, hosts: string[] = []) => ({ refresh_token: `ghr_${user}.k`, access_token: `gha_${user}`, access_expires_at: '2030-01-01T00:00:00.000Z', user, hosts });
+const entry = (user: string, hosts: string[] = []) => ({ refresh_token: `gtr_${user}.k`, access_token: `gta_${user}`, access_expires_at: '2030-01-01T00:00:00.000Z', user, hosts });
 
 describe('credentials file', () => {
   it('lives in $GATEHOUSE_CONFIG_DIR, else $XDG_CONFIG_HOME/gatehouse, else ~/.config/gatehouse', () => {
@@ -99,7 +99,7 @@ describe('finding the sign-in for a host', () => {
   it('without --host: the only entry, else a usage error naming them', () => {
     assert.equal(findEntry({ 'https://gh.example': entry('a') }).issuer, 'https://gh.example');
     assert.throws(() => findEntry(creds), (e: unknown) => e instanceof CliError && e.exitCode === 2 && /several.*--host/.test(e.message));
-    assert.throws(() => findEntry({}), (e: unknown) => e instanceof CliError && e.exitCode === 1 && /run gatehouse login URL/.test(e.message));
+    assert.throws(() => findEntry({}), (e: unknown) => e instanceof CliError && e.exitCode === 1 && /run gatehouse login https:\/\/<your Gatehouse>/.test(e.message));
   });
 
   it('token sent to another host: only the issuer and the hosts named at login may receive it', () => {
