@@ -3,7 +3,7 @@ import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { ConfigError, formatProblem } from '../config/problems.js';
 import { createLogger } from '../log.js';
 import { RedisSessionStore } from '../session/redis-session-store.js';
-import { SessionAdmin, type SessionSummary } from '../session/session-admin.js';
+import { publicSession, SessionAdmin, type PublicSession } from '../session/session-admin.js';
 import { SessionKeys } from '../session/session-keys.js';
 import { redisSettings } from '../store/open-stores.js';
 import { RedisConnection } from '../store/redis-connection.js';
@@ -23,16 +23,6 @@ interface SessionsBackend {
   list(email?: string): Promise<{ sessions: PublicSession[]; truncated: boolean }>;
   revoke(target: { email: string } | { id: string }): Promise<string[]>;
   close(): Promise<void>;
-}
-
-interface PublicSession {
-  id: string;
-  user: string;
-  email: string | null;
-  connection: string;
-  created_at: string;
-  last_seen_at: string;
-  expires_at: string;
 }
 
 /**
@@ -109,13 +99,8 @@ async function openBackend(loaded: LoadedConfig): Promise<SessionsBackend | stri
   };
 }
 
-function publicSession(s: SessionSummary): PublicSession {
-  const iso = (ms: number) => new Date(ms).toISOString();
-  return { id: s.id, user: s.user, email: s.email ?? null, connection: s.connection, created_at: iso(s.createdAt), last_seen_at: iso(s.lastSeenAt), expires_at: iso(s.expiresAt) };
-}
-
 function sessionTable(sessions: PublicSession[], truncated: boolean): string {
   if (sessions.length === 0) return 'no live sessions\n';
-  const table = formatTable(['ID', 'USER', 'EMAIL', 'CONNECTION', 'SIGNED IN', 'LAST SEEN', 'ENDS'], sessions.map((s) => [s.id, s.user, s.email ?? '-', s.connection, s.created_at, s.last_seen_at, s.expires_at]));
+  const table = formatTable(['ID', 'USER', 'EMAIL', 'CONNECTION', 'CLIENT', 'SIGNED IN', 'LAST SEEN', 'ENDS'], sessions.map((s) => [s.id, s.user, s.email ?? '-', s.connection, s.client ?? 'browser', s.created_at, s.last_seen_at, s.expires_at]));
   return `${table}${sessions.length} session(s)${truncated ? ' (truncated)' : ''}\n`;
 }

@@ -9,6 +9,25 @@ export interface SessionSummary extends SessionMeta {
   id: string;
 }
 
+/** A session as the admin API and `gatehouse sessions list` show it (JSON names, ISO times). */
+export interface PublicSession {
+  id: string;
+  user: string;
+  email: string | null;
+  connection: string;
+  /** Who holds it: `browser`, `cli` (gatehouse login) or `service` (a service-account token). */
+  client: 'browser' | 'cli' | 'service';
+  created_at: string;
+  last_seen_at: string;
+  expires_at: string;
+}
+
+/** The public shape of a session summary (no key, nothing sealed). */
+export function publicSession(s: SessionSummary): PublicSession {
+  const iso = (ms: number) => new Date(ms).toISOString();
+  return { id: s.id, user: s.user, email: s.email ?? null, connection: s.connection, client: s.client ?? 'browser', created_at: iso(s.createdAt), last_seen_at: iso(s.lastSeenAt), expires_at: iso(s.expiresAt) };
+}
+
 /** Most sessions one listing shows (more are reported as truncated), and the page size of a revocation. */
 export const ADMIN_LIMIT = 10_000;
 /** A revocation by user pages through at most this many index entries. */

@@ -559,6 +559,8 @@ describe('attacks with tokens on routes', () => {
     const cli = (await ctx.sessions.open(tokens.refresh_token.slice(4)))!;
     assert.equal(cli.client, 'cli');
     assert.ok(cli.expiresAt <= browser.expiresAt, `CLI ends ${cli.expiresAt - browser.expiresAt} ms after the browser login`);
+    const listed = (await (await fetch(`${gh.url}/.gatehouse/admin/sessions?email=judy%40example.com`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as { sessions: { client: string }[] };
+    assert.deepEqual(listed.sessions.map((x) => x.client).sort(), ['browser', 'cli'], 'administrators see which session is the CLI\'s');
   });
 
   test('Single Logout reaches the CLI session: it is filed under the IdP NameID index the SLO endpoint revokes', async () => {

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fail } from '../../errors.js';
 import { EVENTS, F } from '../../log.js';
 import type { RequestTarget } from '../../path.js';
-import type { SessionSummary } from '../../session/session-admin.js';
+import { publicSession } from '../../session/session-admin.js';
 import { admitAdmin, principalLabel, type AdminPrincipal } from '../admin-auth.js';
 import type { AppContext, RequestScope } from '../context.js';
 import { readJson } from '../form-body.js';
@@ -33,7 +33,7 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, ctx
     if (req.method !== 'GET' && req.method !== 'HEAD') throw fail('METHOD_NOT_ALLOWED', 'admin-method');
     const email = new URLSearchParams(target.query.slice(1)).get('email') ?? undefined;
     const { sessions, truncated } = await ctx.sessionAdmin.list(email);
-    return sendJson(res, 200, { sessions: sessions.map(publicSummary), truncated });
+    return sendJson(res, 200, { sessions: sessions.map(publicSession), truncated });
   }
   if (rest === 'sessions/revoke') {
     if (req.method !== 'POST') throw fail('METHOD_NOT_ALLOWED', 'admin-method');
@@ -65,14 +65,3 @@ export function logRevoked(ctx: AppContext, scope: RequestScope, who: AdminPrinc
   );
 }
 
-function publicSummary(s: SessionSummary) {
-  return {
-    id: s.id,
-    user: s.user,
-    email: s.email ?? null,
-    connection: s.connection,
-    created_at: new Date(s.createdAt).toISOString(),
-    last_seen_at: new Date(s.lastSeenAt).toISOString(),
-    expires_at: new Date(s.expiresAt).toISOString(),
-  };
-}
