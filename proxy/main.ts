@@ -20,7 +20,8 @@ commands:
                         fetched unless --offline; exit 1 on problems), then lint group names,
                         shadowed routes, step-up classes no connection can give, IdP and SP
                         certificates expiring within 30 days, plain-http metadata without a
-                        signature pin (warnings; --strict: exit 1 on warnings too)
+                        signature pin, routes service accounts reach through authenticated:
+                        true (warnings; --strict: exit 1 on warnings too)
   policy explain [--user U] [--email E] [--groups a,b] [--connection C] [--source-ip IP] [--json] METHOD URL
                         decide one request as serve would: decision, route, rule, reasons
                         (no --user/--email/--groups: an anonymous request; exit 0 allowed, 1 not)

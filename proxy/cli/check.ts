@@ -8,6 +8,7 @@ import { lintGroupNames } from './group-lint.js';
 import { checkMetadata } from './metadata-check.js';
 import { lintShadowedRoutes } from './shadow-lint.js';
 import { lintStepUp } from './step-up-lint.js';
+import { lintServiceAccounts } from './service-account-lint.js';
 import { lintSpKeyExpiry } from './sp-key-lint.js';
 
 export interface CheckOptions {
@@ -51,7 +52,7 @@ export async function runCheck(
   }
   if (problems.length === 0 && loaded) {
     const lint = await lintGroupNames(loaded);
-    lint.warnings.push(...lintShadowedRoutes(loaded), ...lintStepUp(loaded), ...lintSpKeyExpiry(loaded), ...metadataWarnings);
+    lint.warnings.push(...lintShadowedRoutes(loaded), ...lintStepUp(loaded), ...lintServiceAccounts(loaded), ...lintSpKeyExpiry(loaded), ...metadataWarnings);
     for (const note of lint.notes) out.write(`info: ${note}\n`);
     for (const w of lint.warnings) err.write(`${formatProblem(w)}\n`);
     const warned = lint.warnings.length ? `, ${lint.warnings.length} warning(s)` : '';

@@ -42,7 +42,7 @@ export function lintStepUp(loaded: LoadedConfig): ConfigProblem[] {
 }
 
 /** Whether a rule only matches users of the connections it names (`connections:`, in it or in every branch). */
-function pinsConnections(rule: RuleConfig): boolean {
+export function pinsConnections(rule: RuleConfig): boolean {
   if (rule.connections) return true;
   if (rule.and?.some(pinsConnections)) return true;
   return rule.or !== undefined && rule.or.length > 0 && rule.or.every(pinsConnections);
