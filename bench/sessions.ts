@@ -19,6 +19,7 @@ import { runProbedRounds, type ProbedReport, type ProbedTarget } from './lib/pro
 import { commandDelta, openRedisProbe, redisSkipReason, startRedis, type RedisProbe } from './lib/redis.js';
 import { writeReport } from './lib/report.js';
 import { wrkAvailable } from './lib/wrk.js';
+import { benchLifecycle } from './lib/lifecycle.js';
 
 const USAGE = `node --import tsx bench/sessions.ts [options]   (build first: npm run build)
   --rounds N        interleaved rounds, medians reported [3]
@@ -124,27 +125,15 @@ async function main(): Promise<number> {
     console.error(`${MAIN} is missing: run npm run build first (npm run bench:sessions does)`);
     return 2;
   }
-  const abort = new AbortController();
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (!abort.signal.aborted) console.error(`${sig}: stopping every process this benchmark started`);
-    abort.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  // Stopped in reverse order, each by its own pid, whatever happens.
-  const stops: { name: string; stop: () => Promise<void> }[] = [];
-  const started = <T extends { stop(): Promise<void> }>(name: string, x: T): T => {
-    stops.push({ name, stop: () => x.stop() });
-    abort.signal.throwIfAborted();
-    return x;
-  };
+  const run = benchLifecycle();
+  const started = run.started;
   try {
     const upstream = started('upstream', await startEchoUpstream({ bodyBytes: o.bodyBytes }));
     const redisNoCache = started('redis (cache off)', await startRedis());
     const redisCache = started('redis (cache on)', await startRedis());
     const probe = async (port: number) => {
       const p = await openRedisProbe(port);
-      stops.push({ name: `probe ${port}`, stop: () => p.close() });
+      started(`probe ${port}`, { stop: () => p.close() });
       return p;
     };
     const probeNoCache = await probe(redisNoCache.port);
@@ -189,7 +178,7 @@ async function main(): Promise<number> {
         redisTarget(REDIS_CACHE, cached, redisCache.pid, probeCache),
       ],
       log: (l) => console.error(l),
-      signal: abort.signal,
+      signal: run.signal,
     });
     const full = { ...report, redis: { version: redisVersion, cacheTtl: { [REDIS_NO_CACHE]: '0s', [REDIS_CACHE]: '5s (default)' } } };
     console.log(formatSessionsMarkdown(full));
@@ -209,15 +198,13 @@ async function main(): Promise<number> {
     }
     return code;
   } catch (err) {
-    if (abort.signal.aborted) {
+    if (run.signal.aborted) {
       console.error('interrupted');
       return 130;
     }
     throw err;
   } finally {
-    for (const { name, stop } of stops.reverse()) await stop().catch((err: Error) => console.error(`stopping ${name}: ${err.message}`));
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    await run.stopAll();
   }
 }
 

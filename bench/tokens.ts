@@ -28,6 +28,7 @@ import { nginxAvailable, startNginx } from './lib/nginx.js';
 import { runProbedRounds, type ProbedReport, type ProbedTarget } from './lib/probed-rounds.js';
 import { writeReport } from './lib/report.js';
 import { wrkAvailable } from './lib/wrk.js';
+import { benchLifecycle } from './lib/lifecycle.js';
 
 const USAGE = `node --import tsx bench/tokens.ts [options]   (build first: npm run build)
   --rounds N        interleaved rounds, medians reported [3]
@@ -179,20 +180,8 @@ async function main(): Promise<number> {
     console.error(`${MAIN} is missing: run npm run build first (npm run bench:tokens does)`);
     return 2;
   }
-  const abort = new AbortController();
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (!abort.signal.aborted) console.error(`${sig}: stopping every process this benchmark started`);
-    abort.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  // Stopped in reverse order, each by its own pid, whatever happens.
-  const stops: { name: string; stop: () => Promise<void> }[] = [];
-  const started = <T extends { stop(): Promise<void> }>(name: string, x: T): T => {
-    stops.push({ name, stop: () => x.stop() });
-    abort.signal.throwIfAborted();
-    return x;
-  };
+  const run = benchLifecycle();
+  const started = run.started;
   try {
     const upstream = started('upstream', await startEchoUpstream({ bodyBytes: o.bodyBytes }));
     const probe = started('header probe', await startHeaderProbe());
@@ -250,7 +239,7 @@ async function main(): Promise<number> {
         ...variants.map(({ user: _user, ...t }) => t),
       ],
       log: (l) => console.error(l),
-      signal: abort.signal,
+      signal: run.signal,
     });
     const full = {
       ...report,
@@ -275,15 +264,13 @@ async function main(): Promise<number> {
     }
     return code;
   } catch (err) {
-    if (abort.signal.aborted) {
+    if (run.signal.aborted) {
       console.error('interrupted');
       return 130;
     }
     throw err;
   } finally {
-    for (const { name, stop } of stops.reverse()) await stop().catch((err: Error) => console.error(`stopping ${name}: ${err.message}`));
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    await run.stopAll();
   }
 }
 
