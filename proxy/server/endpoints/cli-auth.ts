@@ -57,9 +57,11 @@ async function handleAuthorize(req: IncomingMessage, res: ServerResponse, ctx: A
   if (!session) throw new LoginRequired(loginUrl(ctx, host, isGet ? target : { path: target.path, query: `?${query(form)}` }));
   if (isGet) return confirmPage(res, ctx, ask, session.identity.user, token!);
   // Only our own page posts here: not another site, nor an application host of the same site.
+  // (`Origin: null` is what a browser sends from a page with `Referrer-Policy: no-referrer`, as
+  // ours are; Sec-Fetch-Site still tells same-origin apart.)
   const site = req.headers['sec-fetch-site'];
   const origin = req.headers.origin;
-  if ((site !== undefined && site !== 'same-origin') || (origin !== undefined && origin !== ctx.publicUrl.origin)) throw fail('CSRF_REJECTED', 'cli-authorize-cross-origin');
+  if ((site !== undefined && site !== 'same-origin') || (origin !== undefined && origin !== 'null' && origin !== ctx.publicUrl.origin)) throw fail('CSRF_REJECTED', 'cli-authorize-cross-origin');
   const csrf = form.get('csrf');
   if (!csrf || !ctx.sessions.keys.csrfValid(token!, csrf, 'cli-approve')) throw fail('CSRF_REJECTED', 'cli-authorize-csrf');
   if (form.get('decision') !== 'allow') return answer(res, ask, { error: 'access_denied' });
