@@ -11,7 +11,6 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { DIRECT } from './lib/baselines.js';
 import { startEchoUpstream } from './lib/echo-upstream.js';
 import { startGatehouseProcess, type GatehouseProcess } from './lib/gatehouse-process.js';
@@ -20,6 +19,7 @@ import { commandDelta, openRedisProbe, redisSkipReason, startRedis, type RedisPr
 import { writeReport } from './lib/report.js';
 import { wrkAvailable } from './lib/wrk.js';
 import { benchLifecycle } from './lib/lifecycle.js';
+import { parseRoundsArgs } from './lib/args.js';
 
 const USAGE = `node --import tsx bench/sessions.ts [options]   (build first: npm run build)
   --rounds N        interleaved rounds, medians reported [3]
@@ -38,32 +38,8 @@ const REDIS_NO_CACHE = 'gatehouse-redis-nocache';
 const REDIS_CACHE = 'gatehouse-redis-cache5s';
 
 function parse(argv: string[]) {
-  const { values: v } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      rounds: { type: 'string' }, seconds: { type: 'string' }, connections: { type: 'string' }, threads: { type: 'string' },
-      warmup: { type: 'string' }, 'body-bytes': { type: 'string' }, out: { type: 'string' }, sessions: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-    },
-  });
-  const num = (flag: keyof typeof v, fallback: number, min: number) => {
-    const text = v[flag];
-    if (text === undefined || typeof text === 'boolean') return fallback;
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${flag} wants a whole number ≥ ${min}, got ${text}`);
-    return n;
-  };
-  return {
-    rounds: num('rounds', 3, 1),
-    seconds: num('seconds', 5, 1),
-    connections: num('connections', 50, 1),
-    threads: num('threads', 2, 1),
-    warmupSeconds: num('warmup', 2, 0),
-    bodyBytes: num('body-bytes', 100, 0),
-    sessions: num('sessions', 200, 1),
-    outDir: v.out ?? RESULTS,
-    help: v.help ?? false,
-  };
+  const { args, num } = parseRoundsArgs(argv, ['sessions'], { seconds: 5, outDir: RESULTS });
+  return { ...args, sessions: num('sessions', 200, 1) };
 }
 
 /** Why the session behind `cookie` does not reach the upstream, or undefined when it does. */

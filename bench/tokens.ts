@@ -17,7 +17,6 @@ import { existsSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { decodeJwt } from 'jose';
 import { cliLogin } from '../test/helpers/cli-flow.js';
 import { demoLogin } from '../test/helpers/demo-login.js';
@@ -29,6 +28,7 @@ import { runProbedRounds, type ProbedReport, type ProbedTarget } from './lib/pro
 import { writeReport } from './lib/report.js';
 import { wrkAvailable } from './lib/wrk.js';
 import { benchLifecycle } from './lib/lifecycle.js';
+import { parseRoundsArgs } from './lib/args.js';
 
 const USAGE = `node --import tsx bench/tokens.ts [options]   (build first: npm run build)
   --rounds N        interleaved rounds, medians reported [3]
@@ -59,33 +59,9 @@ const CREDENTIALS: Record<string, string> = {
 };
 
 function parse(argv: string[]) {
-  const { values: v } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      rounds: { type: 'string' }, seconds: { type: 'string' }, connections: { type: 'string' }, threads: { type: 'string' },
-      warmup: { type: 'string' }, 'body-bytes': { type: 'string' }, nginx: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-    },
-  });
-  const num = (flag: keyof typeof v, fallback: number, min: number) => {
-    const text = v[flag];
-    if (text === undefined || typeof text === 'boolean') return fallback;
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${flag} wants a whole number ≥ ${min}, got ${text}`);
-    return n;
-  };
-  if (v.nginx !== undefined && v.nginx !== 'on' && v.nginx !== 'off') throw new Error(`--nginx wants on or off, got ${v.nginx}`);
-  return {
-    rounds: num('rounds', 3, 1),
-    seconds: num('seconds', 5, 1),
-    connections: num('connections', 50, 1),
-    threads: num('threads', 2, 1),
-    warmupSeconds: num('warmup', 2, 0),
-    bodyBytes: num('body-bytes', 100, 0),
-    nginx: v.nginx !== 'off',
-    outDir: v.out ?? RESULTS,
-    help: v.help ?? false,
-  };
+  const { args, extra } = parseRoundsArgs(argv, ['nginx'], { seconds: 5, outDir: RESULTS });
+  if (extra.nginx !== undefined && extra.nginx !== 'on' && extra.nginx !== 'off') throw new Error(`--nginx wants on or off, got ${extra.nginx}`);
+  return { ...args, nginx: extra.nginx !== 'off' };
 }
 
 /** A CLI access token (`gta_…`) the way `gatehouse login` gets one: browser login, Allow, code + PKCE verifier. */

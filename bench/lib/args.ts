@@ -78,3 +78,49 @@ export function parseBenchArgs(argv: string[]): { options: BaselineOptions; outD
   };
   return { options, outDir: v.out, help: v.help ?? false };
 }
+
+/** What every interleaved-rounds benchmark (bench:sessions, bench:tokens) takes. */
+export interface RoundsArgs {
+  rounds: number;
+  seconds: number;
+  connections: number;
+  threads: number;
+  warmupSeconds: number;
+  bodyBytes: number;
+  outDir: string;
+  help: boolean;
+}
+
+/**
+ * Parses the options every interleaved-rounds benchmark shares (`--rounds --seconds --connections
+ * --threads --warmup --body-bytes --out -h`) plus the string options `extra` names, whose raw
+ * values are returned as they are. `num` reads one of them as a whole number ≥ min.
+ */
+export function parseRoundsArgs<E extends string>(
+  argv: string[],
+  extra: readonly E[],
+  defaults: { seconds: number; outDir: string },
+): { args: RoundsArgs; extra: Partial<Record<E, string>>; num: (flag: E, fallback: number, min: number) => number } {
+  const options: Record<string, { type: 'string' } | { type: 'boolean'; short: string }> = { help: { type: 'boolean', short: 'h' } };
+  for (const name of ['rounds', 'seconds', 'connections', 'threads', 'warmup', 'body-bytes', 'out', ...extra]) options[name] = { type: 'string' };
+  const { values: v } = parseArgs({ args: argv, strict: true, options });
+  const num = (flag: string, fallback: number, min: number): number => {
+    const text = v[flag];
+    if (text === undefined || typeof text === 'boolean') return fallback;
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${flag} wants a whole number ≥ ${min}, got ${text}`);
+    return n;
+  };
+  const args: RoundsArgs = {
+    rounds: num('rounds', 3, 1),
+    seconds: num('seconds', defaults.seconds, 1),
+    connections: num('connections', 50, 1),
+    threads: num('threads', 2, 1),
+    warmupSeconds: num('warmup', 2, 0),
+    bodyBytes: num('body-bytes', 100, 0),
+    outDir: typeof v.out === 'string' ? v.out : defaults.outDir,
+    help: v.help === true,
+  };
+  const given = Object.fromEntries(extra.flatMap((e) => (typeof v[e] === 'string' ? [[e, v[e]]] : []))) as Partial<Record<E, string>>;
+  return { args, extra: given, num };
+}
