@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { BaselineOptions, BenchTarget } from './baselines.js';
+import type { ProbedOptions } from './probed-rounds.js';
 
 /** Usage text of bench/forwarding-baselines.ts. */
 export const USAGE = `node --import tsx bench/forwarding-baselines.ts [options]
@@ -79,17 +80,8 @@ export function parseBenchArgs(argv: string[]): { options: BaselineOptions; outD
   return { options, outDir: v.out, help: v.help ?? false };
 }
 
-/** What every interleaved-rounds benchmark (bench:sessions, bench:tokens) takes. */
-export interface RoundsArgs {
-  rounds: number;
-  seconds: number;
-  connections: number;
-  threads: number;
-  warmupSeconds: number;
-  bodyBytes: number;
-  outDir: string;
-  help: boolean;
-}
+/** What every interleaved-rounds benchmark (bench:sessions, bench:tokens) takes: the run settings of runProbedRounds, where the JSON goes, and -h. */
+export type RoundsArgs = Pick<ProbedOptions, 'rounds' | 'seconds' | 'connections' | 'threads' | 'warmupSeconds' | 'bodyBytes'> & { outDir: string; help: boolean };
 
 /**
  * Parses the options every interleaved-rounds benchmark shares (`--rounds --seconds --connections
