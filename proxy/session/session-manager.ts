@@ -56,12 +56,16 @@ export class SessionManager {
   /**
    * Starts a session (always with a fresh id and key: no fixation) and returns its token (the
    * cookie of a browser; the credential behind a CLI's or a service account's tokens).
-   * `lifetimeMs` shortens or sets the absolute lifetime (default `max_lifetime`).
+   * `lifetimeMs` shortens or sets the absolute lifetime (default `max_lifetime`); `endsBy` caps
+   * the absolute end at an instant (read against the same clock reading as the start, so a
+   * session derived from another can never outlive it by the time this call takes).
    */
-  async create(identity: Identity, saml: Session['saml'], opts: { client?: SessionClient; lifetimeMs?: number } = {}): Promise<{ token: string; session: Session }> {
+  async create(identity: Identity, saml: Session['saml'], opts: { client?: SessionClient; lifetimeMs?: number; endsBy?: number } = {}): Promise<{ token: string; session: Session }> {
     const parts = newToken();
     const now = this.clock.now();
-    const session: Session = { identity, createdAt: now, lastSeenAt: now, expiresAt: now + (opts.lifetimeMs ?? this.settings.maxLifetimeMs), saml, ...(opts.client ? { client: opts.client } : {}) };
+    // At least 1 ms: a store TTL of 0 would mean "no expiry" to some stores.
+    const expiresAt = Math.max(now + 1, Math.min(now + (opts.lifetimeMs ?? this.settings.maxLifetimeMs), opts.endsBy ?? Infinity));
+    const session: Session = { identity, createdAt: now, lastSeenAt: now, expiresAt, saml, ...(opts.client ? { client: opts.client } : {}) };
     await this.store.create(parts.id, this.valueOf(session, parts), this.ttl(session, now), session.expiresAt, this.keys.indexKeysOf(session));
     this.remember(parts.token, parts, session, now, this.cache.changes);
     return { token: parts.token, session };

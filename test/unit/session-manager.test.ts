@@ -191,6 +191,18 @@ describe('SessionManager: lifetimes on the injected clock', () => {
     assert.equal(await sessions.open(service.token), undefined, 'ended at its own end');
   });
 
+  it('endsBy caps the absolute end at an instant: a derived session never outlives the one it came from, however late the call runs', async () => {
+    const { sessions, clock } = setup({ ...SETTINGS, cliIdleTimeoutMs: 8 * 60 * MINUTE });
+    const browser = await sessions.create(ALICE, SAML);
+    clock.advance(12 * 60 * MINUTE - 5 * MINUTE);
+    const cli = await sessions.create(ALICE, SAML, { client: 'cli', endsBy: browser.session.expiresAt });
+    assert.equal(cli.session.expiresAt, browser.session.expiresAt, 'same end as the approving login, not a second max_lifetime');
+    const later = await sessions.create(ALICE, SAML, { client: 'cli', lifetimeMs: MINUTE, endsBy: browser.session.expiresAt });
+    assert.equal(later.session.expiresAt, clock.now() + MINUTE, 'the shorter of the two wins');
+    clock.advance(5 * MINUTE);
+    assert.equal(await sessions.open(cli.token), undefined, 'ended with the browser login');
+  });
+
   it('keeps an active session past idle_timeout, and writes the activity back', async () => {
     const { sessions, clock, store } = setup();
     const { token } = await sessions.create(ALICE, SAML);

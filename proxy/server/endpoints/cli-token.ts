@@ -53,8 +53,8 @@ async function codeGrant(res: ServerResponse, ctx: AppContext, scope: RequestSco
   // Same identity and SAML facts: revocation by user, SCIM deactivation and Single Logout reach it.
   // It ends no later than the browser session that approved it: a login about to expire cannot
   // be stretched by another `max_lifetime` through the CLI.
-  const now0 = ctx.clock.now();
-  const made = await ctx.sessions.create(browser.identity, browser.saml, { client: 'cli', lifetimeMs: Math.max(1, browser.expiresAt - now0) });
+  if (browser.expiresAt <= ctx.clock.now() + 1) return oauthError(res, scope, 'invalid_grant', 'the browser session that approved the login has ended');
+  const made = await ctx.sessions.create(browser.identity, browser.saml, { client: 'cli', endsBy: browser.expiresAt });
   // A deactivation that listed the user's sessions just before this one existed would miss it.
   if (await ctx.directory.isDeactivated(who)) {
     await ctx.sessions.destroy(made.token);
