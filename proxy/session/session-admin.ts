@@ -112,6 +112,14 @@ export class SessionAdmin {
     return this.revokeIndexed(this.keys.subjectKeys(subject));
   }
 
+  /**
+   * Ends a browser sign-in and everything it approved (Session.lineage): the browser session,
+   * the sessions it replaced, and the CLI sessions made from it.
+   */
+  async revokeLineage(lineage: string): Promise<Revoked> {
+    return this.revokeIndexed(this.keys.lineageKeys(lineage));
+  }
+
   private async revokeIndexed(indexKeys: readonly string[]): Promise<Revoked> {
     const revoked: string[] = [];
     for (const key of indexKeys) {

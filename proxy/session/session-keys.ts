@@ -61,6 +61,11 @@ export function newToken(): TokenParts & { token: string } {
   return { id, key, token: joinToken({ id, key }) };
 }
 
+/** A new browser sign-in lineage id (Session.lineage): 128 random bits. */
+export function newLineage(): string {
+  return randomBytes(16).toString('base64url');
+}
+
 /** Splits a cookie token; undefined when it is not one of ours. */
 export function parseToken(token: string): TokenParts | undefined {
   const m = TOKEN.exec(token);
@@ -148,7 +153,17 @@ export class SessionKeys {
       keys.push(this.subjectKeyWith(this.secrets[0]!, subject));
       if (saml.sessionIndex) keys.push(this.subjectKeyWith(this.secrets[0]!, { ...subject, sessionIndex: saml.sessionIndex }));
     }
+    if (session.lineage) keys.push(this.lineageKeyWith(this.secrets[0]!, session.lineage));
     return keys;
+  }
+
+  /** Index keys of one browser sign-in lineage (Session.lineage), under every secret. */
+  lineageKeys(lineage: string): string[] {
+    return this.secrets.map((s) => this.lineageKeyWith(s, lineage));
+  }
+
+  private lineageKeyWith(secret: Buffer, lineage: string): string {
+    return createHmac('sha256', secret).update(`lineage:${lineage}`).digest('base64url');
   }
 
   /**

@@ -2,7 +2,7 @@ import type { Clock } from '../clock.js';
 import { isGatehouseError } from '../errors.js';
 import type { Identity } from '../policy/types.js';
 import { SessionCache, type CachedSession } from './session-cache.js';
-import { newToken, parseToken, SessionKeys, type CsrfPurpose, type TokenParts } from './session-keys.js';
+import { newLineage, newToken, parseToken, SessionKeys, type CsrfPurpose, type TokenParts } from './session-keys.js';
 import type { Session, SessionClient, SessionMeta, SessionStore } from './types.js';
 
 /** Settings the manager needs, from `session:` in the config. */
@@ -58,14 +58,17 @@ export class SessionManager {
    * cookie of a browser; the credential behind a CLI's or a service account's tokens).
    * `lifetimeMs` shortens or sets the absolute lifetime (default `max_lifetime`); `endsBy` caps
    * the absolute end at an instant (read against the same clock reading as the start, so a
-   * session derived from another can never outlive it by the time this call takes).
+   * session derived from another can never outlive it by the time this call takes). A browser
+   * session starts a new lineage unless given the one of the session it replaces; a CLI session
+   * is given its approving browser session's.
    */
-  async create(identity: Identity, saml: Session['saml'], opts: { client?: SessionClient; lifetimeMs?: number; endsBy?: number } = {}): Promise<{ token: string; session: Session }> {
+  async create(identity: Identity, saml: Session['saml'], opts: { client?: SessionClient; lifetimeMs?: number; endsBy?: number; lineage?: string } = {}): Promise<{ token: string; session: Session }> {
     const parts = newToken();
     const now = this.clock.now();
     // At least 1 ms: a store TTL of 0 would mean "no expiry" to some stores.
     const expiresAt = Math.max(now + 1, Math.min(now + (opts.lifetimeMs ?? this.settings.maxLifetimeMs), opts.endsBy ?? Infinity));
-    const session: Session = { identity, createdAt: now, lastSeenAt: now, expiresAt, saml, ...(opts.client ? { client: opts.client } : {}) };
+    const lineage = opts.lineage ?? (opts.client ? undefined : newLineage());
+    const session: Session = { identity, createdAt: now, lastSeenAt: now, expiresAt, saml, ...(opts.client ? { client: opts.client } : {}), ...(lineage ? { lineage } : {}) };
     await this.store.create(parts.id, this.valueOf(session, parts), this.ttl(session, now), session.expiresAt, this.keys.indexKeysOf(session));
     this.remember(parts.token, parts, session, now, this.cache.changes);
     return { token: parts.token, session };
@@ -203,7 +206,7 @@ export class SessionManager {
 
   private valueOf(session: Session, parts: TokenParts): string {
     const { identity } = session;
-    const meta: SessionMeta = { user: identity.user, connection: identity.connection, ...(session.client ? { client: session.client } : {}), createdAt: session.createdAt, lastSeenAt: session.lastSeenAt, expiresAt: session.expiresAt, ...(identity.email ? { email: identity.email } : {}) };
+    const meta: SessionMeta = { user: identity.user, connection: identity.connection, ...(session.client ? { client: session.client } : {}), ...(session.lineage ? { lineage: session.lineage } : {}), createdAt: session.createdAt, lastSeenAt: session.lastSeenAt, expiresAt: session.expiresAt, ...(identity.email ? { email: identity.email } : {}) };
     return this.keys.sealStored(meta, session, parts);
   }
 

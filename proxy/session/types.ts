@@ -15,6 +15,13 @@ export interface Session {
    */
   client?: SessionClient;
   /**
+   * The browser sign-in this session belongs to: a random id given at a browser login, kept by a
+   * login that replaces it in the same browser (a step-up) and by the CLI sessions it approves.
+   * Signing out in the browser ends the whole lineage (docs/cli-tokens.md). Absent for service
+   * accounts.
+   */
+  lineage?: string;
+  /**
    * What the IdP said about the login, kept for logout, audits and step-up: the signed
    * assertion's AuthnContextClassRef and AuthnInstant (epoch ms), when it carried them.
    */
@@ -31,6 +38,8 @@ export interface SessionMeta {
   connection: string;
   /** Absent for a browser session. */
   client?: SessionClient;
+  /** See Session.lineage: read to carry it into the session that replaces this one. */
+  lineage?: string;
   createdAt: number;
   lastSeenAt: number;
   expiresAt: number;

@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { approve, authorizeUrl, pkce, postForm, startLoopback } from '../helpers/cli-flow.js';
+import { approve, authorizeUrl, cliLogin, pkce, postForm, startLoopback } from '../helpers/cli-flow.js';
+import { jarFetch } from '../helpers/cookie-jar.js';
 import { demoLogin } from '../helpers/demo-login.js';
 import { startGatehouse, type RunningGatehouse } from '../helpers/gatehouse.js';
 import { redisSkipReason, startRedis, type RunningRedis } from '../helpers/redis-server.js';
@@ -80,5 +81,20 @@ describe('CLI tokens with a shared Redis', { skip }, () => {
     assert.equal(await status(b, access), 401);
     assert.equal((await postForm(`${a.url}/.gatehouse/cli/token`, { grant_type: 'refresh_token', refresh_token: refresh })).body.error, 'invalid_grant');
     for (const gh of [a, b]) assert.ok(!gh.logs.text().includes(access) && !gh.logs.text().includes(refresh) && !gh.logs.text().includes(code));
+  });
+
+  test('browser sign-out on one instance ends the CLI login it approved, in use on the other', async () => {
+    const jar = await demoLogin(a.url, 'alice');
+    const tokens = await cliLogin(a.url, jar);
+    assert.equal(await status(b, tokens.access_token), 200, 'cached on B');
+    const out = await jarFetch(jar, `${a.url}/.gatehouse/logout`, { method: 'POST', headers: { origin: a.url, accept: 'application/json' } });
+    assert.deepEqual(await out.json(), { signed_out: true, cli_sessions_ended: 1 });
+    const start = Date.now();
+    let onB = await status(b, tokens.access_token);
+    while (onB !== 401 && Date.now() - start < PROPAGATION_LIMIT_MS) {
+      await new Promise((r) => setTimeout(r, 50));
+      onB = await status(b, tokens.access_token);
+    }
+    assert.equal(onB, 401, 'signed out on A, refused on B');
   });
 });

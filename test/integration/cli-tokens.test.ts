@@ -13,7 +13,7 @@ import WebSocket from 'ws';
 import { AccessTokens } from '../../proxy/tokens/access-token.js';
 import { approve, authorizeUrl, cliLogin, confirmForm, pkce, postForm, startLoopback } from '../helpers/cli-flow.js';
 import { CookieJar, jarFetch } from '../helpers/cookie-jar.js';
-import { demoLogin } from '../helpers/demo-login.js';
+import { demoLogin, demoLoginUntilAcs, postToAcs } from '../helpers/demo-login.js';
 import { startGatehouse, type RunningGatehouse } from '../helpers/gatehouse.js';
 import { startTestUpstream, type TestUpstream } from '../helpers/upstream.js';
 
@@ -492,8 +492,8 @@ describe('attacks with tokens on routes', () => {
     assert.equal(confirm.sign_out.csrf, undefined);
     const out = await fetch(`${gh.url}/.gatehouse/logout`, { method: 'POST', headers: { cookie, origin: gh.url, accept: 'application/json' } });
     assert.equal(out.status, 200);
-    assert.deepEqual(await out.json(), { signed_out: true });
-    assert.equal(gh.logs.find((l) => l.event === 'logout' && l.user === 'dan').length, 0, 'no logout of dan is logged');
+    assert.deepEqual(await out.json(), { signed_out: true, cli_sessions_ended: 0 });
+    assert.equal(gh.logs.find((l) => l.event === 'logout' && l.user === 'dan@example.com').length, 0, 'no logout of dan is logged');
     assert.equal((await call('/ml/x', { authorization: `Bearer ${tokens.access_token}` })).status, 200, 'the CLI session still works: a cookie cannot end it');
   });
 
@@ -550,6 +550,41 @@ describe('attacks with tokens on routes', () => {
     }
     const left = await gh.app.context.sessionAdmin.list('ivan@example.com');
     assert.deepEqual(left.sessions, [], 'no session of ivan survives');
+  });
+
+  test('token left behind on a signed-out laptop: browser sign-out ends the CLI logins that browser approved, and only those', async () => {
+    const laptop = await login('heidi');
+    const desktop = await login('heidi');
+    const bearer = (t: { access_token: string }) => ({ authorization: `Bearer ${t.access_token}` });
+    assert.equal((await call('/ml/x', bearer(laptop.tokens))).status, 200);
+    const out = await jarFetch(laptop.jar, `${gh.url}/.gatehouse/logout`, { method: 'POST', headers: { origin: gh.url, accept: 'application/json' } });
+    assert.deepEqual(await out.json(), { signed_out: true, cli_sessions_ended: 1 });
+    const refused = await call('/ml/x', bearer(laptop.tokens));
+    assert.deepEqual([refused.status, codeOf(refused.body), refused.seen], [401, 'TOKEN_INVALID', undefined], 'the laptop\'s CLI token ended with its sign-out');
+    assert.equal((await postForm(TOKEN_URL(), { grant_type: 'refresh_token', refresh_token: laptop.tokens.refresh_token })).body.error, 'invalid_grant', 'and cannot be refreshed');
+    assert.equal((await call('/ml/x', bearer(desktop.tokens))).status, 200, 'the CLI login approved from the other browser lives on');
+    assert.equal((await jarFetch(desktop.jar, `${gh.url}/ml/x`, { headers: { accept: 'application/json' } })).status, 200, 'and so does that browser');
+    assert.equal(gh.logs.find((l) => l.event === 'logout' && l.user === 'heidi@example.com').at(-1)?.cli_sessions_ended, 1, 'the logout line says what it ended');
+  });
+
+  test('orphaned CLI login after a step-up: a sign-in replacing the browser session keeps its lineage, so sign-out still ends the CLI login', async () => {
+    const { jar, tokens } = await login('carol');
+    const again = await demoLoginUntilAcs(gh.url, 'carol', { jar });
+    assert.equal((await postToAcs(again)).status, 303);
+    assert.equal((await call('/ml/x', { authorization: `Bearer ${tokens.access_token}` })).status, 200, 'signing in again does not end the CLI login');
+    const out = await jarFetch(jar, `${gh.url}/.gatehouse/logout`, { method: 'POST', headers: { origin: gh.url, accept: 'application/json' } });
+    assert.deepEqual(await out.json(), { signed_out: true, cli_sessions_ended: 1 });
+    assert.equal((await call('/ml/x', { authorization: `Bearer ${tokens.access_token}` })).status, 401);
+  });
+
+  test('shared browser: another user signing in on it starts a new lineage; signing them out leaves the first user\'s CLI login alone', async () => {
+    const { jar, tokens } = await login('erin');
+    const other = await demoLoginUntilAcs(gh.url, 'bob', { jar });
+    const acs = await postToAcs(other);
+    assert.equal(acs.status, 303, await acs.clone().text());
+    const out = await jarFetch(jar, `${gh.url}/.gatehouse/logout`, { method: 'POST', headers: { origin: gh.url, accept: 'application/json' } });
+    assert.deepEqual(await out.json(), { signed_out: true, cli_sessions_ended: 0 });
+    assert.equal((await call('/ml/x', { authorization: `Bearer ${tokens.access_token}` })).status, 200, 'erin\'s CLI login is not bob\'s to end');
   });
 
   test('a CLI session ends no later than the browser session that approved it (no second max_lifetime)', async () => {

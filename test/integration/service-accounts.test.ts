@@ -245,7 +245,7 @@ describe('service accounts (memory store)', () => {
     assert.equal(confirm.sign_out.csrf, undefined);
     const out = await fetch(`${gh.url}/.gatehouse/logout`, { method: 'POST', headers: { cookie, origin: gh.url, accept: 'application/json' } });
     assert.equal(out.status, 200);
-    assert.deepEqual(await out.json(), { signed_out: true });
+    assert.deepEqual(await out.json(), { signed_out: true, cli_sessions_ended: 0 });
     assert.equal(gh.logs.find((l) => l.event === 'logout' && l.user === 'admin-bot').length, 0, 'no logout of the account is logged');
     assert.equal((await call(gh.url, '/ci-only/x', token)).status, 200, 'the service token still works: a cookie cannot end it');
   });

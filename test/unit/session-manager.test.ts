@@ -101,8 +101,20 @@ describe('SessionManager.create', () => {
   it('records creation, activity and the absolute end', async () => {
     const { sessions, clock, store } = setup();
     const { session } = await sessions.create(ALICE, SAML);
-    assert.deepEqual(session, { identity: ALICE, createdAt: clock.now(), lastSeenAt: clock.now(), expiresAt: clock.now() + SETTINGS.maxLifetimeMs, saml: SAML });
-    assert.deepEqual(store.ops('create').map((c) => c.ttlMs), [SETTINGS.idleTimeoutMs]);
+    const { lineage, ...rest } = session;
+    assert.deepEqual(rest, { identity: ALICE, createdAt: clock.now(), lastSeenAt: clock.now(), expiresAt: clock.now() + SETTINGS.maxLifetimeMs, saml: SAML });
+    assert.match(lineage ?? '', /^[A-Za-z0-9_-]{22}$/, 'a browser login starts a lineage of its own');
+    assert.notEqual((await sessions.create(ALICE, SAML)).session.lineage, lineage);
+    assert.deepEqual(store.ops('create').map((c) => c.ttlMs), [SETTINGS.idleTimeoutMs, SETTINGS.idleTimeoutMs]);
+  });
+
+  it('a CLI session takes the lineage it is given; a service session has none', async () => {
+    const { sessions } = setup();
+    const browser = await sessions.create(ALICE, SAML);
+    const cli = await sessions.create(ALICE, SAML, { client: 'cli', lineage: browser.session.lineage! });
+    assert.equal(cli.session.lineage, browser.session.lineage);
+    assert.equal((await sessions.create(ALICE, SAML, { client: 'cli' })).session.lineage, undefined);
+    assert.equal((await sessions.create({ user: 'ci', groups: [], connection: 'service-account' }, { nameId: 'ci' }, { client: 'service', lifetimeMs: MINUTE })).session.lineage, undefined);
   });
 });
 

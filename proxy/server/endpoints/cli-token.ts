@@ -52,9 +52,10 @@ async function codeGrant(res: ServerResponse, ctx: AppContext, scope: RequestSco
   if (await ctx.directory.isDeactivated(who)) return oauthError(res, scope, 'invalid_grant', 'the user has been deactivated');
   // Same identity and SAML facts: revocation by user, SCIM deactivation and Single Logout reach it.
   // It ends no later than the browser session that approved it: a login about to expire cannot
-  // be stretched by another `max_lifetime` through the CLI.
+  // be stretched by another `max_lifetime` through the CLI. It joins that browser sign-in's
+  // lineage, so signing out in the browser ends it too.
   if (browser.expiresAt <= ctx.clock.now() + 1) return oauthError(res, scope, 'invalid_grant', 'the browser session that approved the login has ended');
-  const made = await ctx.sessions.create(browser.identity, browser.saml, { client: 'cli', endsBy: browser.expiresAt });
+  const made = await ctx.sessions.create(browser.identity, browser.saml, { client: 'cli', endsBy: browser.expiresAt, ...(browser.lineage ? { lineage: browser.lineage } : {}) });
   // A deactivation that listed the user's sessions just before this one existed would miss it.
   if (await ctx.directory.isDeactivated(who)) {
     await ctx.sessions.destroy(made.token);

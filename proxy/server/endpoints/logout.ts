@@ -7,6 +7,7 @@ import { readForm } from '../form-body.js';
 import { esc, page } from '../html.js';
 import { cspWithFormAction, redirect, sendHtml, sendJson } from '../respond.js';
 import { PATHS } from './paths.js';
+import { parseToken } from '../../session/session-keys.js';
 import type { Session } from '../../session/types.js';
 
 /**
@@ -27,16 +28,28 @@ export async function handleLogout(req: IncomingMessage, res: ServerResponse, ct
   // out at the IdP; the cookie is cleared all the same.
   const session = await ctx.sessions.openBrowser(token);
   if (session) await ctx.sessions.destroy(token);
-  if (session) ctx.log.info({ [F.event]: EVENTS.logout, [F.requestId]: scope.id, [F.user]: session.identity.user }, 'logout');
+  const cliEnded = session ? await endLineage(ctx, session, token!) : 0;
+  if (session) ctx.log.info({ [F.event]: EVENTS.logout, [F.requestId]: scope.id, [F.user]: session.identity.user, cli_sessions_ended: cliEnded }, 'logout');
   const clear = { 'set-cookie': clearCookie(ctx.cookies, ctx.cookies.session) };
   const idpUrl = session ? await continueAtIdp(req, ctx, scope, session) : undefined;
   if (idpUrl) {
     const headers = { 'set-cookie': [clear['set-cookie'], loginCookie(ctx.cookies, idpUrl.nonce)] };
-    if (!acceptsHtml(req)) return sendJson(res, 200, { signed_out: true, idp_logout_url: idpUrl.url }, headers);
+    if (!acceptsHtml(req)) return sendJson(res, 200, { signed_out: true, cli_sessions_ended: cliEnded, idp_logout_url: idpUrl.url }, headers);
     return redirect(res, idpUrl.url, 303, headers);
   }
-  if (!acceptsHtml(req)) return sendJson(res, 200, { signed_out: true }, clear);
-  signedOutPage(res, 'Your Gatehouse session has ended.', clear);
+  if (!acceptsHtml(req)) return sendJson(res, 200, { signed_out: true, cli_sessions_ended: cliEnded }, clear);
+  signedOutPage(res, `Your Gatehouse session has ended${cliEnded ? `, with the ${cliEnded === 1 ? 'CLI login' : `${cliEnded} CLI logins`} you approved from it` : ''}.`, clear);
+}
+
+/**
+ * Signing out ends the CLI sessions this browser sign-in approved (its lineage): a token on a
+ * laptop or a GPU box is bound to the sign-in that made it. Counts the CLI sessions ended.
+ */
+async function endLineage(ctx: AppContext, session: Session, token: string): Promise<number> {
+  if (!session.lineage) return 0;
+  const own = parseToken(token)?.id;
+  const { revoked } = await ctx.sessionAdmin.revokeLineage(session.lineage);
+  return revoked.filter((id) => id !== own).length;
 }
 
 /** The "signed out" page, with what happened (`text`, escaped). */
@@ -75,7 +88,7 @@ async function confirmPage(req: IncomingMessage, res: ServerResponse, ctx: AppCo
   }
   const idpOrigin = session ? ctx.singleLogout.get(session.identity.connection)?.idpLogoutOrigin(session.saml) : undefined;
   const headers: Record<string, string> = idpOrigin ? { 'content-security-policy': cspWithFormAction(`'self' ${idpOrigin}`) } : {};
-  sendHtml(res, 200, page('Sign out', `<h1>Sign out of Gatehouse?</h1><form method="post" action="${PATHS.logout}">${csrf}<button type="submit">Sign out</button></form>`), headers);
+  sendHtml(res, 200, page('Sign out', `<h1>Sign out of Gatehouse?</h1><p>This also ends the CLI logins (<code>gatehouse login</code>) you approved from this browser.</p><form method="post" action="${PATHS.logout}">${csrf}<button type="submit">Sign out</button></form>`), headers);
 }
 
 /** Logout answers a page only to a client that asks for HTML (a browser); others get JSON. */

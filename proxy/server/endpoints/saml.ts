@@ -122,6 +122,17 @@ function verifiedClaims(r: LoginResult): AuditClaims {
   return { user: r.identity.user, email: r.identity.email, groups: [...r.identity.groups], name_id: r.saml.nameId, name_id_format: r.saml.nameIdFormat, session_index: r.saml.sessionIndex, issuer: r.saml.issuer };
 }
 
+/**
+ * A login replacing this browser's session of the same user (a step-up, a second tab) continues
+ * its lineage, so a later sign-out still ends the CLI logins approved before it. Another user
+ * signing in on the same browser (or the same name through another connection) starts a new one.
+ */
+async function inheritedLineage(ctx: AppContext, result: LoginResult): Promise<{ lineage?: string }> {
+  if (!result.replaces) return {};
+  const old = await ctx.sessionAdmin.meta(result.replaces);
+  return old?.lineage && !old.client && old.user === result.identity.user && old.connection === result.identity.connection ? { lineage: old.lineage } : {};
+}
+
 async function verifyAndSignIn(req: IncomingMessage, res: ServerResponse, ctx: AppContext, scope: RequestScope, id: string, seen: { samlResponse?: string }): Promise<LoginResult | undefined> {
   const sp = ctx.connections.get(id)!;
   const form = await readForm(req, ctx.config.saml.max_response_bytes + 8192);
@@ -139,7 +150,7 @@ async function verifyAndSignIn(req: IncomingMessage, res: ServerResponse, ctx: A
   // The IdP deprovisioned this user over SCIM: an assertion still in flight must not sign them in.
   if (await ctx.directory.isDeactivated([result.identity.user, result.identity.email])) throw fail('SAML_LOGIN_FAILED', 'user-deactivated');
   const returnTo = checkReturnTo(result.returnTo, ctx.publicUrl, ctx.routeHosts) ?? sp.conn.default_redirect;
-  const { token } = await ctx.sessions.create(result.identity, result.saml);
+  const { token } = await ctx.sessions.create(result.identity, result.saml, await inheritedLineage(ctx, result));
   // A deactivation that listed the user's sessions just before this one existed would miss it.
   if (await ctx.directory.isDeactivated([result.identity.user, result.identity.email])) {
     await ctx.sessions.destroy(token);
