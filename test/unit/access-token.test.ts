@@ -50,6 +50,24 @@ describe('access tokens (gta_)', () => {
     assert.equal(new AccessTokens([OLD]).open(rotated.seal(parts, 1, 2)), undefined);
   });
 
+  test('opened tokens are remembered by their exact text, bounded, oldest first out; one that did not open is never remembered (cache filled by garbage)', () => {
+    const small = new AccessTokens([SECRET], 2);
+    const [a, b, c] = [1, 2, 3].map((i) => small.seal(parts, i, i + 1)) as [string, string, string];
+    const first = small.open(a);
+    assert.ok(first && Object.isFrozen(first), 'claims handed out from memory cannot be changed by a caller');
+    assert.equal(small.open(a), first, 'a repeat is answered from memory (the same claims object)');
+    small.open(b);
+    small.open(c);
+    const again = small.open(a);
+    assert.deepEqual(again, first);
+    assert.notEqual(again, first, 'the oldest entry made room: opened afresh');
+    const forged = a.slice(0, -2) + (a.endsWith('AA') ? 'BB' : 'AA');
+    assert.equal(small.open(forged), undefined);
+    assert.equal(small.open(forged), undefined, 'still nothing the second time');
+    const none = new AccessTokens([SECRET], 0);
+    assert.notEqual(none.open(a), none.open(a), 'a size of 0 remembers nothing');
+  });
+
   test('open returns the expiry for the caller to check against its clock (expired access token: see cli-tokens.test.ts)', () => {
     const t = tokens.seal(parts, 1, 5);
     assert.equal(tokens.open(t)?.exp, 5);
