@@ -5,6 +5,7 @@ import type { Clock } from '../clock.js';
 import type { AuthnAsk } from './authn-context.js';
 import { fail } from '../errors.js';
 import type { StateStore } from '../store/state-store.js';
+import type { PriorLineage } from '../session/lineage-records.js';
 
 /** A login in flight: what the browser asked for and how to recognize that browser again. */
 export interface PendingLogin {
@@ -23,10 +24,19 @@ export interface PendingLogin {
    * connection, a step-up) leaves no earlier session behind for a stolen cookie to use.
    */
   replaces?: string;
+  /**
+   * The browser sign-in this browser held when it started (a live session's, or the record an
+   * idled-out cookie left): the new session continues it when the same user signs in through the
+   * same connection (docs/cli-tokens.md, "Bound to the browser sign-in").
+   */
+  lineage?: PriorLineage;
   /** SHA-256 of the nonce in this browser's login cookie. */
   binding: string;
   createdAt: number;
 }
+
+/** What the browser held when a login started: the session it replaces, the sign-in it may continue. */
+export type PriorSignIn = Pick<PendingLogin, 'replaces' | 'lineage'>;
 
 /**
  * Tracks SP-initiated logins. Each login gets an opaque one-time RelayState that points to its

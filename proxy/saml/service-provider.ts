@@ -11,7 +11,8 @@ import type { DomainDirectory } from './email-domains.js';
 import { askFor, askKey, authnRequestOptions, checkAuthn, type AuthnAsk, type StepUpAsk } from './authn-context.js';
 import { mapIdentity } from './identity-mapping.js';
 import type { IdpSource } from './idp-source.js';
-import type { LoginTracker } from './login-tracker.js';
+import type { LoginTracker, PriorSignIn } from './login-tracker.js';
+import type { PriorLineage } from '../session/lineage-records.js';
 import { attributeNames, type AttributeNames } from './provider-presets.js';
 import { classifyNodeSamlError } from './node-saml-errors.js';
 import type { ReplayCache } from './replay-cache.js';
@@ -56,6 +57,8 @@ export interface LoginResult {
   decryptedWith?: string;
   /** The session this login replaces (see PendingLogin.replaces): the caller ends it. */
   replaces?: string;
+  /** The browser sign-in this login may continue (see PendingLogin.lineage). */
+  lineage?: PriorLineage;
 }
 
 /**
@@ -126,7 +129,7 @@ export class ServiceProvider {
    * Starts an SP-initiated login (HTTP-Redirect binding). `returnTo` must already be checked.
    * @returns the IdP URL to redirect the browser to
    */
-  async startLogin(returnTo: string, nonce: string, stepUp?: StepUpAsk, replaces?: string): Promise<string> {
+  async startLogin(returnTo: string, nonce: string, stepUp?: StepUpAsk, prior: PriorSignIn = {}): Promise<string> {
     // SAML metadata 2.0 section 2.2.1: metadata past validUntil must not be used.
     if (this.idp.expired()) throw fail('IDP_METADATA_EXPIRED', 'idp-metadata-expired');
     const relayState = this.deps.tracker.newRelayState();
@@ -136,7 +139,7 @@ export class ServiceProvider {
     requester.options.entryPoint = this.idp.current.sso.redirect!;
     const url = await requester.getAuthorizeUrlAsync(relayState, undefined, {});
     const requestId = requestIdOf(url);
-    await this.deps.tracker.start(relayState, { requestId, connection: this.conn.id, returnTo, ask, ...(replaces ? { replaces } : {}) }, nonce);
+    await this.deps.tracker.start(relayState, { requestId, connection: this.conn.id, returnTo, ask, ...(prior.replaces ? { replaces: prior.replaces } : {}), ...(prior.lineage ? { lineage: prior.lineage } : {}) }, nonce);
     return url;
   }
 
@@ -171,7 +174,7 @@ export class ServiceProvider {
   async finishLogin(samlResponse: string, relayState: string | undefined, nonce: string | undefined): Promise<LoginResult | RestartLogin> {
     if (this.idp.expired()) throw fail('SAML_LOGIN_FAILED', 'idp-metadata-expired');
     const env = inspectResponse(samlResponse, this.deps.maxResponseBytes);
-    const { requestId, returnTo, ask, startedAt, replaces } = await this.matchRequest(env, relayState, nonce);
+    const { requestId, returnTo, ask, startedAt, replaces, lineage } = await this.matchRequest(env, relayState, nonce);
     this.checkEnvelope(env);
     const opened = this.decrypt(env);
     const assertionId = opened ? inspectDecryptedAssertion(opened.xml) : env.assertionId;
@@ -219,6 +222,7 @@ export class ServiceProvider {
       returnTo,
       decryptedWith: opened?.key.fingerprint256,
       ...(replaces ? { replaces } : {}),
+      ...(lineage ? { lineage } : {}),
     };
   }
 
@@ -245,11 +249,11 @@ export class ServiceProvider {
       if (!relayState) throw fail('SAML_LOGIN_FAILED', 'relay-state-missing');
       const login = await this.deps.tracker.find(relayState, nonce, this.conn.id);
       if (login.requestId !== env.inResponseTo) throw fail('SAML_LOGIN_FAILED', 'in-response-to-mismatch');
-      return { requestId: login.requestId, returnTo: login.returnTo, ask: login.ask ?? this.ownAsk, startedAt: login.createdAt, replaces: login.replaces };
+      return { requestId: login.requestId, returnTo: login.returnTo, ask: login.ask ?? this.ownAsk, startedAt: login.createdAt, replaces: login.replaces, lineage: login.lineage };
     }
     if (this.conn.idp_initiated === 'refuse') throw fail('SAML_LOGIN_FAILED', 'unsolicited-response');
     // Nothing was requested: the connection's classes still apply; ForceAuthn cannot (no start).
-    return { requestId: undefined, returnTo: relayState, ask: this.ownAsk, startedAt: undefined, replaces: undefined };
+    return { requestId: undefined, returnTo: relayState, ask: this.ownAsk, startedAt: undefined, replaces: undefined, lineage: undefined };
   }
 
   /** SAML bindings 3.5.5.2: Destination must be our ACS (and present when the response is signed). */

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { LineageRecords } from '../session/lineage-records.js';
 import { AuditSeal } from '../audit/audit-seal.js';
 import { SamlAudit } from '../audit/saml-audit.js';
 import type { LoadedConfig } from '../config/load.js';
@@ -114,6 +115,7 @@ async function buildWithStores(loaded: LoadedConfig, log: Logger, clock: Clock, 
     clock,
     sessions,
     sessionAdmin: new SessionAdmin(stores.sessions, sessions.keys, clock),
+    lineages: new LineageRecords(stores.logins, clock),
     stores,
     directory: new ScimDirectory(stores.records, clock),
     samlAudit: newSamlAudit(config, stores, secrets, clock, log),

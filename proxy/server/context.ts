@@ -1,4 +1,5 @@
 import type { SamlAudit } from '../audit/saml-audit.js';
+import type { LineageRecords } from '../session/lineage-records.js';
 import type { Clock } from '../clock.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import type { StripSet } from '../forward/header-hygiene.js';
@@ -35,6 +36,8 @@ export interface AppContext {
   sessions: SessionManager;
   /** Listing and revoking sessions (admin API, SCIM, `gatehouse sessions`). */
   sessionAdmin: SessionAdmin;
+  /** Which browser sign-in (lineage) a cookie belonged to, also after it idled out. */
+  lineages: LineageRecords;
   /** The stores (memory or Redis) behind sessions, logins and records; for readiness. */
   stores: Stores;
   /** The SAML audit trail: every SAML endpoint records each message it received (`record`). */

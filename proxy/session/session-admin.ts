@@ -114,20 +114,26 @@ export class SessionAdmin {
 
   /**
    * Ends a browser sign-in and everything it approved (Session.lineage): the browser session,
-   * the sessions it replaced, and the CLI sessions made from it.
+   * the sessions it replaced, and the CLI sessions made from it. `cli` counts the CLI sessions.
    */
-  async revokeLineage(lineage: string): Promise<Revoked> {
-    return this.revokeIndexed(this.keys.lineageKeys(lineage));
+  async revokeLineage(lineage: string): Promise<Revoked & { cli: number }> {
+    let cli = 0;
+    const { revoked } = await this.revokeIndexed(this.keys.lineageKeys(lineage), (id, value) => {
+      if (this.keys.openStoredMeta(value, id)?.client === 'cli') cli++;
+    });
+    return { revoked, cli };
   }
 
-  private async revokeIndexed(indexKeys: readonly string[]): Promise<Revoked> {
+  /** Ends every live session filed under these index keys; `each` sees each one before it ends. */
+  private async revokeIndexed(indexKeys: readonly string[], each?: (id: string, value: string) => void): Promise<Revoked> {
     const revoked: string[] = [];
     for (const key of indexKeys) {
       // Ended sessions stay in the index until they pass their end, so page through it all.
       for (let offset = 0; offset < MAX_REVOKE; offset += ADMIN_LIMIT) {
         const ids = await this.store.indexed(key, ADMIN_LIMIT, offset);
         const values = await this.store.getMany(ids);
-        revoked.push(...(await this.end(ids.filter((_, i) => values[i] !== undefined))).revoked);
+        const live = ids.filter((id, i) => values[i] !== undefined && (each?.(id, values[i]!), true));
+        revoked.push(...(await this.end(live)).revoked);
         if (ids.length < ADMIN_LIMIT) break;
       }
     }

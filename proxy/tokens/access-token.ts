@@ -66,6 +66,9 @@ export class AccessTokens {
     if (known) return known;
     if (!token.startsWith(TOKEN_PREFIX.access) || token.length > 1024) return undefined;
     const sealed = token.slice(TOKEN_PREFIX.access.length);
+    // One spelling per token: base64url decoding skips stray characters, so without this one
+    // token would open under endless variants (each its own entry in the cache below).
+    if (!canonical(sealed)) return undefined;
     for (const key of this.keys) {
       const text = openText(VERSION, key, AAD, sealed);
       if (text === undefined) continue;
@@ -81,6 +84,14 @@ export class AccessTokens {
     if (this.opened.size >= this.cacheEntries) this.opened.delete(this.opened.keys().next().value!);
     this.opened.set(token, Object.freeze(claims));
   }
+}
+
+const SEALED = /^v1\.[A-Za-z0-9_-]+$/;
+
+function canonical(sealed: string): boolean {
+  if (!SEALED.test(sealed)) return false;
+  const body = sealed.slice(VERSION.length);
+  return Buffer.from(body, 'base64url').toString('base64url') === body;
 }
 
 function claimsOf(text: string): AccessClaims | undefined {

@@ -577,6 +577,65 @@ describe('attacks with tokens on routes', () => {
     assert.equal((await call('/ml/x', { authorization: `Bearer ${tokens.access_token}` })).status, 401);
   });
 
+  test('token left behind after the browser session idled out: signing out with the idled-out cookie still ends the CLI login', async () => {
+    const { jar, tokens } = await login('alice');
+    const ctx = gh.app.context;
+    // What idling out does: the store lets the browser session's entry expire (the CLI's lives on).
+    const browserId = jar.get('gatehouse_session')!.split('.')[0]!;
+    await ctx.stores.sessions.delete([browserId]);
+    await ctx.stores.sessions.announceEnded([browserId]);
+    assert.equal((await jarFetch(jar, `${gh.url}/ml/x`, { headers: { accept: 'application/json' } })).status, 401, 'the browser is signed out by idling');
+    assert.equal((await call('/ml/x', { authorization: `Bearer ${tokens.access_token}` })).status, 200, 'the CLI login outlives it');
+    const out = await jarFetch(jar, `${gh.url}/.gatehouse/logout`, { method: 'POST', headers: { origin: gh.url, accept: 'application/json' } });
+    assert.deepEqual(await out.json(), { signed_out: true, cli_sessions_ended: 1 });
+    assert.equal((await call('/ml/x', { authorization: `Bearer ${tokens.access_token}` })).status, 401);
+  });
+
+  test('signing in again after idling out continues the lineage: a later sign-out still ends the CLI login', async () => {
+    const { jar, tokens } = await login('alice');
+    const browserId = jar.get('gatehouse_session')!.split('.')[0]!;
+    await gh.app.context.stores.sessions.delete([browserId]);
+    await gh.app.context.stores.sessions.announceEnded([browserId]);
+    assert.equal((await postToAcs(await demoLoginUntilAcs(gh.url, 'alice', { jar }))).status, 303);
+    const out = await jarFetch(jar, `${gh.url}/.gatehouse/logout`, { method: 'POST', headers: { origin: gh.url, accept: 'application/json' } });
+    assert.deepEqual(await out.json(), { signed_out: true, cli_sessions_ended: 1 });
+    assert.equal((await call('/ml/x', { authorization: `Bearer ${tokens.access_token}` })).status, 401);
+  });
+
+  test('two tabs signing in again at once: the lineage survives whichever finishes last', async () => {
+    const { jar, tokens } = await login('heidi');
+    const tab1 = await demoLoginUntilAcs(gh.url, 'heidi', { jar });
+    const tab2 = await demoLoginUntilAcs(gh.url, 'heidi', { jar });
+    assert.equal((await postToAcs(tab1)).status, 303);
+    assert.equal((await postToAcs(tab2)).status, 303, 'the second tab replaces the first tab\'s new session');
+    assert.equal((await call('/ml/x', { authorization: `Bearer ${tokens.access_token}` })).status, 200);
+    const out = await jarFetch(jar, `${gh.url}/.gatehouse/logout`, { method: 'POST', headers: { origin: gh.url, accept: 'application/json' } });
+    assert.deepEqual(await out.json(), { signed_out: true, cli_sessions_ended: 1 });
+    assert.equal((await call('/ml/x', { authorization: `Bearer ${tokens.access_token}` })).status, 401);
+  });
+
+  test('sign-out racing a code redemption: a CLI session made after the sign-out listed the lineage is ended, not left working', async () => {
+    const jar = await demoLogin(gh.url, 'judy');
+    const sessions = gh.app.context.sessions;
+    const create = sessions.create.bind(sessions);
+    // The sign-out runs while the code is redeemed; the CLI session the redemption goes on with
+    // is one made after the sign-out listed the lineage (the sign-out ends the one it found).
+    sessions.create = async (identity, saml, opts) => {
+      if (opts?.client !== 'cli') return create(identity, saml, opts);
+      await create(identity, saml, opts);
+      const out = await jarFetch(jar, `${gh.url}/.gatehouse/logout`, { method: 'POST', headers: { origin: gh.url, accept: 'application/json' } });
+      assert.deepEqual(await out.json(), { signed_out: true, cli_sessions_ended: 1 }, 'the sign-out ends the CLI session it found');
+      return create(identity, saml, opts);
+    };
+    try {
+      await assert.rejects(cliLogin(gh.url, jar), /invalid_grant|has ended|400/);
+    } finally {
+      sessions.create = create;
+    }
+    const left = await gh.app.context.sessionAdmin.list('judy@example.com');
+    assert.deepEqual(left.sessions.filter((s) => s.client === 'cli'), [], 'no CLI session of judy survives');
+  });
+
   test('shared browser: another user signing in on it starts a new lineage; signing them out leaves the first user\'s CLI login alone', async () => {
     const { jar, tokens } = await login('erin');
     const other = await demoLoginUntilAcs(gh.url, 'bob', { jar });

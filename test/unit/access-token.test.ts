@@ -64,6 +64,9 @@ describe('access tokens (gta_)', () => {
     const forged = a.slice(0, -2) + (a.endsWith('AA') ? 'BB' : 'AA');
     assert.equal(small.open(forged), undefined);
     assert.equal(small.open(forged), undefined, 'still nothing the second time');
+    for (const variant of [`${a}=`, `${a.slice(0, 12)}!${a.slice(12)}`, `${a.slice(0, 12)}\n${a.slice(12)}`, ...(a.includes('_') ? [a.replace('_', '/')] : []), ...(a.includes('-') ? [a.replace('-', '+')] : [])]) {
+      assert.equal(small.open(variant), undefined, `one spelling per token (base64url decoding would skip ${JSON.stringify(variant.slice(12, 13))})`);
+    }
     const none = new AccessTokens([SECRET], 0);
     assert.notEqual(none.open(a), none.open(a), 'a size of 0 remembers nothing');
   });

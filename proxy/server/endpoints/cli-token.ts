@@ -54,12 +54,14 @@ async function codeGrant(res: ServerResponse, ctx: AppContext, scope: RequestSco
   // It ends no later than the browser session that approved it: a login about to expire cannot
   // be stretched by another `max_lifetime` through the CLI. It joins that browser sign-in's
   // lineage, so signing out in the browser ends it too.
-  if (browser.expiresAt <= ctx.clock.now() + 1) return oauthError(res, scope, 'invalid_grant', 'the browser session that approved the login has ended');
   const made = await ctx.sessions.create(browser.identity, browser.saml, { client: 'cli', endsBy: browser.expiresAt, ...(browser.lineage ? { lineage: browser.lineage } : {}) });
-  // A deactivation that listed the user's sessions just before this one existed would miss it.
-  if (await ctx.directory.isDeactivated(who)) {
+  // A deactivation that listed the user's sessions just before this one existed would miss it,
+  // and so would a sign-out that listed the lineage: both are checked again, the browser session
+  // in the store itself (another instance's cache may not have heard of its end yet).
+  const deactivated = await ctx.directory.isDeactivated(who);
+  if (deactivated || !(await ctx.sessionAdmin.meta(parseToken(pending.browser)!.id))) {
     await ctx.sessions.destroy(made.token);
-    return oauthError(res, scope, 'invalid_grant', 'the user has been deactivated');
+    return oauthError(res, scope, 'invalid_grant', deactivated ? 'the user has been deactivated' : 'the browser session that approved the login has ended');
   }
   const parts = parseToken(made.token)!;
   const { identity } = made.session;

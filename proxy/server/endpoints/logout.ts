@@ -7,7 +7,6 @@ import { readForm } from '../form-body.js';
 import { esc, page } from '../html.js';
 import { cspWithFormAction, redirect, sendHtml, sendJson } from '../respond.js';
 import { PATHS } from './paths.js';
-import { parseToken } from '../../session/session-keys.js';
 import type { Session } from '../../session/types.js';
 
 /**
@@ -27,8 +26,7 @@ export async function handleLogout(req: IncomingMessage, res: ServerResponse, ct
   // nobody's sign-in (it is revoked through its own endpoint), so it is neither ended nor logged
   // out at the IdP; the cookie is cleared all the same.
   const session = await ctx.sessions.openBrowser(token);
-  if (session) await ctx.sessions.destroy(token);
-  const cliEnded = session ? await endLineage(ctx, session, token!) : 0;
+  const cliEnded = token ? await endSignIn(ctx, token, session) : 0;
   if (session) ctx.log.info({ [F.event]: EVENTS.logout, [F.requestId]: scope.id, [F.user]: session.identity.user, cli_sessions_ended: cliEnded }, 'logout');
   const clear = { 'set-cookie': clearCookie(ctx.cookies, ctx.cookies.session) };
   const idpUrl = session ? await continueAtIdp(req, ctx, scope, session) : undefined;
@@ -42,14 +40,18 @@ export async function handleLogout(req: IncomingMessage, res: ServerResponse, ct
 }
 
 /**
- * Signing out ends the CLI sessions this browser sign-in approved (its lineage): a token on a
- * laptop or a GPU box is bound to the sign-in that made it. Counts the CLI sessions ended.
+ * Ends this browser's sign-in: its whole lineage first (the browser session and the CLI sessions
+ * it approved: a token on a laptop or a GPU box is bound to the sign-in that made it), found
+ * through the live session or, once that has idled out, the record the cookie left; then the
+ * cookie's own session. In that order, a store failing half-way leaves the browser session in
+ * place for a retry to end everything. Counts the CLI sessions ended.
  */
-async function endLineage(ctx: AppContext, session: Session, token: string): Promise<number> {
-  if (!session.lineage) return 0;
-  const own = parseToken(token)?.id;
-  const { revoked } = await ctx.sessionAdmin.revokeLineage(session.lineage);
-  return revoked.filter((id) => id !== own).length;
+async function endSignIn(ctx: AppContext, token: string, session: Session | undefined): Promise<number> {
+  const lineage = session?.lineage ?? (await ctx.lineages.read(token))?.lineage;
+  const { cli } = lineage ? await ctx.sessionAdmin.revokeLineage(lineage) : { cli: 0 };
+  if (session) await ctx.sessions.destroy(token);
+  if (lineage) await ctx.lineages.forget(token);
+  return cli;
 }
 
 /** The "signed out" page, with what happened (`text`, escaped). */

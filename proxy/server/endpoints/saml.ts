@@ -12,6 +12,8 @@ import type { RequestTarget } from '../../path.js';
 import { redirect } from '../respond.js';
 import { checkReturnTo } from '../return-to.js';
 import type { StepUpAsk } from '../../saml/authn-context.js';
+import type { PriorSignIn } from '../../saml/login-tracker.js';
+import { continuedLineage } from '../../session/lineage-records.js';
 import { requestClientIp } from '../trusted-proxies.js';
 import { handleSlo } from './slo.js';
 
@@ -46,20 +48,23 @@ async function startLogin(req: IncomingMessage, res: ServerResponse, ctx: AppCon
   const returnTo = checkReturnTo(rd, ctx.publicUrl, ctx.routeHosts);
   if (!returnTo) throw fail('BAD_REDIRECT', 'return-to-not-ours');
   const nonce = loginNonce(req.headers.cookie, ctx.cookies);
-  const url = await ctx.connections.get(id)!.startLogin(returnTo, nonce, stepUpAsk(ctx, query), await currentSessionId(req, ctx));
+  const url = await ctx.connections.get(id)!.startLogin(returnTo, nonce, stepUpAsk(ctx, query), await priorSignIn(req, ctx));
   redirect(res, url, 302, { 'set-cookie': loginCookie(ctx.cookies, nonce) });
 }
 
 /**
- * The session this browser holds, when its whole cookie opens it: the login about to start
- * replaces it. A bare id is never enough (anyone could name someone else's session), and a store
- * that cannot answer only means nothing is replaced.
+ * What this browser holds when a login starts. The session its whole cookie opens is replaced by
+ * the new one; a bare id is never enough (anyone could name someone else's session). Its
+ * lineage (from the live session, or the record an idled-out cookie left) is carried in the
+ * pending login, so the new session can continue it whatever happens to the old one meanwhile
+ * (a second tab finishing first). A store that cannot answer only means nothing is carried.
  */
-async function currentSessionId(req: IncomingMessage, ctx: AppContext): Promise<string | undefined> {
+async function priorSignIn(req: IncomingMessage, ctx: AppContext): Promise<PriorSignIn> {
   const token = readCookie(req.headers.cookie, ctx.cookies.session);
-  if (!token) return undefined;
+  if (!token) return {};
   const open = await ctx.sessions.openBrowser(token).catch(() => undefined);
-  return open ? parseToken(token)?.id : undefined;
+  const lineage = open?.lineage ? { lineage: open.lineage, user: open.identity.user, connection: open.identity.connection } : await ctx.lineages.read(token).catch(() => undefined);
+  return { ...(open ? { replaces: parseToken(token)!.id } : {}), ...(lineage ? { lineage } : {}) };
 }
 
 /**
@@ -122,17 +127,6 @@ function verifiedClaims(r: LoginResult): AuditClaims {
   return { user: r.identity.user, email: r.identity.email, groups: [...r.identity.groups], name_id: r.saml.nameId, name_id_format: r.saml.nameIdFormat, session_index: r.saml.sessionIndex, issuer: r.saml.issuer };
 }
 
-/**
- * A login replacing this browser's session of the same user (a step-up, a second tab) continues
- * its lineage, so a later sign-out still ends the CLI logins approved before it. Another user
- * signing in on the same browser (or the same name through another connection) starts a new one.
- */
-async function inheritedLineage(ctx: AppContext, result: LoginResult): Promise<{ lineage?: string }> {
-  if (!result.replaces) return {};
-  const old = await ctx.sessionAdmin.meta(result.replaces);
-  return old?.lineage && !old.client && old.user === result.identity.user && old.connection === result.identity.connection ? { lineage: old.lineage } : {};
-}
-
 async function verifyAndSignIn(req: IncomingMessage, res: ServerResponse, ctx: AppContext, scope: RequestScope, id: string, seen: { samlResponse?: string }): Promise<LoginResult | undefined> {
   const sp = ctx.connections.get(id)!;
   const form = await readForm(req, ctx.config.saml.max_response_bytes + 8192);
@@ -150,12 +144,13 @@ async function verifyAndSignIn(req: IncomingMessage, res: ServerResponse, ctx: A
   // The IdP deprovisioned this user over SCIM: an assertion still in flight must not sign them in.
   if (await ctx.directory.isDeactivated([result.identity.user, result.identity.email])) throw fail('SAML_LOGIN_FAILED', 'user-deactivated');
   const returnTo = checkReturnTo(result.returnTo, ctx.publicUrl, ctx.routeHosts) ?? sp.conn.default_redirect;
-  const { token } = await ctx.sessions.create(result.identity, result.saml, await inheritedLineage(ctx, result));
+  const { token, session } = await ctx.sessions.create(result.identity, result.saml, continuedLineage(result.lineage, result.identity));
   // A deactivation that listed the user's sessions just before this one existed would miss it.
   if (await ctx.directory.isDeactivated([result.identity.user, result.identity.email])) {
     await ctx.sessions.destroy(token);
     throw fail('SAML_LOGIN_FAILED', 'user-deactivated');
   }
+  await ctx.lineages.keep(token, session).catch((err: unknown) => ctx.log.warn({ [F.requestId]: scope.id, err }, 'could not record the sign-in lineage; a sign-out after idling out will not end its CLI logins'));
   if (result.replaces) {
     await ctx.sessionAdmin.endReplaced(result.replaces, parseToken(token)!.id, ctx.stores.logins, ctx.config.saml.login_timeout).catch((err: unknown) => ctx.log.warn({ [F.requestId]: scope.id, err }, 'could not end the session this login replaces'));
   }
