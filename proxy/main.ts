@@ -63,6 +63,9 @@ commands for CLI and API access (docs/cli.md; tokens kept 0600 in
   token [--host URL]    print a valid access token (refreshed when under a minute is left;
                         exit 1 when the session ended: run gatehouse login again)
   logout [--host URL]   revoke the CLI session and forget its tokens
+  whoami [--host URL] [--json]
+                        who this terminal acts as (user, email, groups, connection, client,
+                        session end) from /.gatehouse/userinfo; --json: the answer as served
   curl [--host URL] CURL-ARGS...
                         run curl with Proxy-Authorization: Bearer <token> (not on the command
                         line; only to the signed-in Gatehouse's hosts; no -L); curl's exit code

@@ -6,9 +6,10 @@ import { runLogin } from './login.js';
 import { runLogout } from './logout.js';
 import { runToken } from './token.js';
 import { runTunnel } from './tunnel.js';
+import { runWhoami } from './whoami.js';
 
 /** The commands of a user at a terminal (docs/cli.md), as opposed to the operator's. */
-export const CLIENT_COMMANDS = new Set(['login', 'token', 'logout', 'curl', 'exec', 'tunnel']);
+export const CLIENT_COMMANDS = new Set(['login', 'token', 'logout', 'curl', 'exec', 'tunnel', 'whoami']);
 
 function usage(text: string): never {
   throw new CliError(`usage: gatehouse ${text}`, 2);
@@ -31,6 +32,11 @@ async function dispatch(command: string, args: string[]): Promise<number> {
     if (dash < 0) usage('exec [--host URL] [--env NAME]... -- CMD ARGS...');
     const { values } = parseArgs({ args: args.slice(0, dash), options: { host: { type: 'string' }, env: { type: 'string', multiple: true } } });
     return runExec({ host: values.host, envNames: values.env ?? [], command: args.slice(dash + 1) });
+  }
+  if (command === 'whoami') {
+    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { host: { type: 'string' }, json: { type: 'boolean' } } });
+    if (positionals.length !== 0) usage('whoami [--host URL] [--json]');
+    return runWhoami({ host: values.host, json: values.json === true });
   }
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { host: { type: 'string' }, 'no-browser': { type: 'boolean' }, listen: { type: 'string' } } });
   if (command === 'login') {

@@ -40,7 +40,7 @@ export async function handleReserved(req: IncomingMessage, res: ServerResponse, 
     case PATHS.readyz:
       return getOnly(), handleReady(res, ctx);
     case PATHS.userinfo:
-      return getOnly(), handleUserinfo(req, res, ctx);
+      return getOnly(), handleUserinfo(req, res, ctx, scope);
     case JWKS_PATH:
       return getOnly(), handleJwks(res, ctx);
     case CONFIGURATION_PATH:

@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fail } from '../../errors.js';
-import type { AppContext } from '../context.js';
+import type { Session } from '../../session/types.js';
+import { openBearer, presentedToken } from '../../tokens/bearer.js';
+import type { AppContext, RequestScope } from '../context.js';
 import { readCookie } from '../cookies.js';
 import { sendJson } from '../respond.js';
 
@@ -34,11 +36,18 @@ export function handleReady(res: ServerResponse, ctx: AppContext): void {
   sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'store-unavailable', connections: ctx.connections.size, routes: ctx.routes.routes.length, policy, store, metadata });
 }
 
-/** Who am I: the signed-in identity as JSON, extra `claims` included (401 when nobody is signed in). */
-export async function handleUserinfo(req: IncomingMessage, res: ServerResponse, ctx: AppContext): Promise<void> {
-  const session = await ctx.sessions.openBrowser(readCookie(req.headers.cookie, ctx.cookies.session));
+/**
+ * Who am I: the identity as JSON, extra `claims` included, and which kind of client asks
+ * (`browser`, `cli`, `service`). Opened as routes open it (authorize.ts): a presented Gatehouse
+ * token decides alone (an access token or a service-account token, whose groups come from the
+ * current config), else the browser cookie. 401 AUTHENTICATION_REQUIRED when nobody is signed in.
+ * @throws GatehouseError TOKEN_INVALID for a token that opens nothing (never the cookie instead)
+ */
+export async function handleUserinfo(req: IncomingMessage, res: ServerResponse, ctx: AppContext, scope: RequestScope): Promise<void> {
+  const session = await userinfoSession(req, ctx);
   if (!session) throw fail('AUTHENTICATION_REQUIRED', 'no-session');
   const { identity } = session;
+  scope.user = identity.user;
   sendJson(res, 200, {
     user: identity.user,
     email: identity.email ?? null,
@@ -48,6 +57,19 @@ export async function handleUserinfo(req: IncomingMessage, res: ServerResponse, 
     first_name: identity.firstName ?? null,
     last_name: identity.lastName ?? null,
     claims: identity.claims ?? {},
+    client: session.client ?? 'browser',
     expires_at: new Date(session.expiresAt).toISOString(),
   });
+}
+
+/**
+ * The session userinfo shows. A stale or revoked token must not answer with whoever's cookie
+ * travels with it, and a refresh token is no bearer here either (tokens/bearer.ts).
+ */
+async function userinfoSession(req: IncomingMessage, ctx: AppContext): Promise<Session | undefined> {
+  const bearer = presentedToken(req.rawHeaders);
+  if (bearer === undefined) return ctx.sessions.openBrowser(readCookie(req.headers.cookie, ctx.cookies.session));
+  const opened = typeof bearer === 'string' ? await openBearer(ctx, bearer) : bearer;
+  if ('reason' in opened) throw fail('TOKEN_INVALID', opened.reason);
+  return opened.session;
 }
