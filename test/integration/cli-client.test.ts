@@ -5,7 +5,7 @@
  * part is driven over HTTP with a signed-in cookie jar, as a browser would.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -422,5 +422,28 @@ describe('gatehouse exec', () => {
     const dir = await loginAs('alice');
     const res = await runCli(['exec', '--', 'sh', '-c', 'kill -TERM $$'], cliEnv(dir));
     assert.equal(res.code, 143);
+  });
+
+  test('a command not found: exit 127 (as a shell), one line on stderr, nothing run', async () => {
+    const dir = await loginAs('alice');
+    for (const cmd of ['gatehouse-no-such-command', join(dir, 'no-such-file')]) {
+      const res = await runCli(['exec', '--', cmd, 'arg'], cliEnv(dir));
+      assert.equal(res.code, 127, res.stderr);
+      assert.match(res.stderr, new RegExp(`^gatehouse exec: cannot run ${cmd}: (not found on PATH|no such file)\\n$`));
+      assert.doesNotMatch(res.stderr, /gt[ar]_/, 'no token on stderr');
+    }
+  });
+
+  test('a command found but not executable: exit 126 (as a shell), one line on stderr', async () => {
+    const dir = await loginAs('alice');
+    const bin = join(dir, '..', 'bin');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'not-executable'), '#!/bin/sh\necho ran\n', { mode: 0o644 });
+    for (const [cmd, env] of [[join(bin, 'not-executable'), cliEnv(dir)], ['not-executable', cliEnv(dir, { PATH: `${bin}:${process.env.PATH}` })], [bin, cliEnv(dir)]] as const) {
+      const res = await runCli(['exec', '--', cmd], env);
+      assert.equal(res.code, 126, `${cmd}: ${res.stderr}`);
+      assert.match(res.stderr, new RegExp(`^gatehouse exec: cannot run ${cmd}: not executable \\(permission denied\\)\\n$`));
+      assert.equal(res.stdout, '');
+    }
   });
 });
