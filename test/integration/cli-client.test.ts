@@ -387,6 +387,14 @@ describe('gatehouse curl', () => {
     assert.equal(upstream.seen.length, before, 'nothing reached the other host');
   });
 
+  test('$GATEHOUSE_CURL not found: exit 127 (as a shell), one line on stderr', async () => {
+    const dir = await loginAs('alice');
+    const missing = join(dir, 'no-curl-here');
+    const res = await runCli(['curl', '-sS', `${gh.url}/app/no-curl`], cliEnv(dir, { GATEHOUSE_CURL: missing }));
+    assert.equal(res.code, 127, res.stderr);
+    assert.equal(res.stderr, `gatehouse curl: cannot run ${missing}: no such file\n`);
+  });
+
   test('token leak on a followed redirect: -L is refused', async () => {
     const dir = await loginAs('alice');
     const res = await runCli(['curl', '-sSL', `${gh.url}/app/redirect-me`], cliEnv(dir));
