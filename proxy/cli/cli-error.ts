@@ -5,8 +5,11 @@
 export class CliError extends Error {
   constructor(
     message: string,
-    /** 1: the operation failed; 2: the command line was wrong. */
-    readonly exitCode: 1 | 2 = 1,
+    /**
+     * 1: the operation failed; 2: the command line was wrong; as shells do for a command run,
+     * 127: not found, 126: found but cannot be run.
+     */
+    readonly exitCode: 1 | 2 | 126 | 127 = 1,
   ) {
     super(message);
   }

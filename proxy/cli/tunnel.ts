@@ -1,11 +1,13 @@
-import { Agent as HttpAgent, createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import { Agent as HttpAgent, type ClientRequest, createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { CliError } from './cli-error.js';
 import { mayReceiveToken, originOf } from './credentials-file.js';
-import { signedIn, TokenKeeper } from './fresh-token.js';
+import { signedIn } from './fresh-token.js';
+import { TokenKeeper } from './token-keeper.js';
 import { parseListen, refusal } from './tunnel-guard.js';
+import { replayable, tokenRefused } from './tunnel-replay.js';
 
 /** Hop-by-hop headers (RFC 9110 7.6.1) and ours: never copied from the local client. */
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authorization', 'proxy-authenticate', 'host']);
@@ -36,6 +38,8 @@ function answer(res: ServerResponse | Duplex, status: number, text: string): voi
 /**
  * Starts a local HTTP server forwarding every request and websocket upgrade to `target`'s origin
  * with `Proxy-Authorization: Bearer <token>` (kept fresh by `keeper`), bodies streamed both ways.
+ * When Gatehouse refuses the token and a newer login is in the credentials file, a request that
+ * can be replayed (see replayable) and an upgrade are sent once more with the new login's token.
  */
 async function startTunnel(o: { listen: string; target: string; keeper: TokenKeeper; warn: (line: string) => void }): Promise<Tunnel> {
   const addr = parseListen(o.listen);
@@ -45,18 +49,21 @@ async function startTunnel(o: { listen: string; target: string; keeper: TokenKee
   const agent = tls ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
   let port = addr.port;
 
-  /** Checks the local request, then opens the upstream request with our token. */
-  async function open(req: IncomingMessage, res: ServerResponse | Duplex, upgrade: boolean) {
+  /** Checks the local request; the token to send, or undefined when it was answered. */
+  async function admit(req: IncomingMessage, res: ServerResponse | Duplex): Promise<string | undefined> {
     const why = refusal(req.headers, port);
-    if (why) return answer(res, 403, `refused (${why}): only clients on this computer, not web pages, may use the tunnel`);
-    if (!req.url?.startsWith('/')) return answer(res, 400, 'origin-form request targets only');
-    let token: string;
+    if (why) return void answer(res, 403, `refused (${why}): only clients on this computer, not web pages, may use the tunnel`);
+    if (!req.url?.startsWith('/')) return void answer(res, 400, 'origin-form request targets only');
     try {
-      token = await o.keeper.get();
+      return await o.keeper.get();
     } catch (e) {
       o.warn(`gatehouse tunnel: ${(e as Error).message}`);
-      return answer(res, 401, (e as Error).message);
+      return void answer(res, 401, (e as Error).message);
     }
+  }
+
+  /** Opens the upstream request with `token`. */
+  function open(req: IncomingMessage, res: ServerResponse | Duplex, token: string, upgrade: boolean): ClientRequest {
     const headers = endToEnd(req.headers);
     headers.host = target.host;
     headers['proxy-authorization'] = `Bearer ${token}`;
@@ -69,39 +76,70 @@ async function startTunnel(o: { listen: string; target: string; keeper: TokenKee
     return up;
   }
 
-  const server: Server = createServer((req, res) => {
-    void open(req, res, false).then((up) => {
-      if (!up) return;
-      up.on('response', (upRes) => {
+  /**
+   * The token to send this request again with, when Gatehouse refused `token` and a newer login
+   * is in the credentials file (then used for the next requests either way); undefined to pass
+   * the 401 on. Only a first try of a request that can be replayed is sent again.
+   */
+  async function retryWith(upRes: IncomingMessage, token: string, replay: boolean): Promise<string | undefined> {
+    if (!tokenRefused(upRes.statusCode, upRes.headers)) return undefined;
+    const next = await o.keeper.renew(token);
+    return replay ? next : undefined;
+  }
+
+  function forward(req: IncomingMessage, res: ServerResponse, token: string, retried: boolean): void {
+    const replay = replayable(req.method, req.headers);
+    const up = open(req, res, token, false);
+    up.on('response', (upRes) => {
+      void retryWith(upRes, token, replay && !retried).then((next) => {
+        if (next) {
+          upRes.resume();
+          return forward(req, res, next, true);
+        }
         res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, endToEnd(upRes.headers));
         upRes.pipe(res);
       });
-      req.pipe(up);
     });
-  });
-  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
-    socket.on('error', () => socket.destroy());
-    void open(req, socket, true).then((up) => {
-      if (!up) return;
-      up.on('upgrade', (upRes, upSocket, upHead) => {
-        const lines = [`HTTP/1.1 101 ${upRes.statusMessage ?? 'Switching Protocols'}`];
-        for (let i = 0; i < upRes.rawHeaders.length; i += 2) lines.push(`${upRes.rawHeaders[i]}: ${upRes.rawHeaders[i + 1]}`);
-        socket.write(`${lines.join('\r\n')}\r\n\r\n`);
-        if (upHead.length) socket.write(upHead);
-        if (head.length) upSocket.write(head);
-        upSocket.on('error', () => socket.destroy());
-        socket.on('close', () => upSocket.destroy());
-        upSocket.on('close', () => socket.destroy());
-        upSocket.pipe(socket).pipe(upSocket);
-      });
-      up.on('response', (upRes) => {
+    if (!replay) return void req.pipe(up);
+    req.resume(); // no body: nothing to keep for a second try
+    up.end();
+  }
+
+  function upgradeTo(req: IncomingMessage, socket: Socket, head: Buffer, token: string, retried: boolean): void {
+    const up = open(req, socket, token, true);
+    up.on('upgrade', (upRes, upSocket, upHead) => {
+      const lines = [`HTTP/1.1 101 ${upRes.statusMessage ?? 'Switching Protocols'}`];
+      for (let i = 0; i < upRes.rawHeaders.length; i += 2) lines.push(`${upRes.rawHeaders[i]}: ${upRes.rawHeaders[i + 1]}`);
+      socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+      if (upHead.length) socket.write(upHead);
+      if (head.length) upSocket.write(head);
+      upSocket.on('error', () => socket.destroy());
+      socket.on('close', () => upSocket.destroy());
+      upSocket.on('close', () => socket.destroy());
+      upSocket.pipe(socket).pipe(upSocket);
+    });
+    up.on('response', (upRes) => {
+      // The client's socket is not switched before our 101: the upgrade is asked again afresh.
+      void retryWith(upRes, token, !retried).then((next) => {
+        if (next) {
+          upRes.resume();
+          return upgradeTo(req, socket, head, next, true);
+        }
         const lines = [`HTTP/1.1 ${upRes.statusCode} ${upRes.statusMessage ?? ''}`];
         for (let i = 0; i < upRes.rawHeaders.length; i += 2) lines.push(`${upRes.rawHeaders[i]}: ${upRes.rawHeaders[i + 1]}`);
         socket.write(`${lines.join('\r\n')}\r\n\r\n`);
         upRes.pipe(socket);
       });
-      up.end();
     });
+    up.end();
+  }
+
+  const server: Server = createServer((req, res) => {
+    void admit(req, res).then((token) => token && forward(req, res, token, false));
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    void admit(req, socket).then((token) => token && upgradeTo(req, socket, head, token, false));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => reject(new CliError(`cannot listen on ${o.listen}: ${e.code ?? e.message}`)));
@@ -129,9 +167,13 @@ export async function runTunnel(o: { listen?: string; url: string; env?: NodeJS.
   const s = signedIn(o.url, o.env);
   const origin = originOf(o.url);
   if (!mayReceiveToken(s.issuer, s.entry, origin)) throw new CliError(`not signed in to ${origin}: run gatehouse login ${origin}`);
-  const keeper = new TokenKeeper(s);
+  const warn = (line: string) => err.write(`${line}\n`);
+  const keeper = new TokenKeeper(s, {
+    origin,
+    onSwitch: (issuer, user, previous) => warn(`gatehouse tunnel: picked up a new login for ${issuer}${user === previous ? '' : ` (now ${user}, was ${previous})`}`),
+  });
   await keeper.get(); // fail now, not at the first request, when the session has ended
-  const tunnel = await startTunnel({ listen, target: origin, keeper, warn: (l) => err.write(`${l}\n`) });
+  const tunnel = await startTunnel({ listen, target: origin, keeper, warn });
   out.write(`${tunnel.url}\nForwarding ${tunnel.url} to ${origin} as ${s.entry.user} (Ctrl-C to stop)\n`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);

@@ -5,7 +5,7 @@
  * part is driven over HTTP with a signed-in cookie jar, as a browser would.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -387,6 +387,14 @@ describe('gatehouse curl', () => {
     assert.equal(upstream.seen.length, before, 'nothing reached the other host');
   });
 
+  test('$GATEHOUSE_CURL not found: exit 127 (as a shell), one line on stderr', async () => {
+    const dir = await loginAs('alice');
+    const missing = join(dir, 'no-curl-here');
+    const res = await runCli(['curl', '-sS', `${gh.url}/app/no-curl`], cliEnv(dir, { GATEHOUSE_CURL: missing }));
+    assert.equal(res.code, 127, res.stderr);
+    assert.equal(res.stderr, `gatehouse curl: cannot run ${missing}: no such file\n`);
+  });
+
   test('token leak on a followed redirect: -L is refused', async () => {
     const dir = await loginAs('alice');
     const res = await runCli(['curl', '-sSL', `${gh.url}/app/redirect-me`], cliEnv(dir));
@@ -422,5 +430,28 @@ describe('gatehouse exec', () => {
     const dir = await loginAs('alice');
     const res = await runCli(['exec', '--', 'sh', '-c', 'kill -TERM $$'], cliEnv(dir));
     assert.equal(res.code, 143);
+  });
+
+  test('a command not found: exit 127 (as a shell), one line on stderr, nothing run', async () => {
+    const dir = await loginAs('alice');
+    for (const cmd of ['gatehouse-no-such-command', join(dir, 'no-such-file')]) {
+      const res = await runCli(['exec', '--', cmd, 'arg'], cliEnv(dir));
+      assert.equal(res.code, 127, res.stderr);
+      assert.match(res.stderr, new RegExp(`^gatehouse exec: cannot run ${cmd}: (not found on PATH|no such file)\\n$`));
+      assert.doesNotMatch(res.stderr, /gt[ar]_/, 'no token on stderr');
+    }
+  });
+
+  test('a command found but not executable: exit 126 (as a shell), one line on stderr', async () => {
+    const dir = await loginAs('alice');
+    const bin = join(dir, '..', 'bin');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'not-executable'), '#!/bin/sh\necho ran\n', { mode: 0o644 });
+    for (const [cmd, env] of [[join(bin, 'not-executable'), cliEnv(dir)], ['not-executable', cliEnv(dir, { PATH: `${bin}:${process.env.PATH}` })], [bin, cliEnv(dir)]] as const) {
+      const res = await runCli(['exec', '--', cmd], env);
+      assert.equal(res.code, 126, `${cmd}: ${res.stderr}`);
+      assert.match(res.stderr, new RegExp(`^gatehouse exec: cannot run ${cmd}: not executable \\(permission denied\\)\\n$`));
+      assert.equal(res.stdout, '');
+    }
   });
 });

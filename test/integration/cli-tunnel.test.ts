@@ -2,14 +2,18 @@
  * `gatehouse tunnel` as a real child process in front of a real Gatehouse (demo IdP, access
  * tokens of 1 minute, refreshed by the tunnel with 15 s left) and a recording upstream:
  * plain clients without headers reach the upstream as the signed-in user, over HTTP and
- * websockets, and the attacks on a local port that holds an identity are refused.
+ * websockets, and the attacks on a local port that holds an identity are refused. A new
+ * `gatehouse login` (which revokes the session the tunnel used) is taken up without a restart.
  */
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
+import type { CredentialEntry } from '../../proxy/cli/credentials-file.js';
+import { signedIn } from '../../proxy/cli/fresh-token.js';
+import { TokenKeeper } from '../../proxy/cli/token-keeper.js';
 import { demoLogin } from '../helpers/demo-login.js';
 import { freePort } from '../helpers/free-port.js';
 import { startGatehouse, type RunningGatehouse } from '../helpers/gatehouse.js';
@@ -22,10 +26,10 @@ let dir: string;
 let tunnel: CliProcess;
 let local: string;
 
-/** Raw request through the tunnel with exactly these headers (node:http adds Host unless given). */
-function raw(path: string, headers: Record<string, string>, body?: string, method = body === undefined ? 'GET' : 'POST'): Promise<{ status: number; body: string }> {
+/** Raw request through the tunnel at `base` with exactly these headers (node:http adds Host unless given). */
+function rawAt(base: string, path: string, headers: Record<string, string>, body?: string, method = body === undefined ? 'GET' : 'POST'): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(`${local}${path}`, { method, headers }, (res) => {
+    const req = request(`${base}${path}`, { method, headers }, (res) => {
       let text = '';
       res.on('data', (c: Buffer) => (text += c.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
@@ -34,7 +38,15 @@ function raw(path: string, headers: Record<string, string>, body?: string, metho
     req.end(body);
   });
 }
+const raw = (path: string, headers: Record<string, string>, body?: string) => rawAt(local, path, headers, body);
 const seenAt = (url: string, method = 'GET') => upstream.seen.filter((r) => r.url === url && r.method === method);
+/** `gatehouse login` as alice into `configDir`, as a user would (again: it revokes the login it replaces). */
+async function login(configDir: string): Promise<void> {
+  const cli = startCli(['login', gh.url], cliEnv(configDir));
+  const posted = await confirmInBrowser(gh.url, await demoLogin(gh.url, 'alice'), await authorizeUrlOf(cli));
+  await (await fetch(posted.headers.get('location')!)).text();
+  assert.equal(await cli.exited, 0, cli.stderr());
+}
 const refreshes = () => gh.logs.find((l) => l.event === 'access' && l.path === '/.gatehouse/cli/token').length;
 
 before(async () => {
@@ -45,10 +57,7 @@ before(async () => {
     routes: [{ name: 'app', path: '/', upstream: upstream.url, allow: [{ groups: ['ml-engineers'] }] }],
   });
   dir = tempConfigDir();
-  const login = startCli(['login', gh.url], cliEnv(dir));
-  const posted = await confirmInBrowser(gh.url, await demoLogin(gh.url, 'alice'), await authorizeUrlOf(login));
-  await (await fetch(posted.headers.get('location')!)).text();
-  assert.equal(await login.exited, 0, login.stderr());
+  await login(dir);
   const port = await freePort();
   tunnel = startCli(['tunnel', '--listen', `127.0.0.1:${port}`, gh.url], cliEnv(dir));
   local = (await tunnel.line(/^http:\/\/127\.0\.0\.1:\d+$/)).trim();
@@ -153,5 +162,96 @@ describe('gatehouse tunnel', () => {
     assert.equal(seenAt('/after-logout').length, 0);
     tunnel.child.kill('SIGINT');
     assert.equal(await tunnel.exited, 0);
+  });
+});
+
+describe('gatehouse tunnel after gatehouse login again', () => {
+  let again: CliProcess;
+  let base: string;
+  let configDir: string;
+  const switches = () => again.stderr().split('\n').filter((l) => l === `gatehouse tunnel: picked up a new login for ${gh.url}`).length;
+  const stored = () => (JSON.parse(readFileSync(join(configDir, 'credentials.json'), 'utf8')) as Record<string, CredentialEntry>)[gh.url]!;
+
+  before(async () => {
+    configDir = tempConfigDir();
+    await login(configDir);
+    again = startCli(['tunnel', '--listen', `127.0.0.1:${await freePort()}`, gh.url], cliEnv(configDir));
+    base = (await again.line(/^http:\/\/127\.0\.0\.1:\d+$/)).trim();
+  });
+  after(async () => {
+    again?.child.kill('SIGINT');
+    await again?.exited;
+    rmSync(join(configDir, '..'), { recursive: true, force: true });
+  });
+
+  test('a new login is picked up without a restart: the request refused with the revoked session is sent again and answers 200; one stderr line, no token in it', async () => {
+    assert.equal((await rawAt(base, '/relogin-before', {})).status, 200);
+    await login(configDir); // revokes the session the tunnel uses
+    const res = await rawAt(base, '/relogin-after', {});
+    assert.equal(res.status, 200, res.body);
+    assert.equal(seenAt('/relogin-after').length, 1, 'reached the upstream once');
+    assert.equal(seenAt('/relogin-after')[0]?.headers['x-forwarded-user'], 'alice@example.com');
+    assert.equal((await rawAt(base, '/relogin-next', {}, undefined, 'DELETE')).status, 200);
+    assert.equal(switches(), 1, again.stderr());
+    assert.doesNotMatch(again.stderr(), /gt[ar]_/, 'no token on stderr');
+    assert.doesNotMatch(again.stdout(), /gt[ar]_/, 'no token on stdout');
+  });
+
+  test('a websocket opened after a new login upgrades with it', async () => {
+    await login(configDir);
+    const ws = new WebSocket(`${base.replace('http', 'ws')}/ws/after-relogin`);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    const echoed = await new Promise<string>((resolve) => {
+      ws.once('message', (d) => resolve(String(d)));
+      ws.send('hello');
+    });
+    assert.equal(echoed, 'hello');
+    assert.equal(seenAt('/ws/after-relogin', 'UPGRADE')[0]?.headers['x-forwarded-user'], 'alice@example.com');
+    ws.close();
+    assert.equal(switches(), 2);
+  });
+
+  test('request sent twice: one with a body is not replayed after a new login; it gets the 401, the next one the new login', async () => {
+    await login(configDir);
+    const refused = await rawAt(base, '/relogin-post', { 'content-type': 'text/plain' }, 'a=1');
+    assert.equal(refused.status, 401);
+    assert.equal(seenAt('/relogin-post', 'POST').length, 0);
+    assert.equal(switches(), 3, 'switched for the next requests');
+    assert.equal((await rawAt(base, '/relogin-post', { 'content-type': 'text/plain' }, 'a=1')).status, 200);
+    assert.equal(seenAt('/relogin-post', 'POST').length, 1);
+  });
+
+  test('a revoked login with no newer one in the file: 401 with the hint to run gatehouse login, nothing forwarded', async () => {
+    const revoked = await fetch(`${gh.url}/.gatehouse/cli/revoke`, { method: 'POST', body: new URLSearchParams({ token: stored().refresh_token, client_id: 'gatehouse-cli' }) });
+    assert.equal(revoked.status, 200);
+    const res = await rawAt(base, '/revoked-no-newer', {});
+    assert.equal(res.status, 401);
+    const { error } = JSON.parse(res.body) as { error: { code: string; login: { cli: string } } };
+    assert.equal(error.code, 'TOKEN_INVALID');
+    assert.equal(error.login.cli, `gatehouse login ${gh.url}`);
+    assert.equal(seenAt('/revoked-no-newer').length, 0);
+    assert.equal(switches(), 3, 'nothing picked up');
+  });
+
+  test('a refused refresh token: the file is read again and the newer login refreshed; with none, the session-ended hint', async () => {
+    const env = cliEnv(configDir);
+    await login(configDir);
+    const old = signedIn(gh.url, env);
+    old.entry.access_expires_at = new Date(0).toISOString(); // due for a refresh
+    await login(configDir); // revokes `old`, before the keeper reads the file: only the refusal tells
+    const said: string[] = [];
+    const keeper = new TokenKeeper(old, { origin: gh.url, onSwitch: (issuer) => said.push(issuer) });
+    const token = await keeper.get();
+    assert.deepEqual(said, [gh.url]);
+    assert.equal(token, stored().access_token);
+    assert.equal((await fetch(`${gh.url}/keeper-relogin`, { headers: { 'proxy-authorization': `Bearer ${token}` } })).status, 200);
+
+    const ended = signedIn(gh.url, env);
+    ended.entry.access_expires_at = new Date(0).toISOString();
+    await fetch(`${gh.url}/.gatehouse/cli/revoke`, { method: 'POST', body: new URLSearchParams({ token: ended.entry.refresh_token, client_id: 'gatehouse-cli' }) });
+    await assert.rejects(new TokenKeeper(ended, { origin: gh.url }).get(), new RegExp(`session at ${gh.url} has ended: run gatehouse login ${gh.url}$`));
   });
 });
