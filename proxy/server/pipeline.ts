@@ -32,7 +32,15 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: AppContext
   // Only `chunked` is understood end to end; `gzip, chunked` would reach the upstream undeclared.
   if (te !== undefined && te.trim().toLowerCase() !== 'chunked') throw fail('BAD_REQUEST', 'unsupported-transfer-encoding');
   const { route, host, session } = await authorize(req, target, ctx, scope);
-  const headers = upstreamHeaders(req, route, session?.identity, ctx.strip, { ...ctx.forwarding, host, requestId: scope.id }, false, ctx.credentials.get(route), ctx.identityJwt);
+  const headers = upstreamHeaders({
+    req,
+    route,
+    identity: session?.identity,
+    strip: ctx.strip,
+    client: { ...ctx.forwarding, host, requestId: scope.id },
+    credential: ctx.credentials.get(route),
+    jwt: ctx.identityJwt,
+  });
   forwardHttp(req, res, {
     forwarder: ctx.pools.get(route.upstreamOrigin),
     method: req.method ?? 'GET',

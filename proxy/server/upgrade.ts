@@ -38,7 +38,16 @@ async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
   checkOrigin(req.headers.origin, host, ctx);
   // Decided again on each policy reload while open (closed when the new policy refuses it).
   open.track(socket, grantOf(req, target.path, scope, ok, ok.sessionId), ctx);
-  const headers = upstreamHeaders(req, route, session?.identity, ctx.strip, { ...ctx.forwarding, host, requestId: scope.id }, true, ctx.credentials.get(route), ctx.identityJwt);
+  const headers = upstreamHeaders({
+    req,
+    route,
+    identity: session?.identity,
+    strip: ctx.strip,
+    client: { ...ctx.forwarding, host, requestId: scope.id },
+    upgrade: true,
+    credential: ctx.credentials.get(route),
+    jwt: ctx.identityJwt,
+  });
   forwardUpgrade(socket, head, { upstream: route.upstream, path: upstreamPath(route, target.path, target.query), headers, timeoutMs: route.timeoutMs, ourCookies: ctx.strip.cookieBases }, (status, err) => {
     if (err) return refuse(socket, ctx, scope, req, fail('UPSTREAM_UNAVAILABLE', 'upgrade-failed', err));
     logUpgrade(ctx, scope, req, status);
