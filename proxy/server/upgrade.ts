@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { fail, isGatehouseError } from '../errors.js';
-import { upstreamHeaders, upstreamPath } from '../forward/upstream-headers.js';
+import { upstreamPath } from '../forward/upstream-headers.js';
 import { forwardUpgrade } from '../forward/websocket.js';
 import { EVENTS, F } from '../log.js';
 import { authorize, LoginRequired } from './authorize.js';
 import type { AppContext, RequestScope } from './context.js';
 import { authenticateHeader, errorBody } from './error-body.js';
+import { forwardedHeaders } from './forwarded-headers.js';
 import { grantOf, type OpenUpgrades } from './open-upgrades.js';
 import { isReserved, parseRequestTarget } from '../path.js';
 
@@ -33,21 +34,12 @@ async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
   // method would let a `methods` rule admit what the upstream then serves as a GET.
   if (req.method !== 'GET') throw fail('METHOD_NOT_ALLOWED', 'websocket-not-get');
   const ok = await authorize(req, target, ctx, scope);
-  const { route, host, session } = ok;
+  const { route, host } = ok;
   if (!route.websockets) throw fail('ACCESS_DENIED', 'websockets-disabled');
   checkOrigin(req.headers.origin, host, ctx);
   // Decided again on each policy reload while open (closed when the new policy refuses it).
   open.track(socket, grantOf(req, target.path, scope, ok, ok.sessionId), ctx);
-  const headers = upstreamHeaders({
-    req,
-    route,
-    identity: session?.identity,
-    strip: ctx.strip,
-    client: { ...ctx.forwarding, host, requestId: scope.id },
-    upgrade: true,
-    credential: ctx.credentials.get(route),
-    jwt: ctx.identityJwt,
-  });
+  const headers = forwardedHeaders(req, ctx, scope, ok, { upgrade: true });
   forwardUpgrade(socket, head, { upstream: route.upstream, path: upstreamPath(route, target.path, target.query), headers, timeoutMs: route.timeoutMs, ourCookies: ctx.strip.cookieBases }, (status, err) => {
     if (err) return refuse(socket, ctx, scope, req, fail('UPSTREAM_UNAVAILABLE', 'upgrade-failed', err));
     logUpgrade(ctx, scope, req, status);
