@@ -2,15 +2,13 @@ import { Agent as HttpAgent, type ClientRequest, createServer, request as httpRe
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { HOP_BY_HOP as HOP } from '../forward/header-hygiene.js';
 import { CliError } from './cli-error.js';
 import { mayReceiveToken, originOf } from './credentials-file.js';
 import { signedIn } from './fresh-token.js';
 import { TokenKeeper } from './token-keeper.js';
 import { parseListen, refusal } from './tunnel-guard.js';
 import { replayable, tokenRefused } from './tunnel-replay.js';
-
-/** Hop-by-hop headers (RFC 9110 7.6.1) and ours: never copied from the local client. */
-const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authorization', 'proxy-authenticate', 'host']);
 
 /** A running tunnel. */
 export interface Tunnel {

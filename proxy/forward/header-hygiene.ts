@@ -5,8 +5,8 @@
 import { FORWARDING } from '../config/fields.js';
 import { carriesGatehouseToken } from '../tokens/prefixes.js';
 
-/** RFC 9110 7.6.1 hop-by-hop headers, plus legacy ones proxies must not forward. */
-const HOP_BY_HOP = new Set([
+/** RFC 9110 7.6.1 hop-by-hop headers, plus legacy ones proxies must not forward (Gatehouse and `gatehouse tunnel`). */
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'connection',
   'keep-alive',
   'proxy-connection',

@@ -17,13 +17,29 @@ export interface ClientFacts {
   anyTrustedProxy: boolean;
 }
 
+/** What `upstreamHeaders` builds from: the request, its route and who is signed in. */
+export interface UpstreamHeadersOptions {
+  req: IncomingMessage;
+  route: CompiledRoute;
+  /** The signed-in identity, or undefined (anonymous): required, so no caller forgets it. */
+  identity: Identity | undefined;
+  strip: StripSet;
+  client: ClientFacts;
+  /** A websocket handshake: the client's Upgrade is kept and `Connection: Upgrade` added (default false). */
+  upgrade?: boolean;
+  /** The route's `upstream_auth` header, [name, value]. */
+  credential?: readonly [string, string];
+  /** Signs X-Gatehouse-Jwt-Assertion on `identity_jwt` routes. */
+  jwt?: IdentityJwt;
+}
+
 /**
  * The headers sent upstream: the client's, cleaned (see header-hygiene), then ours:
  * Host, X-Forwarded-For/Proto/Host, X-Request-Id, and the identity headers when signed in.
  * X-Forwarded-For keeps the client's chain only when the peer is a trusted proxy.
  * On `identity_jwt` routes, a signed-in identity also gets X-Gatehouse-Jwt-Assertion from `jwt`.
  */
-export function upstreamHeaders(req: IncomingMessage, route: CompiledRoute, identity: Identity | undefined, strip: StripSet, c: ClientFacts, upgrade = false, credential?: readonly [string, string], jwt?: IdentityJwt): string[] {
+export function upstreamHeaders({ req, route, identity, strip, client: c, upgrade = false, credential, jwt }: UpstreamHeadersOptions): string[] {
   const peer = req.socket.remoteAddress ?? '';
   const trusted = c.anyTrustedProxy && isTrusted(c.trustedProxies, peer);
   const priorFor = trusted ? req.headers['x-forwarded-for'] : undefined;

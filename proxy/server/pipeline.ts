@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fail, isGatehouseError, type ErrorCode } from '../errors.js';
 import { forwardHttp } from '../forward/http-forward.js';
-import { upstreamHeaders, upstreamPath } from '../forward/upstream-headers.js';
+import { upstreamPath } from '../forward/upstream-headers.js';
 import { EVENTS, F } from '../log.js';
 import { AccessDenied, authorize, LoginRequired, MethodNotAllowed } from './authorize.js';
 import type { AppContext, RequestScope } from './context.js';
+import { forwardedHeaders } from './forwarded-headers.js';
 import { isReserved, parseRequestTarget } from '../path.js';
 import { handleReserved } from './reserved.js';
 import { isBrowserNavigation, redirect, sendError, tagResponse } from './respond.js';
@@ -31,8 +32,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: AppContext
   const te = req.headers['transfer-encoding'];
   // Only `chunked` is understood end to end; `gzip, chunked` would reach the upstream undeclared.
   if (te !== undefined && te.trim().toLowerCase() !== 'chunked') throw fail('BAD_REQUEST', 'unsupported-transfer-encoding');
-  const { route, host, session } = await authorize(req, target, ctx, scope);
-  const headers = upstreamHeaders(req, route, session?.identity, ctx.strip, { ...ctx.forwarding, host, requestId: scope.id }, false, ctx.credentials.get(route), ctx.identityJwt);
+  const ok = await authorize(req, target, ctx, scope);
+  const { route } = ok;
+  const headers = forwardedHeaders(req, ctx, scope, ok);
   forwardHttp(req, res, {
     forwarder: ctx.pools.get(route.upstreamOrigin),
     method: req.method ?? 'GET',

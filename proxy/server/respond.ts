@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ERRORS, type ErrorCode } from '../errors.js';
-import { CONFIGURATION_PATH, PATHS } from './endpoints/paths.js';
+import { PATHS } from './endpoints/paths.js';
+import { authenticateHeader, errorBody, type ErrorBodyDetails } from './error-body.js';
 import { errorPage, esc } from './html.js';
 
 /** Headers on every page Gatehouse itself serves: no caching, no framing, no scripts. */
@@ -67,18 +68,10 @@ export function redirect(res: ServerResponse, location: string, status: 302 | 30
   res.end();
 }
 
-/** What an error response may reveal beyond the public message. */
-export interface ErrorDetails {
-  requestId: string;
-  /** Kebab-case reason; only sent to signed-in users (anonymous users learn nothing). */
-  reason?: string;
-  loginUrl?: string;
-  /** Gatehouse's public origin: a 401 names how a CLI signs in there (`gatehouse login <issuer>`). */
-  issuer?: string;
+/** What an error response may reveal beyond the public message (the JSON body's part: error-body.ts). */
+export interface ErrorDetails extends ErrorBodyDetails {
   /** The signed-in user, shown on refusals with a way to switch accounts. */
   user?: string;
-  /** Groups that would grant access (refusals of signed-in users, when the route allows it). */
-  grantingGroups?: readonly string[];
 }
 
 /** Sends an error as HTML for browsers and JSON for everything else. */
@@ -88,8 +81,8 @@ export function sendError(res: ServerResponse, code: ErrorCode, d: ErrorDetails,
     return;
   }
   const { status, message } = ERRORS[code];
-  // RFC 9110 15.5.2: a 401 carries a challenge; ours names the login URL for CLIs.
-  if (status === 401) extra = { ...extra, 'www-authenticate': challenge(d.loginUrl, code) };
+  const auth = authenticateHeader(code, d.loginUrl);
+  if (auth) extra = { ...extra, 'www-authenticate': auth };
   // Whoever presents a bearer token is a program (or the CLI's tunnel): always JSON.
   if (wantsPage(res.req) && code !== 'TOKEN_INVALID') {
     const link = d.loginUrl ? `<p><a class="button" href="${esc(d.loginUrl)}">Sign in</a></p>` : '';
@@ -101,35 +94,7 @@ export function sendError(res: ServerResponse, code: ErrorCode, d: ErrorDetails,
     sendHtml(res, status, errorPage(titleOf(status), message, code, d.requestId, groups + reason + who + link), extra);
     return;
   }
-  const error: Record<string, unknown> = { code, message, request_id: d.requestId };
-  if (d.reason) error.reason = d.reason;
-  if (d.loginUrl) error.login_url = d.loginUrl;
-  if (status === 401 && d.issuer) error.login = loginHint(d.issuer, d.loginUrl);
-  if (d.grantingGroups?.length) error.granting_groups = d.grantingGroups;
-  sendJson(res, status, { error }, extra);
-}
-
-/**
- * The WWW-Authenticate challenge of a 401 (RFC 9110 11.6.1, RFC 6750 3): Bearer, since Gatehouse
- * access tokens are bearer tokens, with the browser login URL as an extra parameter.
- */
-export function challenge(loginUrl: string | undefined, code?: ErrorCode): string {
-  // RFC 6750 3.1: a presented token that was refused is `invalid_token`.
-  const scheme = code === 'TOKEN_INVALID' ? 'Bearer realm="gatehouse", error="invalid_token"' : 'Bearer realm="gatehouse"';
-  return loginUrl ? `${scheme}, login_url="${loginUrl.replace(/"/g, '%22')}"` : scheme;
-}
-
-/**
- * The `login` hint of every 401 JSON answer: how a person signs in with a browser (when this
- * request has a place to return to), how a CLI does (`gatehouse login`), and where a client finds
- * the token endpoints. Scripts and CLIs never get an HTML page (see wantsPage).
- */
-export function loginHint(issuer: string, loginUrl: string | undefined): Record<string, string> {
-  return {
-    ...(loginUrl ? { browser: loginUrl } : {}),
-    cli: `gatehouse login ${issuer}`,
-    configuration: issuer + CONFIGURATION_PATH,
-  };
+  sendJson(res, status, errorBody(code, d), extra);
 }
 
 function titleOf(status: number): string {

@@ -1,15 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { ERRORS, fail, isGatehouseError } from '../errors.js';
-import { upstreamHeaders, upstreamPath } from '../forward/upstream-headers.js';
+import { fail, isGatehouseError } from '../errors.js';
+import { upstreamPath } from '../forward/upstream-headers.js';
 import { forwardUpgrade } from '../forward/websocket.js';
 import { EVENTS, F } from '../log.js';
 import { authorize, LoginRequired } from './authorize.js';
 import type { AppContext, RequestScope } from './context.js';
+import { authenticateHeader, errorBody } from './error-body.js';
+import { forwardedHeaders } from './forwarded-headers.js';
 import { grantOf, type OpenUpgrades } from './open-upgrades.js';
 import { isReserved, parseRequestTarget } from '../path.js';
-import { challenge, loginHint } from './respond.js';
 
 /**
  * Websocket (and any HTTP/1.1 upgrade) requests: the same route, session and policy checks as
@@ -33,12 +34,12 @@ async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
   // method would let a `methods` rule admit what the upstream then serves as a GET.
   if (req.method !== 'GET') throw fail('METHOD_NOT_ALLOWED', 'websocket-not-get');
   const ok = await authorize(req, target, ctx, scope);
-  const { route, host, session } = ok;
+  const { route, host } = ok;
   if (!route.websockets) throw fail('ACCESS_DENIED', 'websockets-disabled');
   checkOrigin(req.headers.origin, host, ctx);
   // Decided again on each policy reload while open (closed when the new policy refuses it).
   open.track(socket, grantOf(req, target.path, scope, ok, ok.sessionId), ctx);
-  const headers = upstreamHeaders(req, route, session?.identity, ctx.strip, { ...ctx.forwarding, host, requestId: scope.id }, true, ctx.credentials.get(route), ctx.identityJwt);
+  const headers = forwardedHeaders(req, ctx, scope, ok, { upgrade: true });
   forwardUpgrade(socket, head, { upstream: route.upstream, path: upstreamPath(route, target.path, target.query), headers, timeoutMs: route.timeoutMs, ourCookies: ctx.strip.cookieBases }, (status, err) => {
     if (err) return refuse(socket, ctx, scope, req, fail('UPSTREAM_UNAVAILABLE', 'upgrade-failed', err));
     logUpgrade(ctx, scope, req, status);
@@ -59,14 +60,12 @@ function checkOrigin(origin: string | undefined, host: string, ctx: AppContext):
 function refuse(socket: Duplex, ctx: AppContext, scope: RequestScope, req: IncomingMessage, err: unknown): void {
   const known = isGatehouseError(err) ? err : fail('INTERNAL', 'unexpected', err);
   if (known.code === 'INTERNAL') ctx.log.error({ [F.event]: EVENTS.error, [F.requestId]: scope.id, err }, 'upgrade failed');
-  const error: Record<string, unknown> = { code: known.code, message: ERRORS[known.code].message, request_id: scope.id };
   // Only a signed-in user learns why (anonymous users learn nothing about the policy).
-  if ((known.code === 'ACCESS_DENIED' || known.code === 'STEP_UP_REQUIRED') && scope.user) error.reason = known.reason;
+  const reason = (known.code === 'ACCESS_DENIED' || known.code === 'STEP_UP_REQUIRED') && scope.user ? known.reason : undefined;
   const loginUrl = known instanceof LoginRequired ? known.loginUrl : undefined;
-  if (loginUrl) error.login_url = loginUrl;
-  if (known.status === 401) error.login = loginHint(ctx.publicUrl.origin, loginUrl);
-  const body = JSON.stringify({ error });
-  const auth = known.status === 401 ? `www-authenticate: ${challenge(loginUrl, known.code)}\r\n` : '';
+  const body = JSON.stringify(errorBody(known.code, { requestId: scope.id, reason, loginUrl, issuer: ctx.publicUrl.origin }));
+  const challenge = authenticateHeader(known.code, loginUrl);
+  const auth = challenge ? `www-authenticate: ${challenge}\r\n` : '';
   if (socket.writable) {
     socket.end(
       `HTTP/1.1 ${known.status} ${known.code}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${scope.id}\r\n${auth}connection: close\r\n\r\n${body}`,

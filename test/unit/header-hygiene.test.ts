@@ -77,7 +77,7 @@ describe('cleanRequestHeaders: hop-by-hop headers are not forwarded', () => {
 
   it('an upstream handshake gets our own Connection: Upgrade, exactly once', () => {
     const raw = ['Connection', 'Upgrade, X-Forwarded-User', 'Upgrade', 'websocket'];
-    assert.deepEqual(values(upstreamHeaders(fakeRequest(raw, '203.0.113.9'), ROUTE, undefined, STRIP, FACTS, true), 'connection'), ['Upgrade']);
+    assert.deepEqual(values(upstreamHeaders({ req: fakeRequest(raw, '203.0.113.9'), route: ROUTE, identity: undefined, strip: STRIP, client: FACTS, upgrade: true }), 'connection'), ['Upgrade']);
   });
 });
 
@@ -205,7 +205,7 @@ const SPOOFED = [
 describe('upstreamHeaders', () => {
   it('replaces spoofed identity and forwarding headers with ours, each exactly once (identity spoofing)', () => {
     const req = fakeRequest(['Host', 'nb.example.com', 'Accept', '*/*', ...SPOOFED], '203.0.113.9');
-    const h = upstreamHeaders(req, ROUTE, ALICE, STRIP, FACTS);
+    const h = upstreamHeaders({ req, route: ROUTE, identity: ALICE, strip: STRIP, client: FACTS });
     const expected: Array<[string, string]> = [
       ['host', '10.1.2.3:8888'],
       ['x-forwarded-for', '203.0.113.9'],
@@ -223,7 +223,7 @@ describe('upstreamHeaders', () => {
 
   it('replaces a client-sent X-Request-Id with ours (forged log correlation upstream)', () => {
     const req = fakeRequest(['Host', 'nb.example.com', 'X-Request-Id', 'forged', 'x_request_id', 'forged'], '203.0.113.9');
-    const h = upstreamHeaders(req, ROUTE, ALICE, STRIP, FACTS);
+    const h = upstreamHeaders({ req, route: ROUTE, identity: ALICE, strip: STRIP, client: FACTS });
     assert.deepEqual(values(h, 'x-request-id'), ['req-1']);
     assert.deepEqual(values(h, 'x_request_id'), []);
   });
@@ -231,22 +231,22 @@ describe('upstreamHeaders', () => {
   it('forward_claims: a claim named like an Object.prototype member reads no inherited value (no crash, no header)', () => {
     const route = { ...ROUTE, forwardClaims: [['constructor', 'X-Claim-Constructor'], ['department', 'X-Dept']] as const };
     const req = fakeRequest(['Host', 'nb.example.com'], '203.0.113.9');
-    const h = upstreamHeaders(req, route, { ...ALICE, claims: { department: ['ML'] } }, STRIP, FACTS);
+    const h = upstreamHeaders({ req, route, identity: { ...ALICE, claims: { department: ['ML'] } }, strip: STRIP, client: FACTS });
     assert.deepEqual(values(h, 'x-claim-constructor'), []);
     assert.deepEqual(values(h, 'x-dept'), ['ML']);
-    assert.deepEqual(values(upstreamHeaders(req, route, ALICE, STRIP, FACTS), 'x-claim-constructor'), [], 'no claims at all');
+    assert.deepEqual(values(upstreamHeaders({ req, route, identity: ALICE, strip: STRIP, client: FACTS }), 'x-claim-constructor'), [], 'no claims at all');
   });
 
   it('sends no identity headers without an identity, even when the client sent some', () => {
     const req = fakeRequest(['Host', 'nb.example.com', ...SPOOFED], '203.0.113.9');
-    const h = upstreamHeaders(req, ROUTE, undefined, STRIP, FACTS);
+    const h = upstreamHeaders({ req, route: ROUTE, identity: undefined, strip: STRIP, client: FACTS });
     for (const name of ['x-forwarded-user', 'x-forwarded-email', 'x-forwarded-groups']) assert.deepEqual(values(h, name), [], name);
     assert.deepEqual(values(h, 'x-forwarded-for'), ['203.0.113.9']);
   });
 
   it('omits the email header when the identity has no email, still sending an empty groups header', () => {
     const req = fakeRequest(['Host', 'nb.example.com', 'X-Forwarded-Email', 'root@example.com'], '203.0.113.9');
-    const h = upstreamHeaders(req, ROUTE, { user: 'carol', groups: [], connection: 'lab' }, STRIP, FACTS);
+    const h = upstreamHeaders({ req, route: ROUTE, identity: { user: 'carol', groups: [], connection: 'lab' }, strip: STRIP, client: FACTS });
     assert.deepEqual(values(h, 'x-forwarded-user'), ['carol']);
     assert.deepEqual(values(h, 'x-forwarded-email'), []);
     assert.deepEqual(values(h, 'x-forwarded-groups'), ['']);
@@ -254,7 +254,7 @@ describe('upstreamHeaders', () => {
 
   it('X-Forwarded-For is the peer only when the peer is untrusted (client IP spoofing)', () => {
     const req = fakeRequest(['X-Forwarded-For', '1.2.3.4', 'X-Forwarded-Proto', 'http'], '203.0.113.9');
-    const h = upstreamHeaders(req, ROUTE, undefined, STRIP, FACTS);
+    const h = upstreamHeaders({ req, route: ROUTE, identity: undefined, strip: STRIP, client: FACTS });
     assert.deepEqual(values(h, 'x-forwarded-for'), ['203.0.113.9']);
     assert.deepEqual(values(h, 'x-forwarded-proto'), ['https']);
   });
@@ -267,27 +267,27 @@ describe('upstreamHeaders', () => {
   for (const [name, peer] of trustedPeers) {
     it(`X-Forwarded-For is "client, peer" when the peer is a trusted proxy: ${name}`, () => {
       const req = fakeRequest(['X-Forwarded-For', '198.51.100.7', 'X-Forwarded-Proto', 'http'], peer);
-      const h = upstreamHeaders(req, ROUTE, undefined, STRIP, FACTS);
+      const h = upstreamHeaders({ req, route: ROUTE, identity: undefined, strip: STRIP, client: FACTS });
       assert.deepEqual(values(h, 'x-forwarded-for'), [`198.51.100.7, ${peer}`]);
       assert.deepEqual(values(h, 'x-forwarded-proto'), ['http']);
     });
   }
 
   it('a trusted proxy that sends no X-Forwarded-For gives just the peer', () => {
-    const h = upstreamHeaders(fakeRequest([], '10.0.0.1'), ROUTE, undefined, STRIP, FACTS);
+    const h = upstreamHeaders({ req: fakeRequest([], '10.0.0.1'), route: ROUTE, identity: undefined, strip: STRIP, client: FACTS });
     assert.deepEqual(values(h, 'x-forwarded-for'), ['10.0.0.1']);
     assert.deepEqual(values(h, 'x-forwarded-proto'), ['https']);
   });
 
   it('an empty trust list trusts nobody', () => {
     const facts = { ...FACTS, trustedProxies: buildTrustList([]).list };
-    const h = upstreamHeaders(fakeRequest(['X-Forwarded-For', '1.2.3.4'], '10.0.0.1'), ROUTE, undefined, STRIP, facts);
+    const h = upstreamHeaders({ req: fakeRequest(['X-Forwarded-For', '1.2.3.4'], '10.0.0.1'), route: ROUTE, identity: undefined, strip: STRIP, client: facts });
     assert.deepEqual(values(h, 'x-forwarded-for'), ['10.0.0.1']);
   });
 
   it('uses the route header names and preserve_host', () => {
     const req = fakeRequest(['Host', 'nb.example.com', 'X-Auth-Request-User', 'mallory', 'Remote_User', 'mallory'], '203.0.113.9');
-    const h = upstreamHeaders(req, CUSTOM, ALICE, STRIP, FACTS);
+    const h = upstreamHeaders({ req, route: CUSTOM, identity: ALICE, strip: STRIP, client: FACTS });
     assert.deepEqual(values(h, 'host'), ['nb.example.com']);
     assert.deepEqual(values(h, 'x-auth-request-user'), ['alice']);
     assert.deepEqual(values(h, 'x-auth-request-email'), ['alice@example.com']);
@@ -297,8 +297,8 @@ describe('upstreamHeaders', () => {
 
   it('keeps Upgrade and Connection only for upgrades', () => {
     const raw = ['Connection', 'Upgrade', 'Upgrade', 'websocket'];
-    assert.deepEqual(values(upstreamHeaders(fakeRequest(raw, '203.0.113.9'), ROUTE, undefined, STRIP, FACTS, true), 'upgrade'), ['websocket']);
-    assert.deepEqual(values(upstreamHeaders(fakeRequest(raw, '203.0.113.9'), ROUTE, undefined, STRIP, FACTS), 'upgrade'), []);
+    assert.deepEqual(values(upstreamHeaders({ req: fakeRequest(raw, '203.0.113.9'), route: ROUTE, identity: undefined, strip: STRIP, client: FACTS, upgrade: true }), 'upgrade'), ['websocket']);
+    assert.deepEqual(values(upstreamHeaders({ req: fakeRequest(raw, '203.0.113.9'), route: ROUTE, identity: undefined, strip: STRIP, client: FACTS }), 'upgrade'), []);
   });
 });
 

@@ -2,9 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fail } from '../../errors.js';
 import type { RequestTarget } from '../../path.js';
 import type { AppContext } from '../context.js';
+import { loginHint } from '../error-body.js';
 import { readForm } from '../form-body.js';
 import { esc, page } from '../html.js';
-import { loginHint, redirect, sendHtml, sendJson, wantsPage } from '../respond.js';
+import { redirect, sendHtml, sendJson, wantsPage } from '../respond.js';
 import { checkReturnTo } from '../return-to.js';
 import { PATHS, samlPaths } from './paths.js';
 
