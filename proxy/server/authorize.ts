@@ -8,9 +8,7 @@ import type { RequestFacts } from '../policy/types.js';
 import { requestClientIp } from './trusted-proxies.js';
 import type { Session } from '../session/types.js';
 import type { AppContext, RequestScope } from './context.js';
-import { readCookie } from './cookies.js';
-import { parseToken } from '../session/session-keys.js';
-import { openBearer, presentedToken } from '../tokens/bearer.js';
+import { requestSession } from './request-session.js';
 import { PATHS, samlPaths } from './endpoints/paths.js';
 import type { RequestTarget } from '../path.js';
 
@@ -110,21 +108,11 @@ export async function authorize(req: IncomingMessage, target: RequestTarget, ctx
   throw new AccessDenied(decision.reasons.join(','), identity && route.explainDenial ? grantingGroups(route, identity, facts) : undefined);
 }
 
-/**
- * The session of a request: a presented Gatehouse bearer token takes the place of the cookie
- * (tokens/bearer.ts). A token that opens nothing is refused, never answered from the cookie: a
- * stale token must not act as whoever's cookie happens to travel with it.
- */
+/** The session of a request (request-session.ts); a token that opens nothing gets TOKEN_INVALID. */
 async function sessionOf(req: IncomingMessage, target: RequestTarget, ctx: AppContext, host: string): Promise<{ session?: Session; sessionId?: string }> {
-  const bearer = presentedToken(req.rawHeaders);
-  if (bearer !== undefined) {
-    const opened = typeof bearer === 'string' ? await openBearer(ctx, bearer) : bearer;
-    if ('reason' in opened) throw new TokenInvalid(loginUrl(ctx, host, target), opened.reason);
-    return opened;
-  }
-  const token = readCookie(req.headers.cookie, ctx.cookies.session);
-  const session = await ctx.sessions.openBrowser(token);
-  return session ? { session, sessionId: parseToken(token!)?.id } : {};
+  const found = await requestSession(req, ctx);
+  if ('refused' in found) throw new TokenInvalid(loginUrl(ctx, host, target), found.refused);
+  return found;
 }
 
 /** Where to send someone to sign in and come back to this exact request. */

@@ -1,9 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fail } from '../../errors.js';
 import type { Session } from '../../session/types.js';
-import { openBearer, presentedToken } from '../../tokens/bearer.js';
+import { requestSession } from '../request-session.js';
 import type { AppContext, RequestScope } from '../context.js';
-import { readCookie } from '../cookies.js';
 import { sendJson } from '../respond.js';
 
 /** Liveness: the process answers. */
@@ -38,7 +37,7 @@ export function handleReady(res: ServerResponse, ctx: AppContext): void {
 
 /**
  * Who am I: the identity as JSON, extra `claims` included, and which kind of client asks
- * (`browser`, `cli`, `service`). Opened as routes open it (authorize.ts): a presented Gatehouse
+ * (`browser`, `cli`, `service`). Opened as routes open it (request-session.ts): a presented Gatehouse
  * token decides alone (an access token or a service-account token, whose groups come from the
  * current config), else the browser cookie. 401 AUTHENTICATION_REQUIRED when nobody is signed in.
  * @throws GatehouseError TOKEN_INVALID for a token that opens nothing (never the cookie instead)
@@ -67,9 +66,7 @@ export async function handleUserinfo(req: IncomingMessage, res: ServerResponse, 
  * travels with it, and a refresh token is no bearer here either (tokens/bearer.ts).
  */
 async function userinfoSession(req: IncomingMessage, ctx: AppContext): Promise<Session | undefined> {
-  const bearer = presentedToken(req.rawHeaders);
-  if (bearer === undefined) return ctx.sessions.openBrowser(readCookie(req.headers.cookie, ctx.cookies.session));
-  const opened = typeof bearer === 'string' ? await openBearer(ctx, bearer) : bearer;
-  if ('reason' in opened) throw fail('TOKEN_INVALID', opened.reason);
-  return opened.session;
+  const found = await requestSession(req, ctx);
+  if ('refused' in found) throw fail('TOKEN_INVALID', found.refused);
+  return found.session;
 }
