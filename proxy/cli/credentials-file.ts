@@ -56,7 +56,11 @@ export function readCredentials(path: string): Credentials {
       throw new CliError(`${path} is accessible by other users (mode 0${mode.toString(8)}); it holds your tokens: run "chmod 600 ${path}" (or "gatehouse logout" and sign in again)`);
     }
     const parsed: unknown = JSON.parse(readFileSync(fd, 'utf8'));
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not a JSON object');
+    if (!isRecord(parsed)) throw new Error('not a JSON object');
+    for (const [issuer, entry] of Object.entries(parsed)) {
+      const problem = entryProblem(entry);
+      if (problem) throw new Error(`the entry of ${issuer} ${problem}`);
+    }
     return parsed as Credentials;
   } catch (e) {
     if (e instanceof CliError) throw e;
@@ -64,6 +68,19 @@ export function readCredentials(path: string): Credentials {
   } finally {
     closeSync(fd);
   }
+}
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+/** What is wrong with one entry's shape, or undefined: a token or host list of another type is never used. */
+function entryProblem(entry: unknown): string | undefined {
+  if (!isRecord(entry)) return 'is not an object';
+  if (typeof entry.refresh_token !== 'string' || typeof entry.user !== 'string') return 'lacks refresh_token or user';
+  for (const k of ['access_token', 'access_expires_at'] as const) if (entry[k] !== undefined && typeof entry[k] !== 'string') return `has a ${k} that is not a string`;
+  if (entry.hosts !== undefined && !(Array.isArray(entry.hosts) && entry.hosts.every((h) => typeof h === 'string'))) return 'has hosts that are not a list of origins';
+  return undefined;
 }
 
 /**

@@ -8,7 +8,15 @@ export interface KeeperOptions {
   origin: string;
   /** A newer login from the credentials file replaced the one in use (never given a token). */
   onSwitch?: (issuer: string, user: string, previousUser: string) => void;
+  /** A newer login is in the file but does not name `origin`, so it is not used. */
+  onIgnored?: (issuer: string, origin: string) => void;
   now?: () => number;
+}
+
+/** The entry without its access token: the next `get` refreshes. */
+function withoutAccessToken(entry: CredentialEntry): CredentialEntry {
+  const { access_token: _token, access_expires_at: _at, ...rest } = entry;
+  return rest;
 }
 
 /** Which version of the credentials file was read: every write renames a new file over it. */
@@ -35,6 +43,7 @@ export class TokenKeeper {
   private pending: Promise<string> | undefined;
   private marginMs = REFRESH_MARGIN_MS;
   private stamp: string;
+  private ignored: string | undefined;
   private readonly now: () => number;
 
   constructor(
@@ -60,7 +69,12 @@ export class TokenKeeper {
    * credentials file (or of the one another request already switched to), else undefined.
    */
   async renew(rejected: string): Promise<string | undefined> {
-    if (this.s.entry.access_token === rejected && !this.reload()) return undefined;
+    if (this.s.entry.access_token === rejected) {
+      const switched = stampOf(this.s.path) !== this.stamp && this.reload();
+      // Same login: only the access token was refused (say, sealed under a secret rotated out
+      // since); its refresh token decides, once, whether the session still lives.
+      if (!switched) this.s.entry = withoutAccessToken(this.s.entry);
+    }
     const next = await this.get().catch(() => undefined);
     return next === rejected ? undefined : next;
   }
@@ -99,7 +113,12 @@ export class TokenKeeper {
       return false;
     }
     // The hosts a token may go to are the new login's: our origin must still be one of them.
-    if (!mayReceiveToken(this.s.issuer, entry, this.o.origin)) return false;
+    if (!mayReceiveToken(this.s.issuer, entry, this.o.origin)) {
+      // Said once per version of the file, however many refusals read it.
+      if (this.ignored !== this.stamp) this.o.onIgnored?.(this.s.issuer, this.o.origin);
+      this.ignored = this.stamp;
+      return false;
+    }
     this.s.entry = { ...entry, hosts: [...(entry.hosts ?? [])] };
     this.o.onSwitch?.(this.s.issuer, entry.user, ours.user);
     return true;

@@ -81,8 +81,14 @@ async function startTunnel(o: { listen: string; target: string; keeper: TokenKee
    */
   async function retryWith(upRes: IncomingMessage, token: string, replay: boolean): Promise<string | undefined> {
     if (!tokenRefused(upRes.statusCode, upRes.headers)) return undefined;
-    const next = await o.keeper.renew(token);
-    return replay ? next : undefined;
+    try {
+      const next = await o.keeper.renew(token);
+      return replay ? next : undefined;
+    } catch (e) {
+      // Whatever went wrong looking for a newer login, the 401 goes to the client as it came.
+      o.warn(`gatehouse tunnel: could not look for a newer login: ${(e as Error).message}`);
+      return undefined;
+    }
   }
 
   function forward(req: IncomingMessage, res: ServerResponse, token: string, retried: boolean): void {
@@ -169,6 +175,7 @@ export async function runTunnel(o: { listen?: string; url: string; env?: NodeJS.
   const keeper = new TokenKeeper(s, {
     origin,
     onSwitch: (issuer, user, previous) => warn(`gatehouse tunnel: picked up a new login for ${issuer}${user === previous ? '' : ` (now ${user}, was ${previous})`}`),
+    onIgnored: (issuer, origin) => warn(`gatehouse tunnel: a new login for ${issuer} does not name ${origin}, so it is not used: run gatehouse login ${origin}`),
   });
   await keeper.get(); // fail now, not at the first request, when the session has ended
   const tunnel = await startTunnel({ listen, target: origin, keeper, warn });

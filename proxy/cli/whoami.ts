@@ -1,4 +1,5 @@
 import { PATHS } from '../server/endpoints/paths.js';
+import { printable } from './table.js';
 import { CliError } from './cli-error.js';
 import { freshAccessToken, signedIn, type SignedIn } from './fresh-token.js';
 
@@ -38,7 +39,7 @@ export async function runWhoami(o: { host?: string; json?: boolean; env?: NodeJS
     ['client', info.client ?? '-'],
     ['session end', info.expires_at ?? '-'],
   ];
-  for (const [k, v] of rows) out.write(`${k.padEnd(12)}${v}\n`);
+  for (const [k, v] of rows) out.write(`${k.padEnd(12)}${printable(String(v))}\n`);
   return 0;
 }
 

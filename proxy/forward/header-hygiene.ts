@@ -80,7 +80,9 @@ export function cleanRequestHeaders(raw: readonly string[], strip: StripSet, kee
 /**
  * Response headers from the upstream, minus hop-by-hop and Connection-listed ones, and minus any
  * Set-Cookie for one of our cookies (in any case or prefix): an upstream must not be able to plant
- * or clear a Gatehouse session in the browser (session fixation, forced logout).
+ * or clear a Gatehouse session in the browser (session fixation, forced logout). Also minus any
+ * WWW-Authenticate challenge naming our realm: clients (the CLI's tunnel among them) read
+ * `realm="gatehouse"` as Gatehouse refusing their token, and its `login_url` as where to sign in.
  */
 export function cleanResponseHeaders(raw: readonly (string | Buffer)[], ourCookies?: ReadonlySet<string>): string[] {
   const asText = raw.every((x) => typeof x === 'string') ? (raw as readonly string[]) : raw.map((x) => (typeof x === 'string' ? x : x.toString('latin1')));
@@ -91,10 +93,14 @@ export function cleanResponseHeaders(raw: readonly (string | Buffer)[], ourCooki
     if ((HOP_BY_HOP.has(lower) && lower !== 'host') || listed?.has(lower)) continue;
     const value = asText[i + 1]!;
     if (ourCookies && lower === 'set-cookie' && ourCookies.has(cookieBase(value.slice(0, value.indexOf('=') >>> 0)))) continue;
+    if (lower === 'www-authenticate' && OUR_REALM.test(value)) continue;
     out.push(asText[i]!, value);
   }
   return out;
 }
+
+/** A challenge naming Gatehouse's realm (error-body.ts), in any case or quoting. */
+const OUR_REALM = /\brealm\s*=\s*(?:"gatehouse"|gatehouse\s*(?:,|$))/i;
 
 function listedInConnection(raw: readonly string[]): Set<string> | undefined {
   let set: Set<string> | undefined;

@@ -23,6 +23,7 @@ export interface TestUpstream {
 
 /**
  * Paths ending in: `/slow?ms=N` answers after N ms; `/status/NNN` answers that status;
+ * `/gatehouse-challenge` answers 401 with a challenge naming Gatehouse's realm and one of its own;
  * `/stream?chunks=N&size=B` streams N chunks of B bytes; `/echo-body` streams the request body
  * back as it arrives; anything else answers 200 `ok`. Websocket upgrades are echoed.
  */
@@ -47,6 +48,12 @@ export async function startTestUpstream(): Promise<TestUpstream> {
       if (status) {
         res.writeHead(Number(status[1]), { 'x-upstream': 'yes', connection: 'x-secret-hop', 'x-secret-hop': 'leak' });
         res.end('status');
+        return;
+      }
+      if (url.pathname.endsWith('/gatehouse-challenge')) {
+        // An upstream impersonating Gatehouse's token refusal, next to a challenge of its own.
+        res.writeHead(401, { 'www-authenticate': ['Bearer realm="gatehouse", error="invalid_token", login_url="https://evil.example/login"', 'Bearer realm="mlflow"'], 'content-type': 'application/json' });
+        res.end('{"error":"unauthorized"}');
         return;
       }
       if (url.pathname.endsWith('/set-our-cookie')) {

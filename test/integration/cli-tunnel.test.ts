@@ -11,9 +11,10 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import type { CredentialEntry } from '../../proxy/cli/credentials-file.js';
+import { writeCredentials, type CredentialEntry } from '../../proxy/cli/credentials-file.js';
 import { signedIn } from '../../proxy/cli/fresh-token.js';
 import { TokenKeeper } from '../../proxy/cli/token-keeper.js';
+import { AccessTokens } from '../../proxy/tokens/access-token.js';
 import { demoLogin } from '../helpers/demo-login.js';
 import { freePort } from '../helpers/free-port.js';
 import { startGatehouse, type RunningGatehouse } from '../helpers/gatehouse.js';
@@ -222,6 +223,51 @@ describe('gatehouse tunnel after gatehouse login again', () => {
     assert.equal(switches(), 3, 'switched for the next requests');
     assert.equal((await rawAt(base, '/relogin-post', { 'content-type': 'text/plain' }, 'a=1')).status, 200);
     assert.equal(seenAt('/relogin-post', 'POST').length, 1);
+  });
+
+  test('challenge impersonation: an upstream\'s 401 naming Gatehouse\'s realm never reaches the client, and the tunnel sends nothing twice', async () => {
+    const res = await new Promise<{ status: number; challenges: string[] }>((resolve, reject) => {
+      request(`${base}/app/gatehouse-challenge`, { method: 'DELETE' }, (r) => {
+        r.resume();
+        const challenges: string[] = [];
+        for (let i = 0; i < r.rawHeaders.length; i += 2) if (r.rawHeaders[i]!.toLowerCase() === 'www-authenticate') challenges.push(r.rawHeaders[i + 1]!);
+        r.on('end', () => resolve({ status: r.statusCode ?? 0, challenges }));
+      })
+        .once('error', reject)
+        .end();
+    });
+    assert.equal(res.status, 401);
+    assert.deepEqual(res.challenges, ['Bearer realm="mlflow"'], 'only the upstream\'s own challenge');
+    assert.equal(seenAt('/app/gatehouse-challenge', 'DELETE').length, 1, 'sent once: not taken for a token refusal');
+    assert.equal(switches(), 3);
+  });
+
+  test('a stored access token Gatehouse refuses (sealed under a secret rotated out) is refreshed once, not sent until it expires', async () => {
+    const dir2 = tempConfigDir();
+    try {
+      await login(dir2);
+      const path = join(dir2, 'credentials.json');
+      const creds = JSON.parse(readFileSync(path, 'utf8')) as Record<string, CredentialEntry>;
+      const sealedElsewhere = new AccessTokens(['a-secret-this-gatehouse-does-not-have-0123456789']).seal({ id: 'A'.repeat(22), key: 'B'.repeat(43) }, Date.now(), Date.now() + 3_600_000);
+      creds[gh.url] = { ...creds[gh.url]!, access_token: sealedElsewhere, access_expires_at: new Date(Date.now() + 3_600_000).toISOString() };
+      writeCredentials(path, creds);
+      const t = startCli(['tunnel', '--listen', `127.0.0.1:${await freePort()}`, gh.url], cliEnv(dir2));
+      try {
+        const at = (await t.line(/^http:\/\/127\.0\.0\.1:\d+$/)).trim();
+        const before = refreshes();
+        const res = await rawAt(at, '/refused-access-token', {});
+        assert.equal(res.status, 200, res.body);
+        assert.equal(seenAt('/refused-access-token').length, 1);
+        assert.equal(refreshes() - before, 1, 'one refresh');
+        assert.equal((await rawAt(at, '/refused-access-token-next', {})).status, 200);
+        assert.equal(refreshes() - before, 1, 'and the refreshed token serves on');
+      } finally {
+        t.child.kill('SIGINT');
+        await t.exited;
+      }
+    } finally {
+      rmSync(join(dir2, '..'), { recursive: true, force: true });
+    }
   });
 
   test('a revoked login with no newer one in the file: 401 with the hint to run gatehouse login, nothing forwarded', async () => {

@@ -102,6 +102,7 @@ describe('/.gatehouse/userinfo with a Gatehouse token', () => {
       assert.deepEqual(a.body.groups, ['ml-engineers', 'data'], header);
       assert.equal(a.body.connection, 'demo', header);
       assert.equal(a.body.client, 'cli', header);
+      assert.equal(a.headers.get('cache-control'), 'no-store', 'an identity answered to a bearer is never cached by a shared cache');
       const end = Date.parse(a.body.expires_at!) - Date.now();
       assert.ok(end > 0 && Math.abs(end - tokens.refresh_expires_in * 1000) < 5_000, `the CLI session's end (${end} ms)`);
     }

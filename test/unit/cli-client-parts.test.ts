@@ -9,6 +9,7 @@ import { browserCommand, isHeadless } from '../../proxy/cli/open-browser.js';
 import { createPkce, createState, s256 } from '../../proxy/cli/pkce.js';
 import { readCode } from '../../proxy/cli/read-code.js';
 import { isLoopbackHost } from '../../proxy/cli/token-client.js';
+import { formatTable, printable } from '../../proxy/cli/table.js';
 import { parseListen, refusal } from '../../proxy/cli/tunnel-guard.js';
 
 function get(url: string, host?: string): Promise<{ status: number; body: string }> {
@@ -183,5 +184,16 @@ describe('curl arguments that send the token elsewhere', () => {
     }
     assert.deepEqual(parseCurlArgs(['--location-tr', 'https://a']).unknown, ['--location-tr'], 'curl would take the prefix as --location-trusted');
     assert.deepEqual(parseCurlArgs(['--silent', '--no-progress-meter', '--fail-with-body', '-d', 'x', 'https://a']).unknown, [], 'known options pass');
+  });
+});
+
+describe('terminal output', () => {
+  it('terminal escape injection: control characters in a name or group from an IdP are printed as ?, in tables and lines alike', () => {
+    const evil = 'alice\x1b]0;pwned\x07\x1b[2K\r\x9b31m';
+    assert.equal(printable(evil), 'alice?]0;pwned??[2K??31m');
+    const table = formatTable(['USER', 'GROUPS'], [[evil, 'ml\nroot']]);
+    assert.ok(!/[\x00-\x09\x0b-\x1f\x7f-\x9f]/.test(table), 'no control character but the line ends');
+    assert.equal(table.split('\n').length, 3, 'a newline in a cell cannot add a row');
+    assert.equal(printable('Zoë Ünal, ml-engineers'), 'Zoë Ünal, ml-engineers', 'letters beyond ASCII are kept');
   });
 });

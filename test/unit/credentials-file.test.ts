@@ -77,6 +77,25 @@ describe('credentials file', () => {
     assert.throws(() => readCredentials(path), /not a valid credentials file/);
     assert.equal(readFileSync(path, 'utf8'), '{broken', 'left as it was');
   });
+
+  it('an entry of another shape is refused, never used (hosts as a string would match any origin containing it)', () => {
+    const path = fresh();
+    const good = entry('alice@example.com', ['https://tf.example']);
+    const bad: Record<string, unknown>[] = [
+      { ...good, hosts: 'xxhttps://tf.example' },
+      { ...good, hosts: [5] },
+      { ...good, access_token: 7 },
+      { ...good, refresh_token: undefined },
+      { ...good, user: null },
+    ];
+    for (const e of bad) {
+      writeCredentials(path, {});
+      writeFileSync(path, JSON.stringify({ 'https://gh.example': e }));
+      assert.throws(() => readCredentials(path), (err: unknown) => err instanceof CliError && /not a valid credentials file \(the entry of https:\/\/gh.example/.test(err.message), JSON.stringify(e));
+    }
+    writeFileSync(path, JSON.stringify({ 'https://gh.example': good }));
+    assert.deepEqual(readCredentials(path), { 'https://gh.example': good });
+  });
 });
 
 describe('finding the sign-in for a host', () => {

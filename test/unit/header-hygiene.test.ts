@@ -168,6 +168,15 @@ describe('cleanResponseHeaders', () => {
     const raw = ['Content-Type', 'text/plain', 'Connection', 'close, X-Internal', 'X-Internal', 'x', 'Transfer-Encoding', 'chunked', 'Keep-Alive', 'timeout=5', Buffer.from('Set-Cookie'), Buffer.from('a=1')];
     assert.deepEqual(cleanResponseHeaders(raw), ['Content-Type', 'text/plain', 'Set-Cookie', 'a=1']);
   });
+
+  it('challenge impersonation: an upstream challenge naming realm="gatehouse" is dropped (a CLI would take it for Gatehouse refusing its token, or follow its login_url); the upstream\'s own challenges pass', () => {
+    const fakes = ['Bearer realm="gatehouse", error="invalid_token"', 'Bearer realm="Gatehouse", login_url="https://evil.example/login"', 'Basic REALM = gatehouse', 'Bearer error="invalid_token", realm="gatehouse"'];
+    for (const fake of fakes) {
+      assert.deepEqual(cleanResponseHeaders(['WWW-Authenticate', fake, 'Content-Type', 'application/json']), ['Content-Type', 'application/json'], fake);
+    }
+    const own = ['WWW-Authenticate', 'Bearer realm="mlflow", error="invalid_token"', 'www-authenticate', 'Basic realm="gatehouse-lab"', 'WWW-Authenticate', 'Negotiate'];
+    assert.deepEqual(cleanResponseHeaders(own), own);
+  });
 });
 
 /** Compiles one route from a policy-file shaped object, through the real schema (defaults). */

@@ -12,7 +12,8 @@ import { writeCredentials, type CredentialEntry } from '../../proxy/cli/credenti
 import { TokenKeeper } from '../../proxy/cli/token-keeper.js';
 import { replayable, tokenRefused } from '../../proxy/cli/tunnel-replay.js';
 
-const ISSUER = 'https://gh.example';
+// Loopback with nothing listening: a refresh the keeper tries is refused at once, never sent off this machine.
+const ISSUER = 'http://127.0.0.1:9';
 const root = mkdtempSync(join(tmpdir(), 'gatehouse-keeper-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
@@ -51,14 +52,22 @@ describe('TokenKeeper: a new login in the credentials file', () => {
     assert.deepEqual(said, []);
   });
 
-  it('token sent to a host the new login does not name: the old login is kept', async () => {
-    const { keeper, said, write } = keeperOn(login('a', { hosts: ['https://tf.example'] }), 'https://tf.example');
+  it('token sent to a host the new login does not name: the old login is kept, and the user told once', async () => {
+    const path = join(root, `case-${n++}`, 'credentials.json');
+    const first = login('a', { hosts: ['https://tf.example'] });
+    writeCredentials(path, { [ISSUER]: first });
+    const said: string[] = [];
+    const ignored: string[] = [];
+    const keeper = new TokenKeeper({ path, issuer: ISSUER, entry: { ...first } }, { origin: 'https://tf.example', onSwitch: (i, u) => said.push(`${i} ${u}`), onIgnored: (i, o) => ignored.push(`${i} ${o}`) });
+    const write = (e: CredentialEntry) => writeCredentials(path, { [ISSUER]: e });
     write(login('b', { hosts: ['https://other.example'] }));
     assert.equal(await keeper.renew('gta_a'), undefined);
-    assert.equal(await keeper.get(), 'gta_a');
+    assert.equal(await keeper.renew('gta_a'), undefined);
+    assert.deepEqual(ignored, [`${ISSUER} https://tf.example`], 'said once for this version of the file');
     assert.deepEqual(said, []);
     write(login('c', { hosts: ['https://tf.example'] }));
     assert.equal(await keeper.renew('gta_a'), 'gta_c');
+    assert.equal(await keeper.get(), 'gta_c');
   });
 
   it('is read before a refresh when the file changed: its token is used without asking Gatehouse', async () => {
