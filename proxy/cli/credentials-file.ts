@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CliError } from './cli-error.js';
@@ -114,12 +114,51 @@ export function writeCredentials(path: string, creds: Credentials): void {
   }
 }
 
-/** Reads, lets `change` edit the entries, writes back. */
-export function updateCredentials(path: string, change: (creds: Credentials) => void): Credentials {
-  const creds = readCredentials(path);
-  change(creds);
-  writeCredentials(path, creds);
-  return creds;
+/** How long a command waits for another's lock on the file, and when a lock is taken as left behind. */
+export const LOCK_WAIT_MS = 3_000;
+const LOCK_STALE_MS = 10_000;
+
+/**
+ * Reads, lets `change` edit the entries, writes back, holding `<path>.lock` throughout: a tunnel
+ * storing a refreshed token while `gatehouse login` stores a new login must not write the old
+ * entry back over the new one (the old session is revoked by then: the user would be signed
+ * out). The lock is a file made with O_EXCL; one older than 10 s is left from a command that
+ * died and is taken over.
+ * @throws CliError the lock stays held longer than `waitMs`
+ */
+export function updateCredentials(path: string, change: (creds: Credentials) => void, waitMs = LOCK_WAIT_MS): Credentials {
+  const lock = `${path}.lock`;
+  acquire(lock, waitMs);
+  try {
+    const creds = readCredentials(path);
+    change(creds);
+    writeCredentials(path, creds);
+    return creds;
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
+function acquire(lock: string, waitMs: number): void {
+  const dir = join(lock, '..');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      closeSync(openSync(lock, 'wx', 0o600));
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new CliError(`cannot lock ${lock}: ${(e as Error).message}`);
+    }
+    const held = statSync(lock, { throwIfNoEntry: false });
+    if (held && Date.now() - held.mtimeMs > LOCK_STALE_MS) {
+      rmSync(lock, { force: true });
+      continue;
+    }
+    if (Date.now() >= deadline) throw new CliError(`${lock} is held by another gatehouse command; if none is running, remove it`);
+    // A CLI command: blocking briefly is fine, and keeps every caller synchronous.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+  }
 }
 
 /** The origin of `url` (`https://host[:port]`), or a usage error. */

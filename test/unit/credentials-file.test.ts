@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { after, describe, it } from 'node:test';
 import { CliError } from '../../proxy/cli/cli-error.js';
 import { credentialsDir, credentialsPath, findEntry, mayReceiveToken, readCredentials, updateCredentials, writeCredentials, type Credentials } from '../../proxy/cli/credentials-file.js';
 
+const execFileAsync = promisify(execFile);
 const root = mkdtempSync(join(tmpdir(), 'gatehouse-creds-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
@@ -95,6 +98,42 @@ describe('credentials file', () => {
     }
     writeFileSync(path, JSON.stringify({ 'https://gh.example': good }));
     assert.deepEqual(readCredentials(path), { 'https://gh.example': good });
+  });
+});
+
+describe('concurrent commands', () => {
+  it('lost update: several processes updating the file at once keep every entry (the tunnel cannot write an old login back over a new one)', async () => {
+    const path = fresh();
+    writeCredentials(path, {});
+    const script = `
+      import { updateCredentials } from ${JSON.stringify(new URL('../../proxy/cli/credentials-file.ts', import.meta.url).href)};
+      const [path, who] = process.argv.slice(1);
+      for (let i = 0; i < 40; i++) updateCredentials(path, (c) => { c['https://' + who + i + '.example'] = { refresh_token: 'gtr_' + who, user: who, hosts: [] }; });
+    `;
+    const writers = ['a', 'b', 'c', 'd'].map((who) => execFileAsync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, path, who], { timeout: 60_000 }));
+    await Promise.all(writers);
+    assert.equal(Object.keys(readCredentials(path)).length, 160, 'no update lost');
+    assert.ok(!readdirSync(join(path, '..')).some((f) => f.endsWith('.lock')), 'the lock is gone');
+  });
+
+  it('a lock held by a live command: the update waits, then gives up with a way out, changing nothing', () => {
+    const path = fresh();
+    writeCredentials(path, { 'https://gh.example': entry('alice') });
+    writeFileSync(`${path}.lock`, '');
+    const started = Date.now();
+    assert.throws(() => updateCredentials(path, (c) => delete c['https://gh.example'], 100), (e: unknown) => e instanceof CliError && /is held by another gatehouse command; if none is running, remove it/.test(e.message));
+    assert.ok(Date.now() - started >= 100, 'it waited');
+    assert.ok(readCredentials(path)['https://gh.example'], 'nothing changed');
+  });
+
+  it('a lock left by a command that died (older than 10 s) is taken over', () => {
+    const path = fresh();
+    writeCredentials(path, { 'https://gh.example': entry('alice') });
+    writeFileSync(`${path}.lock`, '');
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(`${path}.lock`, old, old);
+    updateCredentials(path, (c) => delete c['https://gh.example'], 100);
+    assert.deepEqual(readCredentials(path), {});
   });
 });
 

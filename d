@@ -1,0 +1,6 @@
+{
+  "https://undefined0.example": {
+    "refresh_token": "gtr_undefined",
+    "hosts": []
+  }
+}
