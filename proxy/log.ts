@@ -22,6 +22,8 @@ export const F = {
   upstream: 'upstream',
   /** SHA-256 fingerprint of the SP key an encrypted assertion was decrypted with (key rollover). */
   spKey: 'sp_key',
+  /** How many CLI sessions a browser sign-out ended with it (its lineage). */
+  cliSessionsEnded: 'cli_sessions_ended',
 } as const;
 
 /** Event names: one access line and one decision record per request, plus lifecycle events. */

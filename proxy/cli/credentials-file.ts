@@ -115,50 +115,68 @@ export function writeCredentials(path: string, creds: Credentials): void {
 }
 
 /** How long a command waits for another's lock on the file, and when a lock is taken as left behind. */
-export const LOCK_WAIT_MS = 3_000;
+const LOCK_WAIT_MS = 3_000;
 const LOCK_STALE_MS = 10_000;
 
 /**
  * Reads, lets `change` edit the entries, writes back, holding `<path>.lock` throughout: a tunnel
  * storing a refreshed token while `gatehouse login` stores a new login must not write the old
  * entry back over the new one (the old session is revoked by then: the user would be signed
- * out). The lock is a file made with O_EXCL; one older than 10 s is left from a command that
- * died and is taken over.
+ * out). The lock is a file made with O_EXCL holding a nonce of its own; one older than 10 s is
+ * left from a command that died and is taken over. A lock is removed only while it still holds
+ * the nonce its remover read, so a command never removes a lock another has taken since.
  * @throws CliError the lock stays held longer than `waitMs`
  */
 export function updateCredentials(path: string, change: (creds: Credentials) => void, waitMs = LOCK_WAIT_MS): Credentials {
   const lock = `${path}.lock`;
-  acquire(lock, waitMs);
+  const nonce = acquire(lock, waitMs);
   try {
     const creds = readCredentials(path);
     change(creds);
     writeCredentials(path, creds);
     return creds;
   } finally {
-    rmSync(lock, { force: true });
+    removeIfHolds(lock, nonce);
   }
 }
 
-function acquire(lock: string, waitMs: number): void {
+/** Takes the lock; returns the nonce written into it. */
+function acquire(lock: string, waitMs: number): string {
   const dir = join(lock, '..');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const nonce = `${process.pid}.${randomBytes(8).toString('hex')}`;
   const deadline = Date.now() + waitMs;
   for (;;) {
     try {
-      closeSync(openSync(lock, 'wx', 0o600));
-      return;
+      const fd = openSync(lock, 'wx', 0o600);
+      writeSync(fd, nonce);
+      closeSync(fd);
+      return nonce;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new CliError(`cannot lock ${lock}: ${(e as Error).message}`);
     }
     const held = statSync(lock, { throwIfNoEntry: false });
     if (held && Date.now() - held.mtimeMs > LOCK_STALE_MS) {
-      rmSync(lock, { force: true });
+      removeIfHolds(lock, readLock(lock));
       continue;
     }
     if (Date.now() >= deadline) throw new CliError(`${lock} is held by another gatehouse command; if none is running, remove it`);
     // A CLI command: blocking briefly is fine, and keeps every caller synchronous.
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
   }
+}
+
+function readLock(lock: string): string | undefined {
+  try {
+    return readFileSync(lock, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Removes the lock while it holds `nonce` (read just before: the window is that of one read). */
+function removeIfHolds(lock: string, nonce: string | undefined): void {
+  if (nonce !== undefined && readLock(lock) === nonce) rmSync(lock, { force: true });
 }
 
 /** The origin of `url` (`https://host[:port]`), or a usage error. */

@@ -32,6 +32,9 @@ export function storedToken(entry: CredentialEntry, now: number, marginMs: numbe
   return { token: entry.access_token, expiresAt };
 }
 
+/** How long a refresh waits to store its token (a tunnel's event loop waits with it). */
+const WRITE_BACK_WAIT_MS = 200;
+
 /**
  * A valid access token: the stored one, or a new one from the refresh token (stored back, so
  * the next command reuses it). `s.entry` is updated in place.
@@ -53,13 +56,23 @@ export async function freshAccessToken(s: SignedIn, now: () => number = Date.now
   const expiresAt = now() + answer.expires_in * 1000;
   s.entry.access_token = answer.access_token;
   s.entry.access_expires_at = new Date(expiresAt).toISOString();
-  updateCredentials(s.path, (creds) => {
-    const current = creds[s.issuer];
-    // Another login may have replaced the entry meanwhile: then leave it alone.
-    if (current?.refresh_token === s.entry.refresh_token) {
-      current.access_token = answer.access_token;
-      current.access_expires_at = s.entry.access_expires_at;
-    }
-  });
+  // Kept for the next command, best effort: the refresh has worked whatever happens to the file
+  // (another command holding its lock a while only costs the next command a refresh).
+  try {
+    updateCredentials(
+      s.path,
+      (creds) => {
+        const current = creds[s.issuer];
+        // Another login may have replaced the entry meanwhile: then leave it alone.
+        if (current?.refresh_token === s.entry.refresh_token) {
+          current.access_token = answer.access_token;
+          current.access_expires_at = s.entry.access_expires_at;
+        }
+      },
+      WRITE_BACK_WAIT_MS,
+    );
+  } catch {
+    /* not stored: see above */
+  }
   return { token: answer.access_token, expiresAt, lifetimeMs: answer.expires_in * 1000 };
 }

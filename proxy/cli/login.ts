@@ -1,6 +1,6 @@
 import { CLI_CLIENT_ID, OOB_REDIRECT } from '../tokens/cli-codes.js';
 import { CliError } from './cli-error.js';
-import { credentialsPath, originOf, updateCredentials } from './credentials-file.js';
+import { credentialsPath, originOf, readCredentials, updateCredentials } from './credentials-file.js';
 import { startLoopbackCallback, type LoopbackCallback } from './loopback-callback.js';
 import { browserCommand, isHeadless, openBrowser } from './open-browser.js';
 import { createPkce, createState } from './pkce.js';
@@ -37,6 +37,8 @@ export async function runLogin(o: LoginOptions): Promise<number> {
   if (host !== disc.issuer && !(await issuerVouchesFor(disc.issuer, host))) {
     throw new CliError(`${host} is not a host the Gatehouse at ${disc.issuer} names (its own, or a route's host:); sign in with: gatehouse login ${disc.issuer}`);
   }
+  // The file must be usable before anyone signs in (mode, shape): not after a session exists.
+  readCredentials(credentialsPath(env));
   const pkce = createPkce();
   const state = createState();
   // No browser on this machine (SSH, a container, a JupyterHub terminal): the code is typed in,
@@ -59,17 +61,23 @@ export async function runLogin(o: LoginOptions): Promise<number> {
     const tokens = await exchangeCode(disc.token_endpoint, { code, verifier: pkce.verifier, redirectUri });
     const user = tokens.user ?? tokens.email ?? 'unknown';
     let replaced: string | undefined;
-    updateCredentials(credentialsPath(env), (creds) => {
-      const before = creds[disc.issuer];
-      if (before && before.refresh_token !== tokens.refresh_token) replaced = before.refresh_token;
-      creds[disc.issuer] = {
-        refresh_token: tokens.refresh_token,
-        access_token: tokens.access_token,
-        access_expires_at: new Date(Date.now() + tokens.expires_in * 1000).toISOString(),
-        user,
-        hosts: [...new Set([...(before?.hosts ?? []), host])],
-      };
-    });
+    try {
+      updateCredentials(credentialsPath(env), (creds) => {
+        const before = creds[disc.issuer];
+        if (before && before.refresh_token !== tokens.refresh_token) replaced = before.refresh_token;
+        creds[disc.issuer] = {
+          refresh_token: tokens.refresh_token,
+          access_token: tokens.access_token,
+          access_expires_at: new Date(Date.now() + tokens.expires_in * 1000).toISOString(),
+          user,
+          hosts: [...new Set([...(before?.hosts ?? []), host])],
+        };
+      });
+    } catch (e) {
+      // Not stored: the CLI session just made would live on with nobody able to use or end it.
+      await revokeToken(disc.revocation_endpoint, tokens.refresh_token).catch(() => undefined);
+      throw e;
+    }
     // Signing in again ends the CLI session it replaces (best effort: it ends by itself anyway).
     if (replaced) await revokeToken(disc.revocation_endpoint, replaced).catch(() => undefined);
     out.write(`Signed in to ${disc.issuer} as ${user}\n`);

@@ -44,6 +44,8 @@ export class TokenKeeper {
   private marginMs = REFRESH_MARGIN_MS;
   private stamp: string;
   private ignored: string | undefined;
+  /** The last token a renewal handed out. */
+  private renewed: string | undefined;
   private readonly now: () => number;
 
   constructor(
@@ -71,11 +73,16 @@ export class TokenKeeper {
   async renew(rejected: string): Promise<string | undefined> {
     if (this.s.entry.access_token === rejected) {
       const switched = stampOf(this.s.path) !== this.stamp && this.reload();
-      // Same login: only the access token was refused (say, sealed under a secret rotated out
-      // since); its refresh token decides, once, whether the session still lives.
-      if (!switched) this.s.entry = withoutAccessToken(this.s.entry);
+      if (!switched) {
+        // Same login: only the access token was refused (say, sealed under a secret rotated out
+        // since); its refresh token decides, once: a token a renewal made and Gatehouse refused
+        // as well is passed on, not refreshed again for every request.
+        if (rejected === this.renewed) return undefined;
+        this.s.entry = withoutAccessToken(this.s.entry);
+      }
     }
     const next = await this.get().catch(() => undefined);
+    if (next !== undefined && next !== rejected) this.renewed = next;
     return next === rejected ? undefined : next;
   }
 

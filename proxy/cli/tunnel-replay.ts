@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 
-/** RFC 9110 9.2.2: sending one of these twice has the effect of sending it once. */
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+/** RFC 9110 9.2.2: sending one of these twice has the effect of sending it once (TRACE left out: nothing to gain). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 
 /**
  * True when the tunnel may send a request again after Gatehouse refused its token: an idempotent

@@ -1,10 +1,10 @@
 import { PATHS } from '../server/endpoints/paths.js';
-import { printable } from './table.js';
+import { printable } from './printable.js';
 import { CliError } from './cli-error.js';
 import { freshAccessToken, signedIn, type SignedIn } from './fresh-token.js';
 
 /** What `/.gatehouse/userinfo` answers (the fields `whoami` prints). */
-export interface Userinfo {
+interface Userinfo {
   user: string;
   email?: string | null;
   groups?: string[];

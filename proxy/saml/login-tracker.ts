@@ -5,7 +5,7 @@ import type { Clock } from '../clock.js';
 import type { AuthnAsk } from './authn-context.js';
 import { fail } from '../errors.js';
 import type { StateStore } from '../store/state-store.js';
-import type { PriorLineage } from '../session/lineage-records.js';
+import type { PriorLineage } from '../session/types.js';
 
 /** A login in flight: what the browser asked for and how to recognize that browser again. */
 export interface PendingLogin {

@@ -12,7 +12,7 @@ import { askFor, askKey, authnRequestOptions, checkAuthn, type AuthnAsk, type St
 import { mapIdentity } from './identity-mapping.js';
 import type { IdpSource } from './idp-source.js';
 import type { LoginTracker, PriorSignIn } from './login-tracker.js';
-import type { PriorLineage } from '../session/lineage-records.js';
+import type { PriorLineage } from '../session/types.js';
 import { attributeNames, type AttributeNames } from './provider-presets.js';
 import { classifyNodeSamlError } from './node-saml-errors.js';
 import type { ReplayCache } from './replay-cache.js';

@@ -4,14 +4,7 @@ import type { Identity } from '../policy/types.js';
 import type { StateStore } from '../store/state-store.js';
 import { openText, sealText } from './aead.js';
 import { parseToken, type TokenParts } from './session-keys.js';
-import type { Session } from './types.js';
-
-/** Which browser sign-in a cookie belonged to: its lineage, and whose it was. */
-export interface PriorLineage {
-  lineage: string;
-  user: string;
-  connection: string;
-}
+import type { PriorLineage, Session } from './types.js';
 
 /**
  * A login in a browser that held a sign-in of the same user through the same connection (a

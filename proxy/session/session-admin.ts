@@ -114,26 +114,33 @@ export class SessionAdmin {
 
   /**
    * Ends a browser sign-in and everything it approved (Session.lineage): the browser session,
-   * the sessions it replaced, and the CLI sessions made from it. `cli` counts the CLI sessions.
+   * the sessions it replaced, and the CLI sessions made from it, but not `except` (the caller
+   * ends that one itself). `cli` counts the CLI sessions.
    */
-  async revokeLineage(lineage: string): Promise<Revoked & { cli: number }> {
+  async revokeLineage(lineage: string, except?: string): Promise<Revoked & { cli: number }> {
     let cli = 0;
     const { revoked } = await this.revokeIndexed(this.keys.lineageKeys(lineage), (id, value) => {
+      if (id === except) return false;
       if (this.keys.openStoredMeta(value, id)?.client === 'cli') cli++;
+      return true;
     });
     return { revoked, cli };
   }
 
-  /** Ends every live session filed under these index keys; `each` sees each one before it ends. */
-  private async revokeIndexed(indexKeys: readonly string[], each?: (id: string, value: string) => void): Promise<Revoked> {
+  /** Ends every live session filed under these index keys that `pick` (when given) agrees to. */
+  private async revokeIndexed(indexKeys: readonly string[], pick?: (id: string, value: string) => boolean): Promise<Revoked> {
     const revoked: string[] = [];
     for (const key of indexKeys) {
       // Ended sessions stay in the index until they pass their end, so page through it all.
       for (let offset = 0; offset < MAX_REVOKE; offset += ADMIN_LIMIT) {
         const ids = await this.store.indexed(key, ADMIN_LIMIT, offset);
         const values = await this.store.getMany(ids);
-        const live = ids.filter((id, i) => values[i] !== undefined && (each?.(id, values[i]!), true));
-        revoked.push(...(await this.end(live)).revoked);
+        const ending: string[] = [];
+        for (const [i, id] of ids.entries()) {
+          const value = values[i];
+          if (value !== undefined && (pick?.(id, value) ?? true)) ending.push(id);
+        }
+        revoked.push(...(await this.end(ending)).revoked);
         if (ids.length < ADMIN_LIMIT) break;
       }
     }

@@ -28,6 +28,13 @@ export interface Session {
   saml: { nameId: string; nameIdFormat?: string; nameQualifier?: string; spNameQualifier?: string; sessionIndex?: string; issuer?: string; authnContextClassRef?: string; authnInstant?: number };
 }
 
+/** Which browser sign-in (Session.lineage) a cookie belonged to, and whose it was. */
+export interface PriorLineage {
+  lineage: string;
+  user: string;
+  connection: string;
+}
+
 /** The kinds of non-browser sessions (see Session.client). */
 export type SessionClient = 'cli' | 'service';
 

@@ -28,7 +28,7 @@ export interface AccessClaims {
 }
 
 /** How many opened tokens are remembered (a few MB at most). */
-export const OPENED_CACHE_ENTRIES = 10_000;
+const OPENED_CACHE_ENTRIES = 10_000;
 
 /**
  * Seals and opens access tokens; made once at startup from the session secrets. A CLI sends the

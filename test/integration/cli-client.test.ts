@@ -105,6 +105,31 @@ describe('gatehouse login (loopback redirect)', () => {
     }
   });
 
+  test('orphaned CLI session: a login that cannot be stored (the file locked by another command) revokes the session it made', async () => {
+    const dir = newDir();
+    const cliSessions = async () => (await gh.app.context.sessionAdmin.list('mallory@example.com')).sessions.filter((x) => x.client === 'cli').length;
+    const before = await cliSessions();
+    const cli = startCli(['login', gh.url], cliEnv(dir));
+    const authorize = await authorizeUrlOf(cli);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'credentials.json.lock'), 'held by another command');
+    const landed = await allowInBrowser(await demoLogin(gh.url, 'mallory'), authorize);
+    await landed.text();
+    assert.equal(await cli.exited, 1, cli.stderr());
+    assert.match(cli.stderr(), /is held by another gatehouse command; if none is running, remove it/);
+    assert.equal(await cliSessions(), before, 'the CLI session made for the lost login was revoked');
+  });
+
+  test('a credentials file it cannot use is reported before anyone signs in (no session made)', async () => {
+    const dir = newDir();
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    writeFileSync(join(dir, 'credentials.json'), JSON.stringify({ 'https://other.example': { refresh_token: 'gtr_x.y', user: 'x', hosts: 'https://other.example' } }), { mode: 0o600 });
+    const res = await runCli(['login', gh.url], cliEnv(dir));
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, /not a valid credentials file \(the entry of https:\/\/other\.example has hosts that are not a list of origins\)/);
+    assert.doesNotMatch(res.stdout, /cli\/authorize/, 'no sign-in was offered');
+  });
+
   test('signing in again revokes the CLI session it replaces', async () => {
     const dir = await loginAs('alice');
     const first = credsOf(dir)[gh.url]!.refresh_token;

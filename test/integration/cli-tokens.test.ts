@@ -586,9 +586,13 @@ describe('attacks with tokens on routes', () => {
     await ctx.stores.sessions.announceEnded([browserId]);
     assert.equal((await jarFetch(jar, `${gh.url}/ml/x`, { headers: { accept: 'application/json' } })).status, 401, 'the browser is signed out by idling');
     assert.equal((await call('/ml/x', { authorization: `Bearer ${tokens.access_token}` })).status, 200, 'the CLI login outlives it');
+    const logged = gh.logs.find((l) => l.event === 'logout' && l.user === 'alice@example.com').length;
     const out = await jarFetch(jar, `${gh.url}/.gatehouse/logout`, { method: 'POST', headers: { origin: gh.url, accept: 'application/json' } });
     assert.deepEqual(await out.json(), { signed_out: true, cli_sessions_ended: 1 });
     assert.equal((await call('/ml/x', { authorization: `Bearer ${tokens.access_token}` })).status, 401);
+    const lines = gh.logs.find((l) => l.event === 'logout' && l.user === 'alice@example.com');
+    assert.equal(lines.length, logged + 1, 'the sign-out that ended the CLI login is logged');
+    assert.equal(lines.at(-1)?.cli_sessions_ended, 1);
   });
 
   test('signing in again after idling out continues the lineage: a later sign-out still ends the CLI login', async () => {

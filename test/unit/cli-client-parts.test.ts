@@ -9,7 +9,8 @@ import { browserCommand, isHeadless } from '../../proxy/cli/open-browser.js';
 import { createPkce, createState, s256 } from '../../proxy/cli/pkce.js';
 import { readCode } from '../../proxy/cli/read-code.js';
 import { isLoopbackHost } from '../../proxy/cli/token-client.js';
-import { formatTable, printable } from '../../proxy/cli/table.js';
+import { printable } from '../../proxy/cli/printable.js';
+import { formatTable } from '../../proxy/cli/table.js';
 import { parseListen, refusal } from '../../proxy/cli/tunnel-guard.js';
 
 function get(url: string, host?: string): Promise<{ status: number; body: string }> {

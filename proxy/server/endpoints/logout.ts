@@ -7,6 +7,7 @@ import { readForm } from '../form-body.js';
 import { esc, page } from '../html.js';
 import { cspWithFormAction, redirect, sendHtml, sendJson } from '../respond.js';
 import { PATHS } from './paths.js';
+import { parseToken } from '../../session/session-keys.js';
 import type { Session } from '../../session/types.js';
 
 /**
@@ -26,8 +27,10 @@ export async function handleLogout(req: IncomingMessage, res: ServerResponse, ct
   // nobody's sign-in (it is revoked through its own endpoint), so it is neither ended nor logged
   // out at the IdP; the cookie is cleared all the same.
   const session = await ctx.sessions.openBrowser(token);
-  const cliEnded = token ? await endSignIn(ctx, token, session) : 0;
-  if (session) ctx.log.info({ [F.event]: EVENTS.logout, [F.requestId]: scope.id, [F.user]: session.identity.user, cli_sessions_ended: cliEnded }, 'logout');
+  const ended = token ? await endSignIn(ctx, token, session) : { cli: 0 };
+  const cliEnded = ended.cli;
+  // Logged for a live browser session, and for an idled-out one whose lineage was still ended.
+  if (ended.user !== undefined) ctx.log.info({ [F.event]: EVENTS.logout, [F.requestId]: scope.id, [F.user]: ended.user, [F.cliSessionsEnded]: cliEnded }, 'logout');
   const clear = { 'set-cookie': clearCookie(ctx.cookies, ctx.cookies.session) };
   const idpUrl = session ? await continueAtIdp(req, ctx, scope, session) : undefined;
   if (idpUrl) {
@@ -40,18 +43,27 @@ export async function handleLogout(req: IncomingMessage, res: ServerResponse, ct
 }
 
 /**
- * Ends this browser's sign-in: its whole lineage first (the browser session and the CLI sessions
- * it approved: a token on a laptop or a GPU box is bound to the sign-in that made it), found
- * through the live session or, once that has idled out, the record the cookie left; then the
- * cookie's own session. In that order, a store failing half-way leaves the browser session in
- * place for a retry to end everything. Counts the CLI sessions ended.
+ * Ends this browser's sign-in and the CLI sessions it approved (its lineage: a token on a laptop
+ * or a GPU box is bound to the sign-in that made it), found through the live session or, once
+ * that has idled out, the record the cookie left. The lineage but the cookie's own session
+ * first, so a store failing half-way leaves the browser session for a retry to start from; then
+ * the cookie's session; then the lineage once more: a code redemption that still saw the browser
+ * session made its CLI session before it ended, so this second listing finds it. Counts the CLI
+ * sessions ended; `user` is whose sign-in ended (undefined when nothing was found).
  */
-async function endSignIn(ctx: AppContext, token: string, session: Session | undefined): Promise<number> {
-  const lineage = session?.lineage ?? (await ctx.lineages.read(token))?.lineage;
-  const { cli } = lineage ? await ctx.sessionAdmin.revokeLineage(lineage) : { cli: 0 };
+async function endSignIn(ctx: AppContext, token: string, session: Session | undefined): Promise<{ cli: number; user?: string }> {
+  const record = session ? undefined : await ctx.lineages.read(token);
+  const lineage = session?.lineage ?? record?.lineage;
+  const user = session?.identity.user ?? record?.user;
+  if (!lineage) {
+    if (session) await ctx.sessions.destroy(token);
+    return { cli: 0, user };
+  }
+  const first = await ctx.sessionAdmin.revokeLineage(lineage, parseToken(token)?.id);
   if (session) await ctx.sessions.destroy(token);
-  if (lineage) await ctx.lineages.forget(token);
-  return cli;
+  const second = await ctx.sessionAdmin.revokeLineage(lineage);
+  await ctx.lineages.forget(token);
+  return { cli: first.cli + second.cli, user };
 }
 
 /** The "signed out" page, with what happened (`text`, escaped). */
