@@ -30,6 +30,8 @@ export function publicSession(s: SessionSummary): PublicSession {
 
 /** Most sessions one listing shows (more are reported as truncated), and the page size of a revocation. */
 export const ADMIN_LIMIT = 10_000;
+/** How many index entries a count of a lineage's CLI sessions reads (ended ones stay until their end). */
+const LINEAGE_COUNT_PAGE = 1_000;
 /** A revocation by user pages through at most this many index entries. */
 const MAX_REVOKE = 1_000_000;
 
@@ -125,6 +127,23 @@ export class SessionAdmin {
       return true;
     });
     return { revoked, cli };
+  }
+
+  /**
+   * How many live CLI sessions a browser sign-in has approved, counted up to `atMost` (enough to
+   * enforce a cap: the index is read one bounded page per secret, not paged through).
+   */
+  async countLineageCli(lineage: string, atMost: number): Promise<number> {
+    let cli = 0;
+    for (const key of this.keys.lineageKeys(lineage)) {
+      const ids = await this.store.indexed(key, LINEAGE_COUNT_PAGE);
+      const values = await this.store.getMany(ids);
+      for (const [i, id] of ids.entries()) {
+        const value = values[i];
+        if (value !== undefined && this.keys.openStoredMeta(value, id)?.client === 'cli' && ++cli >= atMost) return cli;
+      }
+    }
+    return cli;
   }
 
   /** Ends every live session filed under these index keys that `pick` (when given) agrees to. */

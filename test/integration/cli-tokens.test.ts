@@ -650,6 +650,20 @@ describe('attacks with tokens on routes', () => {
     assert.equal((await call('/ml/x', { authorization: `Bearer ${tokens.access_token}` })).status, 200, 'erin\'s CLI login is not bob\'s to end');
   });
 
+  test('CLI login flood from one browser sign-in: past 50 live CLI sessions the next is refused, ending one makes room, signing out ends them all', async () => {
+    const jar = await demoLogin(gh.url, 'grace');
+    const made = [];
+    for (let i = 0; i < 50; i++) made.push(await cliLogin(gh.url, jar));
+    secrets.push(...made.flatMap((t) => [t.access_token, t.refresh_token]));
+    await assert.rejects(cliLogin(gh.url, jar), /invalid_grant|50 live CLI logins/);
+    assert.equal((await postForm(REVOKE_URL(), { token: made[0]!.refresh_token })).status, 200);
+    const again = await cliLogin(gh.url, jar);
+    secrets.push(again.access_token, again.refresh_token);
+    assert.equal((await call('/ml/x', { authorization: `Bearer ${again.access_token}` })).status, 200);
+    const out = await jarFetch(jar, `${gh.url}/.gatehouse/logout`, { method: 'POST', headers: { origin: gh.url, accept: 'application/json' } });
+    assert.deepEqual(await out.json(), { signed_out: true, cli_sessions_ended: 50 });
+  });
+
   test('a CLI session ends no later than the browser session that approved it (no second max_lifetime)', async () => {
     const { jar, tokens } = await login('judy');
     const ctx = gh.app.context;

@@ -37,6 +37,9 @@ export async function handleToken(req: IncomingMessage, res: ServerResponse, ctx
  * The code is taken out of the store before anything else is checked: a wrong verifier or
  * redirect_uri burns it (RFC 6749 4.1.2: used once; 10.5: a guess must not get a second try).
  */
+/** Live CLI sessions one browser sign-in may have approved (docs/cli-tokens.md). */
+const MAX_CLI_PER_SIGN_IN = 50;
+
 async function codeGrant(res: ServerResponse, ctx: AppContext, scope: RequestScope, form: URLSearchParams): Promise<void> {
   const given = form.get('code');
   if (!given) return oauthError(res, scope, 'invalid_request', 'code is missing');
@@ -50,6 +53,12 @@ async function codeGrant(res: ServerResponse, ctx: AppContext, scope: RequestSco
   if (!browser) return oauthError(res, scope, 'invalid_grant', 'the browser session that approved the login has ended');
   const who = [browser.identity.user, browser.identity.email];
   if (await ctx.directory.isDeactivated(who)) return oauthError(res, scope, 'invalid_grant', 'the user has been deactivated');
+  // Signing in again from one machine revokes that machine's previous CLI session, so a real
+  // sign-in never nears the cap; a script minting logins would otherwise pile up sessions that
+  // its user's sign-out then has to page through.
+  if (browser.lineage && (await ctx.sessionAdmin.countLineageCli(browser.lineage, MAX_CLI_PER_SIGN_IN)) >= MAX_CLI_PER_SIGN_IN) {
+    return oauthError(res, scope, 'invalid_grant', `this browser sign-in has approved ${MAX_CLI_PER_SIGN_IN} live CLI logins: run gatehouse logout where they are no longer used, or sign out in the browser to end them all`);
+  }
   // Same identity and SAML facts: revocation by user, SCIM deactivation and Single Logout reach it.
   // It ends no later than the browser session that approved it: a login about to expire cannot
   // be stretched by another `max_lifetime` through the CLI. It joins that browser sign-in's
