@@ -18,6 +18,7 @@ import { runProbedRounds, type ProbedReport, type ProbedTarget } from './lib/pro
 import { commandDelta, openRedisProbe, redisSkipReason, startRedis, type RedisProbe } from './lib/redis.js';
 import { writeReport } from './lib/report.js';
 import { wrkAvailable } from './lib/wrk.js';
+import { exitCodeAfter, problemsBefore } from './lib/run-checks.js';
 import { benchLifecycle } from './lib/lifecycle.js';
 import { parseRoundsArgs } from './lib/args.js';
 
@@ -137,11 +138,7 @@ async function main(): Promise<number> {
       }
       return problems;
     };
-    const before = await verify('before the run');
-    if (before.length > 0) {
-      for (const p of before) console.error(p);
-      return 1;
-    }
+    if (problemsBefore(await verify('before the run'))) return 1;
 
     const report = await runProbedRounds({
       ...o,
@@ -160,19 +157,8 @@ async function main(): Promise<number> {
     console.log(formatSessionsMarkdown(full));
     console.error(`results: ${writeReport(full, o.outDir, 'sessions')}`);
 
-    let code = 0;
-    for (const t of report.targets) {
-      if (t.non2xx + t.errors > 0) {
-        console.error(`${t.name} answered ${t.non2xx} non-2xx and ${t.errors} errors: the numbers are not of authenticated requests`);
-        code = 1;
-      }
-    }
     // wrk counts 3xx as success: a lost session would be measured as redirects to the login.
-    for (const p of await verify('after the run')) {
-      console.error(`${p}: its numbers may be of redirects`);
-      code = 1;
-    }
-    return code;
+    return exitCodeAfter(report.targets, await verify('after the run'), 'its numbers may be of redirects');
   } catch (err) {
     if (run.signal.aborted) {
       console.error('interrupted');

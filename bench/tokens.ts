@@ -27,6 +27,7 @@ import { nginxAvailable, startNginx } from './lib/nginx.js';
 import { runProbedRounds, type ProbedReport, type ProbedTarget } from './lib/probed-rounds.js';
 import { writeReport } from './lib/report.js';
 import { wrkAvailable } from './lib/wrk.js';
+import { exitCodeAfter, problemsBefore } from './lib/run-checks.js';
 import { benchLifecycle } from './lib/lifecycle.js';
 import { parseRoundsArgs } from './lib/args.js';
 
@@ -199,11 +200,7 @@ async function main(): Promise<number> {
       }
       return problems;
     };
-    const before = await verify('before the run');
-    if (before.length > 0) {
-      for (const p of before) console.error(p);
-      return 1;
-    }
+    if (problemsBefore(await verify('before the run'))) return 1;
 
     const report = await runProbedRounds({
       ...o,
@@ -226,19 +223,8 @@ async function main(): Promise<number> {
     console.log(formatTokensMarkdown(full));
     console.error(`results: ${writeReport(full, o.outDir, 'tokens')}`);
 
-    let code = 0;
-    for (const t of report.targets) {
-      if (t.non2xx + t.errors > 0) {
-        console.error(`${t.name} answered ${t.non2xx} non-2xx and ${t.errors} errors: the numbers are not of authenticated requests`);
-        code = 1;
-      }
-    }
     // wrk counts 3xx as success: a lost cookie session would be measured as redirects to the login.
-    for (const p of await verify('after the run')) {
-      console.error(`${p}: its numbers may not be of authenticated requests`);
-      code = 1;
-    }
-    return code;
+    return exitCodeAfter(report.targets, await verify('after the run'), 'its numbers may not be of authenticated requests');
   } catch (err) {
     if (run.signal.aborted) {
       console.error('interrupted');
