@@ -13,6 +13,7 @@ import { startEchoUpstream } from './lib/echo-upstream.js';
 import { startGatehouseProcess } from './lib/gatehouse-process.js';
 import { mellonAvailable, startMellon, type Mellon } from './lib/mellon.js';
 import { formatMarkdown, writeReport } from './lib/report.js';
+import { exitCodeAfter } from './lib/run-checks.js';
 import { wrkAvailable } from './lib/wrk.js';
 
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
@@ -53,20 +54,13 @@ async function main(): Promise<number> {
       });
       console.log(formatMarkdown(report));
       console.error(`results: ${writeReport(report, outDir ?? RESULTS)}`);
-      let code = 0;
-      for (const name of ['gatehouse', 'gatehouse-undici', 'gatehouse-nolog', 'mellon']) {
-        const t = report.targets.find((x) => x.name === name);
-        if (t && t.non2xx + t.errors > 0) {
-          console.error(`${name} answered ${t.non2xx} non-2xx and ${t.errors} errors: the numbers are not of authenticated requests`);
-          code = 1;
-        }
-      }
+      const authenticated = ['gatehouse', 'gatehouse-undici', 'gatehouse-nolog', 'mellon'].flatMap((name) => report.targets.filter((x) => x.name === name));
       // wrk does not count 3xx as failures: check that the mellon session survived the run.
-      await mellon?.verify().catch((err: Error) => {
-        console.error(`mellon session no longer valid after the run (${err.message}): its numbers may be of redirects`);
-        code = 1;
-      });
-      return code;
+      const after = (await mellon?.verify().then(
+        () => [],
+        (err: Error) => [`mellon session no longer valid after the run (${err.message})`],
+      )) ?? [];
+      return exitCodeAfter(authenticated, after, 'its numbers may be of redirects');
     } finally {
       await mellon?.stop();
       await gh.stop();

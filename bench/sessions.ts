@@ -19,7 +19,7 @@ import { commandDelta, openRedisProbe, redisSkipReason, startRedis, type RedisPr
 import { writeReport } from './lib/report.js';
 import { wrkAvailable } from './lib/wrk.js';
 import { exitCodeAfter, problemsBefore } from './lib/run-checks.js';
-import { benchLifecycle } from './lib/lifecycle.js';
+import { withLifecycle } from './lib/lifecycle.js';
 import { parseRoundsArgs } from './lib/args.js';
 
 const USAGE = `node --import tsx bench/sessions.ts [options]   (build first: npm run build)
@@ -102,9 +102,8 @@ async function main(): Promise<number> {
     console.error(`${MAIN} is missing: run npm run build first (npm run bench:sessions does)`);
     return 2;
   }
-  const run = benchLifecycle();
-  const started = run.started;
-  try {
+  return withLifecycle(async (run) => {
+    const started = run.started;
     const upstream = started('upstream', await startEchoUpstream({ bodyBytes: o.bodyBytes }));
     const redisNoCache = started('redis (cache off)', await startRedis());
     const redisCache = started('redis (cache on)', await startRedis());
@@ -159,15 +158,7 @@ async function main(): Promise<number> {
 
     // wrk counts 3xx as success: a lost session would be measured as redirects to the login.
     return exitCodeAfter(report.targets, await verify('after the run'), 'its numbers may be of redirects');
-  } catch (err) {
-    if (run.signal.aborted) {
-      console.error('interrupted');
-      return 130;
-    }
-    throw err;
-  } finally {
-    await run.stopAll();
-  }
+  });
 }
 
 function redisTarget(name: string, gh: GatehouseProcess, redisPid: number, probe: RedisProbe): ProbedTarget {

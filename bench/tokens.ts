@@ -28,7 +28,7 @@ import { runProbedRounds, type ProbedReport, type ProbedTarget } from './lib/pro
 import { writeReport } from './lib/report.js';
 import { wrkAvailable } from './lib/wrk.js';
 import { exitCodeAfter, problemsBefore } from './lib/run-checks.js';
-import { benchLifecycle } from './lib/lifecycle.js';
+import { withLifecycle } from './lib/lifecycle.js';
 import { parseRoundsArgs } from './lib/args.js';
 
 const USAGE = `node --import tsx bench/tokens.ts [options]   (build first: npm run build)
@@ -157,9 +157,8 @@ async function main(): Promise<number> {
     console.error(`${MAIN} is missing: run npm run build first (npm run bench:tokens does)`);
     return 2;
   }
-  const run = benchLifecycle();
-  const started = run.started;
-  try {
+  return withLifecycle(async (run) => {
+    const started = run.started;
     const upstream = started('upstream', await startEchoUpstream({ bodyBytes: o.bodyBytes }));
     const probe = started('header probe', await startHeaderProbe());
     const nginx = o.nginx && nginxAvailable() ? started('nginx', await startNginx({ upstreamPort: upstream.port })) : undefined;
@@ -225,15 +224,7 @@ async function main(): Promise<number> {
 
     // wrk counts 3xx as success: a lost cookie session would be measured as redirects to the login.
     return exitCodeAfter(report.targets, await verify('after the run'), 'its numbers may not be of authenticated requests');
-  } catch (err) {
-    if (run.signal.aborted) {
-      console.error('interrupted');
-      return 130;
-    }
-    throw err;
-  } finally {
-    await run.stopAll();
-  }
+  });
 }
 
 main().then(

@@ -34,3 +34,22 @@ export function benchLifecycle(): BenchLifecycle {
     },
   };
 }
+
+/**
+ * Runs a benchmark's measurements with a lifecycle: its exit code, or 130 when interrupted
+ * (Ctrl-C, SIGTERM); everything it started is stopped in the end either way.
+ */
+export async function withLifecycle(body: (run: BenchLifecycle) => Promise<number>): Promise<number> {
+  const run = benchLifecycle();
+  try {
+    return await body(run);
+  } catch (err) {
+    if (run.signal.aborted) {
+      console.error('interrupted');
+      return 130;
+    }
+    throw err;
+  } finally {
+    await run.stopAll();
+  }
+}
